@@ -1,0 +1,1 @@
+"""Barycenter's release system: a pipeline of small steps driven by Invoke tasks."""

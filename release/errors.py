@@ -1,0 +1,20 @@
+"""Errors the release system reports to a maintainer as one line naming the fix."""
+
+
+class ReleaseError(Exception):
+    """A refusal or failure whose message is one line: what is wrong and how to fix it."""
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}: {fix}" if fix else problem)
+
+
+class NotYetAvailable(ReleaseError):
+    """A task whose issue has not landed yet."""
+
+    def __init__(self, task: str, issue: str) -> None:
+        super().__init__(
+            f"{task} is not available yet",
+            f"it arrives with the issue '{issue}'; until then do this step by hand",
+        )

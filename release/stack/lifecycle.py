@@ -1,0 +1,133 @@
+"""stack.up, stack.status and stack.down: bring the local release stack up, report it, stop it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from release.stack import baseimages, engine, packages, registry, services
+from release.stack.paths import StackPaths
+
+console = Console(highlight=False)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    ok: bool
+    detail: str
+    log: str = ""
+
+
+def timed(label: str, action: Callable[[], object]) -> object:
+    started = time.monotonic()
+    result = action()
+    console.print(f"  {label}: {time.monotonic() - started:.1f} s")
+    return result
+
+
+def up(paths: StackPaths | None = None) -> list[Component]:
+    paths = paths or StackPaths.from_environment()
+    paths.ensure()
+    started = time.monotonic()
+    console.print(f"stack.up (state in {paths.root})")
+    external = engine.external_engine_requested()
+    timed("system packages", lambda: packages.ensure_bookworm_packages(paths))
+    if not external:
+        timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
+    timed("cosign", lambda: packages.ensure_cosign(paths))
+    timed("arm64 emulation", engine.ensure_binfmt)
+    for each in (registry.TARGET, registry.MIRROR):
+        timed(f"{each.name} on {each.address}", lambda each=each: registry.ensure_registry(each, paths))
+    timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
+    if not external:
+        timed("base images in the mirror", lambda: baseimages.ensure_base_images(paths))
+    console.print(f"stack.up finished in {time.monotonic() - started:.1f} s")
+    return status(paths)
+
+
+def status(paths: StackPaths | None = None) -> list[Component]:
+    paths = paths or StackPaths.from_environment()
+    facts = engine.probe()
+    components = [engine_component(facts, paths)]
+    components.append(
+        Component(
+            "buildx",
+            bool(facts and facts.buildx_version),
+            (facts.buildx_version or "missing") if facts else "no engine",
+        )
+    )
+    components.append(
+        Component(
+            "arm64 emulation",
+            engine.binfmt_aarch64_enabled(),
+            "qemu-aarch64 enabled" if engine.binfmt_aarch64_enabled() else "missing",
+        )
+    )
+    for each in (registry.TARGET, registry.MIRROR):
+        pid = services.read_pid(paths.pidfile(each.name))
+        answers = each.answers()
+        detail = f"http://{each.address}" + (f" (pid {pid})" if pid else "")
+        components.append(
+            Component(
+                each.name,
+                answers,
+                detail if answers else "not running",
+                str(paths.logfile(each.name)),
+            )
+        )
+    if not engine.external_engine_requested():
+        for image in baseimages.BASE_IMAGES:
+            present = baseimages.published(image)
+            components.append(
+                Component(
+                    f"base image {image.repository}:{image.tag}",
+                    present,
+                    f"in the mirror, recipe {image.recipe}" if present else "missing",
+                )
+            )
+    cosign = packages.cosign_path(paths)
+    components.append(
+        Component("cosign", cosign.exists(), str(cosign) if cosign.exists() else "missing")
+    )
+    return components
+
+
+def engine_component(facts: engine.EngineFacts | None, paths: StackPaths) -> Component:
+    if facts is None:
+        return Component("docker engine", False, "not running", str(paths.logfile("dockerd")))
+    pid = services.read_pid(paths.pidfile("dockerd"))
+    owner = f"started by the stack, pid {pid}" if pid else "not started by the stack"
+    store = "containerd image store" if facts.containerd_store else "classic image store"
+    return Component(
+        "docker engine",
+        facts.containerd_store,
+        f"{facts.server_version}, {store}, {owner}",
+        str(paths.logfile("dockerd")) if pid else "",
+    )
+
+
+def down(paths: StackPaths | None = None) -> list[str]:
+    """Stop what the stack started, newest first; leave installed packages and caches."""
+    paths = paths or StackPaths.from_environment()
+    stopped = []
+    for name in ("dockerd", registry.MIRROR.name, registry.TARGET.name):
+        if services.stop(name, paths.pidfile(name), timeout=60):
+            stopped.append(name)
+    return stopped
+
+
+def print_status(components: list[Component]) -> None:
+    table = Table(title="local release stack")
+    table.add_column("component")
+    table.add_column("state")
+    table.add_column("detail")
+    table.add_column("log")
+    for component in components:
+        state = "[green]ok[/green]" if component.ok else "[red]missing[/red]"
+        table.add_row(component.name, state, component.detail, component.log)
+    console.print(table)

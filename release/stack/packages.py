@@ -1,0 +1,144 @@
+"""System packages the stack needs: bookworm's own, plus Docker 26 and cosign from trixie.
+
+Bookworm's Docker 20.10 cannot export build caches from buildx's docker driver, so the engine
+comes from trixie through a private apt configuration that pins only Docker's packages there;
+the system's apt sources and preferences are left untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from release.errors import ReleaseError
+from release.stack.paths import StackPaths
+
+BOOKWORM_PACKAGES = (
+    "qemu-user-static",
+    "binfmt-support",
+    "docker-registry",
+    "debootstrap",
+    "apache2-utils",  # htpasswd, for registries with authentication in tests
+)
+TRIXIE_ENGINE_PACKAGES = ("docker.io", "docker-cli", "containerd", "docker-buildx")
+MINIMUM_ENGINE_MAJOR = 26
+DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+FALLBACK_MIRROR = "http://deb.debian.org/debian"
+
+
+def debian_mirror() -> str:
+    """The Debian mirror apt already uses, so the stack reaches nothing new."""
+    try:
+        for line in DEBIAN_SOURCES.read_text().splitlines():
+            if line.startswith("URIs:"):
+                return line.split()[1]
+    except OSError:
+        pass
+    return FALLBACK_MIRROR
+
+
+def installed_version(package: str) -> str | None:
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status} ${Version}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not result.stdout.startswith("install ok installed"):
+        return None
+    return result.stdout.split()[-1]
+
+
+def engine_is_current() -> bool:
+    version = installed_version("docker.io")
+    if version is None:
+        return False
+    return int(version.split(".", 1)[0].split(":")[-1]) >= MINIMUM_ENGINE_MAJOR
+
+
+def trixie_apt_options(paths: StackPaths) -> list[str]:
+    """apt options that add trixie for Docker's packages alone, in files of the stack's own."""
+    apt = paths.apt
+    (apt / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (apt / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    (apt / "preferences.d").mkdir(exist_ok=True)
+    (apt / "trixie.list").write_text(f"deb [arch=amd64] {debian_mirror()} trixie main\n")
+    pinned = " ".join((*TRIXIE_ENGINE_PACKAGES, "cosign"))
+    (apt / "preferences").write_text(
+        "Package: *\nPin: release n=trixie\nPin-Priority: 100\n\n"
+        f"Package: {pinned}\nPin: release n=trixie\nPin-Priority: 990\n"
+    )
+    return [
+        f"-oDir::Etc::sourcelist={apt / 'trixie.list'}",
+        "-oDir::Etc::sourceparts=/etc/apt/sources.list.d",
+        f"-oDir::State::Lists={apt / 'lists'}",
+        f"-oDir::Cache={apt / 'cache'}",
+        f"-oDir::Etc::preferences={apt / 'preferences'}",
+        f"-oDir::Etc::preferencesparts={apt / 'preferences.d'}",
+    ]
+
+
+def apt_get(*args: str, log: Path) -> None:
+    with log.open("ab") as out:
+        result = subprocess.run(
+            ["apt-get", "-q", "-y", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            check=False,
+        )
+    if result.returncode != 0:
+        raise ReleaseError(f"apt-get {args[-1]} failed", f"read {log}")
+
+
+def ensure_bookworm_packages(paths: StackPaths) -> list[str]:
+    missing = [name for name in BOOKWORM_PACKAGES if installed_version(name) is None]
+    if missing:
+        log = paths.logfile("apt")
+        apt_get("update", log=log)
+        apt_get("install", "--no-install-recommends", *missing, log=log)
+    return missing
+
+
+def ensure_engine_packages(paths: StackPaths) -> bool:
+    """Install Docker 26 from trixie unless it is there; return whether anything was installed."""
+    if engine_is_current() and installed_version("docker-buildx") is not None:
+        return False
+    options = trixie_apt_options(paths)
+    log = paths.logfile("apt")
+    apt_get(*options, "update", log=log)
+    apt_get(*options, "install", "--no-install-recommends", *TRIXIE_ENGINE_PACKAGES, log=log)
+    return True
+
+
+def cosign_path(paths: StackPaths) -> Path:
+    return paths.bin / "cosign"
+
+
+def ensure_cosign(paths: StackPaths) -> bool:
+    """Unpack trixie's static cosign into the stack's bin directory; it needs no other package."""
+    target = cosign_path(paths)
+    if target.exists():
+        return False
+    options = trixie_apt_options(paths)
+    log = paths.logfile("apt")
+    if not any((paths.apt / "lists").glob("*trixie*Packages*")):
+        apt_get(*options, "update", log=log)
+    with tempfile.TemporaryDirectory() as scratch:
+        with log.open("ab") as out:
+            subprocess.run(
+                ["apt-get", *options, "download", "cosign"],
+                cwd=scratch,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
+        debs = list(Path(scratch).glob("cosign_*.deb"))
+        if not debs:
+            raise ReleaseError("apt-get download cosign fetched nothing", f"read {log}")
+        unpacked = Path(scratch) / "unpacked"
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
+        shutil.copy2(unpacked / "usr" / "bin" / "cosign", target)
+    return True

@@ -1,0 +1,99 @@
+"""Background services the stack starts itself, tracked by PID file so it stops only those."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.errors import ReleaseError
+from release.stack.paths import StackPaths
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: Sequence[str]
+    ready: Callable[[], bool]
+    # dockerd writes its own PID file; the others are recorded by us.
+    own_pidfile: Path | None = None
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); its state letter says it is gone.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until(check: Callable[[], bool], seconds: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def start(service: Service, paths: StackPaths, timeout: float = 60.0) -> int:
+    """Start the service unless our PID file names a live process; return its PID."""
+    pidfile = service.own_pidfile or paths.pidfile(service.name)
+    running = read_pid(pidfile)
+    if running is not None and service.ready():
+        return running
+    log = paths.logfile(service.name).open("ab")
+    process = subprocess.Popen(  # noqa: S603 - argv built from fixed parts
+        list(service.argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    if service.own_pidfile is None:
+        pidfile.write_text(f"{process.pid}\n")
+    if not wait_until(lambda: service.ready() or process.poll() is not None, timeout):
+        raise ReleaseError(
+            f"{service.name} did not become ready in {timeout:.0f} s",
+            f"read {paths.logfile(service.name)}",
+        )
+    if process.poll() is not None:
+        raise ReleaseError(
+            f"{service.name} exited with status {process.returncode}",
+            f"read {paths.logfile(service.name)}",
+        )
+    return process.pid
+
+
+def stop(name: str, pidfile: Path, timeout: float = 30.0) -> bool:
+    """Stop the process our PID file names; return whether there was one."""
+    pid = read_pid(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    if not wait_until(lambda: not pid_alive(pid), timeout):
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pid), 5)
+    pidfile.unlink(missing_ok=True)
+    return True
