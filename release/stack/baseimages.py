@@ -23,7 +23,9 @@ from release.stack.registry import MIRROR
 
 ARCHITECTURES = ("amd64", "arm64")
 SUITE = "bookworm"
-IMPORT_DOCKERFILE = 'FROM scratch\nARG TARGETARCH\nADD rootfs-${TARGETARCH}.tar.gz /\nCMD ["bash"]\n'
+IMPORT_DOCKERFILE = (
+    'FROM scratch\nARG TARGETARCH\nADD rootfs-${TARGETARCH}.tar.gz /\nCMD ["bash"]\n'
+)
 
 
 @dataclass(frozen=True)

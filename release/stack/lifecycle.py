@@ -42,7 +42,10 @@ def up(paths: StackPaths | None = None) -> list[Component]:
     timed("cosign", lambda: packages.ensure_cosign(paths))
     timed("arm64 emulation", engine.ensure_binfmt)
     for each in (registry.TARGET, registry.MIRROR):
-        timed(f"{each.name} on {each.address}", lambda each=each: registry.ensure_registry(each, paths))
+        timed(
+            f"{each.name} on {each.address}",
+            lambda each=each: registry.ensure_registry(each, paths),
+        )
     timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
     if not external:
         timed("base images in the mirror", lambda: baseimages.ensure_base_images(paths))

@@ -52,5 +52,12 @@ class StackPaths:
         return self.logs / f"{service}.log"
 
     def ensure(self) -> None:
-        for directory in (self.logs, self.run, self.bin, self.apt, self.rootfs_cache, self.registries):
+        for directory in (
+            self.logs,
+            self.run,
+            self.bin,
+            self.apt,
+            self.rootfs_cache,
+            self.registries,
+        ):
             directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,47 @@
+"""Nox sessions: `nox --list`. Python versions and dependency groups come from pyproject.toml."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests", "lint"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHON_VERSIONS = nox.project.python_versions(PYPROJECT)
+LINTED = ["release", "tasks.py", "noxfile.py", "tests"]
+
+
+@nox.session(python=PYTHON_VERSIONS)
+def tests(session: nox.Session) -> None:
+    """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON_VERSIONS[0])
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, mypy --strict."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("mypy", "--strict", *LINTED)
+
+
+@nox.session(python=False)
+def rust(session: nox.Session) -> None:
+    """cargo fmt --check, cargo clippy -D warnings, cargo test."""
+    session.run("cargo", "fmt", "--check", external=True)
+    session.run(
+        "cargo", "clippy", "--locked", "--all-targets", "--", "-D", "warnings", external=True
+    )
+    session.run("cargo", "test", "--locked", external=True)
+
+
+@nox.session(python=PYTHON_VERSIONS[0])
+def dockerfile(session: nox.Session) -> None:
+    """hadolint over the Dockerfile."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "dockerfile"))
+    session.run("hadolint", "Dockerfile")

@@ -1,0 +1,43 @@
+"""What tasks.py needs to turn the release system's outcomes into exit codes and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from invoke.exceptions import Exit
+
+from release.errors import NotYetAvailable, ReleaseError
+
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Tasks whose capability has not landed yet, with the issue that brings each.
+PENDING = {
+    "release": "the release pipeline",
+    "release.prepare": "Versions, release commits, tags and the hotfix flow",
+    "release.tag": "Versions, release commits, tags and the hotfix flow",
+    "release.notes": "Release notes and CHANGELOG.md from conventional commits",
+    "release.changelog": "Release notes and CHANGELOG.md from conventional commits",
+    "release.build": "Multi-platform images: one buildx build per platform",
+    "release.publish": "Multi-platform images: one buildx build per platform",
+    "release.github": "the GitHub release",
+    "release.attest": "the signed build-provenance attestation",
+    "release.verify": "the post-release checklist",
+    "hotfix.start": "Versions, release commits, tags and the hotfix flow",
+    "hotfix.finish": "Versions, release commits, tags and the hotfix flow",
+}
+
+
+def pending(task: str) -> None:
+    raise NotYetAvailable(task, PENDING[task])
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run a task body; a ReleaseError becomes one line on stderr and exit status 1."""
+    try:
+        return action()
+    except ReleaseError as error:
+        raise Exit(f"error: {error}", code=1) from None

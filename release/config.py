@@ -1,0 +1,77 @@
+"""The release configuration, read from `[tool.barycenter.release]` in pyproject.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from release.errors import ReleaseError
+
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    root: Path
+    release_branch: str = "main"
+    develop_branch: str = "develop"
+    image: str = "ghcr.io/barycenter-oidc/barycenter"
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    dockerfile: str = "Dockerfile"
+    cache_dir: str = ".build-cache"
+    dist_dir: str = "dist"
+    source_url: str = ""
+
+    @property
+    def cache_path(self) -> Path:
+        return self.root / self.cache_dir
+
+    @property
+    def dist_path(self) -> Path:
+        return self.root / self.dist_dir
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return self.root / self.dockerfile
+
+
+KEYS = {
+    "release-branch": "release_branch",
+    "develop-branch": "develop_branch",
+    "image": "image",
+    "platforms": "platforms",
+    "dockerfile": "dockerfile",
+    "cache-dir": "cache_dir",
+    "dist-dir": "dist_dir",
+    "source-url": "source_url",
+}
+
+
+def load_config(root: Path) -> ReleaseConfig:
+    pyproject = root / "pyproject.toml"
+    try:
+        document = tomllib.loads(pyproject.read_text())
+    except FileNotFoundError as error:
+        raise ReleaseError(
+            f"no pyproject.toml in {root}", "run from the repository's top level"
+        ) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ReleaseError(f"{pyproject} is not valid TOML ({error})", "fix its syntax") from error
+    table = document.get("tool", {}).get("barycenter", {}).get("release", {})
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ReleaseError(
+                f"unknown key '{key}' in [tool.barycenter.release] of {pyproject}",
+                "use one of " + ", ".join(sorted(KEYS)),
+            )
+        values[KEYS[key]] = tuple(value) if key == "platforms" else value
+    for platform in values.get("platforms", DEFAULT_PLATFORMS):
+        if not str(platform).startswith("linux/") or platform.count("/") != 1:
+            raise ReleaseError(
+                f"platform '{platform}' in [tool.barycenter.release] is not of the form linux/<arch>",
+                "write it like linux/amd64 or linux/arm64",
+            )
+    return ReleaseConfig(root=root, **values)

@@ -1,0 +1,141 @@
+"""Per-platform image builds through buildx: one build per platform, each with its own cache.
+
+This is the adapter the build step and the tests share; it decides nothing about versions or
+tags, it only turns a request into one `docker buildx build` and reports what buildkit did.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+STEP = re.compile(r"^#(?P<id>\d+) \[(?P<stage>[^\]]+?) +\d+/\d+\] (?P<what>.+)$")
+CACHED = re.compile(r"^#(?P<id>\d+) CACHED$")
+ELF_MACHINES = {62: "amd64", 183: "arm64"}
+
+
+def arch_of(platform: str) -> str:
+    """`linux/arm64` -> `arm64`; the name used in cache directories and artifact names."""
+    return platform.split("/", 1)[1].replace("/", "-")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    platform: str
+    version: str
+    revision: str
+    created: str
+    cache_dir: Path
+    source_url: str = ""
+    target: str | None = None
+    tags: tuple[str, ...] = ()
+    load: bool = False
+    push: bool = False
+    output_dir: Path | None = None
+
+    @property
+    def platform_cache(self) -> Path:
+        return self.cache_dir / arch_of(self.platform)
+
+    def build_args(self) -> dict[str, str]:
+        arguments = {"VERSION": self.version, "REVISION": self.revision, "CREATED": self.created}
+        if self.source_url:
+            arguments["SOURCE"] = self.source_url
+        return arguments
+
+
+@dataclass
+class BuildReport:
+    platform: str
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def steps(self) -> dict[str, str]:
+        return dockerfile_steps(self.log)
+
+    @property
+    def uncached_steps(self) -> list[str]:
+        return uncached_steps(self.log)
+
+
+def dockerfile_steps(log: Iterable[str]) -> dict[str, str]:
+    """Vertex id -> `[stage n/m] INSTRUCTION` for every Dockerfile step in a plain-progress log."""
+    return {
+        match["id"]: f"[{match['stage']}] {match['what']}"
+        for line in log
+        if (match := STEP.match(line.strip()))
+    }
+
+
+def uncached_steps(log: list[str]) -> list[str]:
+    """The Dockerfile steps buildkit executed rather than took from a cache.
+
+    FROM lines are resolved, never executed, so they are no evidence either way.
+    """
+    cached = {match["id"] for line in log if (match := CACHED.match(line.strip()))}
+    return [
+        step
+        for vertex, step in dockerfile_steps(log).items()
+        if vertex not in cached and not step.split("] ", 1)[1].startswith("FROM ")
+    ]
+
+
+def build(
+    docker: DockerClient,
+    context: Path,
+    dockerfile: Path,
+    request: BuildRequest,
+    log_file: Path | None = None,
+) -> BuildReport:
+    """Run one platform's build, caching to and from that platform's own directory."""
+    cache = request.platform_cache
+    cache.mkdir(parents=True, exist_ok=True)
+    cache_from: dict[str, str] | None = (
+        {"type": "local", "src": str(cache)} if (cache / "index.json").exists() else None
+    )
+    output: dict[str, str] = {}
+    if request.output_dir is not None:
+        output = {"type": "local", "dest": str(request.output_dir)}
+    stream = docker.buildx.build(
+        context,
+        file=dockerfile,
+        platforms=[request.platform],
+        build_args=request.build_args(),
+        target=request.target,
+        tags=list(request.tags),
+        load=request.load,
+        push=request.push,
+        output=output,
+        cache_from=cache_from,
+        cache_to={"type": "local", "dest": str(cache), "mode": "max"},
+        provenance=False,
+        progress="plain",
+        stream_logs=True,
+    )
+    report = BuildReport(request.platform)
+    log = log_file.open("w") if log_file else None
+    try:
+        for line in stream:
+            report.log.append(line.rstrip("\n"))
+            if log:
+                log.write(line if line.endswith("\n") else line + "\n")
+    finally:
+        if log:
+            log.close()
+    return report
+
+
+def elf_architecture(binary: Path) -> str:
+    """The architecture an ELF executable was compiled for, from its e_machine field."""
+    header = binary.read_bytes()[:20]
+    if header[:4] != b"\x7fELF":
+        raise ValueError(f"{binary} is not an ELF file")
+    byteorder = "little" if header[5] == 1 else "big"
+    machine = int.from_bytes(header[18:20], byteorder)
+    return ELF_MACHINES.get(machine, f"e_machine {machine}")

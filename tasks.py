@@ -1,0 +1,140 @@
+"""Invoke tasks for Barycenter's maintainers: `invoke --list` shows them all.
+
+This file parses arguments and calls into `release/`; the work happens there.
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from release import cli
+
+
+@task(default=True, help={"version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1"})
+def release_all(c: Context, version: str = "", dry_run: bool = False) -> None:
+    """Run the whole release for VERSION: prepare, tag, build, publish, GitHub release, attest."""
+    cli.run(lambda: cli.pending("release"))
+
+
+@task(help={"version": "the version to prepare, e.g. 1.2.0", "dry_run": "print, change nothing"})
+def prepare(c: Context, version: str = "", dry_run: bool = False) -> None:
+    """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit the release."""
+    cli.run(lambda: cli.pending("release.prepare"))
+
+
+@task(help={"version": "the version to tag", "sign": "sign the tag", "dry_run": "print only"})
+def tag(c: Context, version: str = "", sign: bool = False, dry_run: bool = False) -> None:
+    """Create the annotated tag vVERSION and push branch and tag atomically."""
+    cli.run(lambda: cli.pending("release.tag"))
+
+
+@task(help={"version": "notes for this version (default: the unreleased range)"})
+def notes(c: Context, version: str = "") -> None:
+    """Print the release notes generated from conventional commits."""
+    cli.run(lambda: cli.pending("release.notes"))
+
+
+@task(help={"full": "regenerate every release's section"})
+def changelog(c: Context, full: bool = False) -> None:
+    """Regenerate CHANGELOG.md sections from conventional commits."""
+    cli.run(lambda: cli.pending("release.changelog"))
+
+
+@task(help={"version": "the version to build", "platform": "build only this platform"})
+def build(c: Context, version: str = "", platform: str = "") -> None:
+    """Build the image once per platform with its own cache, push it, extract the binaries."""
+    cli.run(lambda: cli.pending("release.build"))
+
+
+@task(help={"version": "the version to publish", "force": "move a version tag that exists"})
+def publish(c: Context, version: str = "", force: bool = False) -> None:
+    """Publish the multi-arch manifest tagged vVERSION (and latest/X.Y/X where they apply)."""
+    cli.run(lambda: cli.pending("release.publish"))
+
+
+@task(help={"version": "the released version"})
+def github(c: Context, version: str = "") -> None:
+    """Create the GitHub release with its notes and per-platform binaries."""
+    cli.run(lambda: cli.pending("release.github"))
+
+
+@task(help={"version": "the released version"})
+def attest(c: Context, version: str = "") -> None:
+    """Sign a build-provenance attestation for the published image."""
+    cli.run(lambda: cli.pending("release.attest"))
+
+
+@task(help={"version": "the released version"})
+def verify(c: Context, version: str = "") -> None:
+    """Check the post-release checklist against the registry, git and GitHub."""
+    cli.run(lambda: cli.pending("release.verify"))
+
+
+@task(
+    default=True,
+    positional=["version"],
+    help={"version": "the hotfix version, e.g. 1.2.1", "push": "publish the branch"},
+)
+def hotfix_start(c: Context, version: str, push: bool = False, dry_run: bool = False) -> None:
+    """Start hotfix/VERSION from the latest release tag of its line."""
+    cli.run(lambda: cli.pending("hotfix.start"))
+
+
+@task(
+    help={
+        "version": "the hotfix version (default: from the current hotfix/* branch)",
+        "keep_branch": "keep hotfix/VERSION after finishing",
+    }
+)
+def hotfix_finish(
+    c: Context, version: str = "", keep_branch: bool = False, dry_run: bool = False
+) -> None:
+    """Bump, merge into main, tag, push, merge back into develop."""
+    cli.run(lambda: cli.pending("hotfix.finish"))
+
+
+@task
+def stack_up(c: Context) -> None:
+    """Install and start the local release stack (idempotent; reuses what runs)."""
+    from release.stack import lifecycle
+
+    lifecycle.print_status(cli.run(lifecycle.up))
+
+
+@task
+def stack_status(c: Context) -> None:
+    """Show what of the local release stack runs, where its logs are, and what is missing."""
+    from release.stack import lifecycle
+
+    components = lifecycle.status()
+    lifecycle.print_status(components)
+    if not all(component.ok for component in components):
+        raise SystemExit(1)
+
+
+@task
+def stack_down(c: Context) -> None:
+    """Stop the processes the stack started (by PID); packages and caches stay."""
+    from release.stack import lifecycle
+
+    stopped = lifecycle.down()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing (the stack started none)"))
+
+
+release_tasks = Collection("release")
+release_tasks.add_task(release_all, name="all", default=True)
+for each in (prepare, tag, notes, changelog, build, publish, github, attest, verify):
+    release_tasks.add_task(each)
+
+hotfix_tasks = Collection("hotfix")
+hotfix_tasks.add_task(hotfix_start, name="start", default=True)
+hotfix_tasks.add_task(hotfix_finish, name="finish")
+
+stack_tasks = Collection("stack")
+stack_tasks.add_task(stack_up, name="up")
+stack_tasks.add_task(stack_status, name="status")
+stack_tasks.add_task(stack_down, name="down")
+
+ns = Collection(release_tasks, hotfix_tasks, stack_tasks)

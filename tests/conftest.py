@@ -1,0 +1,21 @@
+"""Shared fixtures. Tests marked `stack` run against the real local release stack."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def cargo_version() -> str:
+    manifest = tomllib.loads((REPO_ROOT / "Cargo.toml").read_text())
+    return str(manifest["package"]["version"])
