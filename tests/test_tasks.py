@@ -1,0 +1,66 @@
+"""The Invoke command line a maintainer types: namespaces, help and tasks not yet available."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INVOKE = [sys.executable, "-m", "invoke"]
+
+
+def invoke(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INVOKE, *args], cwd=repo_root, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_list_shows_the_release_hotfix_and_stack_namespaces(repo_root: Path) -> None:
+    listing = invoke(repo_root, "--list").stdout
+    for name in (
+        "release.prepare",
+        "release.tag",
+        "release.notes",
+        "release.changelog",
+        "release.build",
+        "release.publish",
+        "release.github",
+        "release.attest",
+        "release.verify",
+        "hotfix.start",
+        "hotfix.finish",
+        "stack.up",
+        "stack.status",
+        "stack.down",
+    ):
+        assert name in listing
+    assert "release.all (release)" in listing
+    assert "hotfix.start (hotfix)" in listing
+
+
+def test_task_help_is_the_docstring_and_names_the_options(repo_root: Path) -> None:
+    help_text = invoke(repo_root, "--help", "release.build").stdout
+    assert "once per platform" in help_text
+    assert "--version" in help_text
+    assert "--platform" in help_text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["release", "--version", "1.2.0"],
+        ["release.prepare", "--version", "1.2.0"],
+        ["release.publish", "--version", "1.2.0"],
+        ["hotfix", "1.2.1"],
+        ["hotfix.finish"],
+    ],
+)
+def test_tasks_whose_issue_has_not_landed_say_so_and_fail(repo_root: Path, argv: list[str]) -> None:
+    result = invoke(repo_root, *argv)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "is not available yet" in lines[0]
+    assert "arrives with the issue" in lines[0]
