@@ -95,7 +95,7 @@ def hotfix_finish(
     cli.run(lambda: cli.pending("hotfix.finish"))
 
 
-@task
+@task()
 def stack_up(c: Context) -> None:
     """Install and start the local release stack (idempotent; reuses what runs)."""
     from release.stack import lifecycle
@@ -103,7 +103,7 @@ def stack_up(c: Context) -> None:
     lifecycle.print_status(cli.run(lifecycle.up))
 
 
-@task
+@task()
 def stack_status(c: Context) -> None:
     """Show what of the local release stack runs, where its logs are, and what is missing."""
     from release.stack import lifecycle
@@ -114,7 +114,7 @@ def stack_status(c: Context) -> None:
         raise SystemExit(1)
 
 
-@task
+@task()
 def stack_down(c: Context) -> None:
     """Stop the processes the stack started (by PID); packages and caches stay."""
     from release.stack import lifecycle

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from invoke.exceptions import Exit
 
-from release.errors import NotYetAvailable, ReleaseError
+from release.errors import NotYetAvailableError, ReleaseError
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ PENDING = {
 
 
 def pending(task: str) -> None:
-    raise NotYetAvailable(task, PENDING[task])
+    raise NotYetAvailableError(task, PENDING[task])
 
 
 def run(action: Callable[[], T]) -> T:

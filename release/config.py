@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from release.errors import ReleaseError
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
+PLATFORM = re.compile(r"linux/[a-z0-9]+(/v[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,9 @@ def load_config(root: Path) -> ReleaseConfig:
             )
         values[KEYS[key]] = tuple(value) if key == "platforms" else value
     for platform in values.get("platforms", DEFAULT_PLATFORMS):
-        if not str(platform).startswith("linux/") or platform.count("/") != 1:
+        if not PLATFORM.fullmatch(str(platform)):
             raise ReleaseError(
-                f"platform '{platform}' in [tool.barycenter.release] is not of the form linux/<arch>",
-                "write it like linux/amd64 or linux/arm64",
+                f"platform '{platform}' in [tool.barycenter.release] is not linux/<arch>",
+                "write it like linux/amd64, linux/arm64 or linux/arm/v7",
             )
     return ReleaseConfig(root=root, **values)

@@ -10,7 +10,7 @@ class ReleaseError(Exception):
         super().__init__(f"{problem}: {fix}" if fix else problem)
 
 
-class NotYetAvailable(ReleaseError):
+class NotYetAvailableError(ReleaseError):
     """A task whose issue has not landed yet."""
 
     def __init__(self, task: str, issue: str) -> None:

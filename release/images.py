@@ -7,10 +7,10 @@ tags, it only turns a request into one `docker buildx build` and reports what bu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
@@ -102,7 +102,7 @@ def build(
     output: dict[str, str] = {}
     if request.output_dir is not None:
         output = {"type": "local", "dest": str(request.output_dir)}
-    stream = docker.buildx.build(
+    stream = docker.buildx.build(  # with stream_logs=True, buildx.build yields log lines
         context,
         file=dockerfile,
         platforms=[request.platform],
@@ -118,10 +118,11 @@ def build(
         progress="plain",
         stream_logs=True,
     )
+    lines = cast(Iterator[str], stream)
     report = BuildReport(request.platform)
     log = log_file.open("w") if log_file else None
     try:
-        for line in stream:
+        for line in lines:
             report.log.append(line.rstrip("\n"))
             if log:
                 log.write(line if line.endswith("\n") else line + "\n")
@@ -136,6 +137,6 @@ def elf_architecture(binary: Path) -> str:
     header = binary.read_bytes()[:20]
     if header[:4] != b"\x7fELF":
         raise ValueError(f"{binary} is not an ELF file")
-    byteorder = "little" if header[5] == 1 else "big"
+    byteorder: Literal["little", "big"] = "little" if header[5] == 1 else "big"
     machine = int.from_bytes(header[18:20], byteorder)
     return ELF_MACHINES.get(machine, f"e_machine {machine}")

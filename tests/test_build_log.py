@@ -71,7 +71,9 @@ def test_arch_names_come_from_the_platform(platform: str, arch: str) -> None:
 
 def test_each_platform_caches_in_its_own_directory(tmp_path: Path) -> None:
     def cache_of(platform: str) -> Path:
-        return BuildRequest(platform, "1.2.0", "abc", "2026-01-01T00:00:00Z", tmp_path).platform_cache
+        return BuildRequest(
+            platform, "1.2.0", "abc", "2026-01-01T00:00:00Z", tmp_path
+        ).platform_cache
 
     assert cache_of("linux/amd64") == tmp_path / "amd64"
     assert cache_of("linux/arm64") == tmp_path / "arm64"

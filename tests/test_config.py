@@ -44,7 +44,9 @@ def test_values_from_the_table_override_the_defaults(tmp_path: Path) -> None:
         ('platforms = ["windows/amd64"]', "platform 'windows/amd64'"),
     ],
 )
-def test_bad_configuration_is_refused_with_the_fix(tmp_path: Path, table: str, message: str) -> None:
+def test_bad_configuration_is_refused_with_the_fix(
+    tmp_path: Path, table: str, message: str
+) -> None:
     with pytest.raises(ReleaseError, match=message) as refused:
         load_config(write_pyproject(tmp_path, table))
     assert "\n" not in str(refused.value)

@@ -55,9 +55,10 @@ def test_base_image_recipes_change_with_what_they_include() -> None:
     assert (slim.repository, slim.tag) == ("library/debian", "bookworm-slim")
     assert (rust.repository, rust.tag) == ("library/rust", "1-bookworm")
     assert slim.recipe != rust.recipe
-    assert baseimages.BaseImage("library/x", "t", ("a",)).recipe != baseimages.BaseImage(
-        "library/x", "t", ("b",)
-    ).recipe
+    assert (
+        baseimages.BaseImage("library/x", "t", ("a",)).recipe
+        != baseimages.BaseImage("library/x", "t", ("b",)).recipe
+    )
 
 
 def test_a_service_starts_once_and_stops_by_its_pid(paths: StackPaths) -> None:

@@ -101,7 +101,7 @@ def build_rootfs(image: BaseImage, arch: str, paths: StackPaths) -> Path:
             tar.stdout.close()
         if tar.wait() != 0 or gzip.returncode != 0:
             raise ReleaseError(f"packing the {image.tag} {arch} root filesystem failed")
-    os.replace(partial, target)
+    partial.replace(target)
     shutil.rmtree(work, ignore_errors=True)
     return target
 

@@ -129,5 +129,5 @@ def ensure_binfmt() -> None:
     if not binfmt_aarch64_enabled():
         raise ReleaseError(
             "linux/arm64 emulation is not enabled",
-            "install qemu-user-static and binfmt-support, then run update-binfmts --enable qemu-aarch64",
+            "install qemu-user-static and binfmt-support (stack.up does), then rerun stack.up",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def up(paths: StackPaths | None = None) -> list[Component]:
     for each in (registry.TARGET, registry.MIRROR):
         timed(
             f"{each.name} on {each.address}",
-            lambda each=each: registry.ensure_registry(each, paths),
+            functools.partial(registry.ensure_registry, each, paths),
         )
     timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
     if not external:

@@ -62,7 +62,7 @@ def start(service: Service, paths: StackPaths, timeout: float = 60.0) -> int:
     if running is not None and service.ready():
         return running
     log = paths.logfile(service.name).open("ab")
-    process = subprocess.Popen(  # noqa: S603 - argv built from fixed parts
+    process = subprocess.Popen(
         list(service.argv),
         stdout=log,
         stderr=subprocess.STDOUT,
