@@ -5,11 +5,13 @@ This file parses arguments and calls into `release/`; the work happens there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from release import cli
+from release import cli, pipeline
 
 
 @task(default=True, help={"version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1"})
@@ -18,16 +20,38 @@ def release_all(c: Context, version: str = "", dry_run: bool = False) -> None:
     cli.run(lambda: cli.pending("release"))
 
 
-@task(help={"version": "the version to prepare, e.g. 1.2.0", "dry_run": "print, change nothing"})
-def prepare(c: Context, version: str = "", dry_run: bool = False) -> None:
-    """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit the release."""
-    cli.run(lambda: cli.pending("release.prepare"))
+@task(
+    help={
+        "version": "the version to prepare, e.g. 1.2.0 or 1.2.0-rc.1",
+        "dry_run": "print each action, change nothing",
+        "allow_empty": "release even with no commit since the previous release",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def prepare(
+    c: Context, version: str = "", dry_run: bool = False, allow_empty: bool = False, repo: str = "."
+) -> None:
+    """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit `chore(release): vX`.
+
+    Checks first (all problems at once): on the release branch, clean, equal to its remote,
+    tag free, version above every reachable release. Rerunning converges.
+    """
+    cli.run(lambda: pipeline.prepare(Path(repo), version, dry_run=dry_run, allow_empty=allow_empty))
 
 
-@task(help={"version": "the version to tag", "sign": "sign the tag", "dry_run": "print only"})
-def tag(c: Context, version: str = "", sign: bool = False, dry_run: bool = False) -> None:
-    """Create the annotated tag vVERSION and push branch and tag atomically."""
-    cli.run(lambda: cli.pending("release.tag"))
+@task(
+    help={
+        "version": "the version to tag (its release commit must be HEAD)",
+        "sign": "sign the tag with git's own signing setup (GPG or SSH)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def tag(
+    c: Context, version: str = "", sign: bool = False, dry_run: bool = False, repo: str = "."
+) -> None:
+    """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push."""
+    cli.run(lambda: pipeline.tag(Path(repo), version, dry_run=dry_run, sign=sign))
 
 
 @task(help={"version": "notes for this version (default: the unreleased range)"})
@@ -75,24 +99,53 @@ def verify(c: Context, version: str = "") -> None:
 @task(
     default=True,
     positional=["version"],
-    help={"version": "the hotfix version, e.g. 1.2.1", "push": "publish the branch"},
+    help={
+        "version": "the hotfix version, e.g. 1.2.1: the next patch of a release line",
+        "push": "publish the branch to the remote",
+        "force": "allow skipping patch numbers",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    },
 )
-def hotfix_start(c: Context, version: str, push: bool = False, dry_run: bool = False) -> None:
-    """Start hotfix/VERSION from the latest release tag of its line."""
-    cli.run(lambda: cli.pending("hotfix.start"))
+def hotfix_start(
+    c: Context,
+    version: str,
+    push: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    repo: str = ".",
+) -> None:
+    """Create hotfix/VERSION from the highest release tag of VERSION's major.minor, check it out."""
+    cli.run(
+        lambda: pipeline.hotfix_start(Path(repo), version, dry_run=dry_run, push=push, force=force)
+    )
 
 
 @task(
     help={
         "version": "the hotfix version (default: from the current hotfix/* branch)",
         "keep_branch": "keep hotfix/VERSION after finishing",
+        "sign": "sign the tag with git's own signing setup",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
     }
 )
 def hotfix_finish(
-    c: Context, version: str = "", keep_branch: bool = False, dry_run: bool = False
+    c: Context,
+    version: str = "",
+    keep_branch: bool = False,
+    sign: bool = False,
+    dry_run: bool = False,
+    repo: str = ".",
 ) -> None:
-    """Bump, merge into main, tag, push, merge back into develop."""
-    cli.run(lambda: cli.pending("hotfix.finish"))
+    """Bump and commit on hotfix/VERSION, merge into main (--no-ff), tag, push main and tag
+    atomically, merge back into develop, delete the branch. After a conflict resolved by hand,
+    run it again: it continues where it stopped."""
+    cli.run(
+        lambda: pipeline.hotfix_finish(
+            Path(repo), version, dry_run=dry_run, keep_branch=keep_branch, sign=sign
+        )
+    )
 
 
 @task()

@@ -17,8 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tasks whose capability has not landed yet, with the issue that brings each.
 PENDING = {
     "release": "the release pipeline",
-    "release.prepare": "Versions, release commits, tags and the hotfix flow",
-    "release.tag": "Versions, release commits, tags and the hotfix flow",
     "release.notes": "Release notes and CHANGELOG.md from conventional commits",
     "release.changelog": "Release notes and CHANGELOG.md from conventional commits",
     "release.build": "Multi-platform images: one buildx build per platform",
@@ -26,8 +24,6 @@ PENDING = {
     "release.github": "the GitHub release",
     "release.attest": "the signed build-provenance attestation",
     "release.verify": "the post-release checklist",
-    "hotfix.start": "Versions, release commits, tags and the hotfix flow",
-    "hotfix.finish": "Versions, release commits, tags and the hotfix flow",
 }
 
 
@@ -40,4 +36,5 @@ def run(action: Callable[[], T]) -> T:
     try:
         return action()
     except ReleaseError as error:
-        raise Exit(f"error: {error}", code=1) from None
+        lines = str(error).splitlines() or ["failed"]
+        raise Exit("\n".join(f"error: {line}" for line in lines), code=1) from None

@@ -25,6 +25,10 @@ class ReleaseConfig:
     cache_dir: str = ".build-cache"
     dist_dir: str = "dist"
     source_url: str = ""
+    remote: str = "origin"
+    commit_message: str = "chore(release): v{version}"
+    # With unreleased commits on main, a hotfix is tagged on its branch instead of merged.
+    hotfix_tag_on_branch: bool = False
 
     @property
     def cache_path(self) -> Path:
@@ -48,6 +52,9 @@ KEYS = {
     "cache-dir": "cache_dir",
     "dist-dir": "dist_dir",
     "source-url": "source_url",
+    "remote": "remote",
+    "commit-message": "commit_message",
+    "hotfix-tag-on-branch": "hotfix_tag_on_branch",
 }
 
 

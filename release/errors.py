@@ -18,3 +18,11 @@ class NotYetAvailableError(ReleaseError):
             f"{task} is not available yet",
             f"it arrives with the issue '{issue}'; until then do this step by hand",
         )
+
+
+class PreflightError(ReleaseError):
+    """Every problem a check found, one line each, so a maintainer fixes them in one pass."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        Exception.__init__(self, "\n".join(problems))

@@ -1,0 +1,132 @@
+"""Cargo.toml and Cargo.lock: read the crate's version and bump it, every other byte kept.
+
+`[package] version` is bumped in place; when it is inherited (`version.workspace = true`),
+`[workspace.package] version` is. Cargo.lock changes only in the entries of this workspace's
+own crates that inherit or carry that version, never a dependency's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import String, StringType
+
+from release.errors import ReleaseError
+
+
+@dataclass(frozen=True)
+class CrateVersion:
+    """Where the released version is written and which crates carry it."""
+
+    version: str
+    inherited: bool
+    crates: tuple[str, ...]
+
+
+def read_document(path: Path) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(path.read_text())
+    except FileNotFoundError:
+        raise ReleaseError(f"{path} is missing", "run from the repository's top level") from None
+    except tomlkit.exceptions.TOMLKitError as error:
+        raise ReleaseError(f"{path} is not valid TOML ({error})", "fix its syntax") from None
+
+
+def is_inherited(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("workspace") is True
+
+
+def crate_version(root: Path) -> CrateVersion:
+    manifest = read_document(root / "Cargo.toml")
+    package = manifest.get("package")
+    workspace_package = manifest.get("workspace", {}).get("package", {})
+    crates: list[str] = []
+    if package is not None:
+        crates.append(str(package["name"]))
+        inherited = is_inherited(package.get("version"))
+    else:
+        inherited = True
+    for member in manifest.get("workspace", {}).get("members", []):
+        member_manifest = read_document(root / str(member) / "Cargo.toml")
+        member_package = member_manifest.get("package", {})
+        if is_inherited(member_package.get("version")):
+            crates.append(str(member_package["name"]))
+    if inherited:
+        if "version" not in workspace_package:
+            raise ReleaseError(
+                "Cargo.toml inherits the version but [workspace.package] has none",
+                "add version to [workspace.package]",
+            )
+        return CrateVersion(str(workspace_package["version"]), True, tuple(crates))
+    if package is None or "version" not in package:
+        raise ReleaseError("Cargo.toml has no [package] version", 'add version = "X.Y.Z"')
+    return CrateVersion(str(package["version"]), False, tuple(crates))
+
+
+def version_in_manifest(text: str) -> str | None:
+    """The release version a Cargo.toml's text declares, inherited or not."""
+    manifest = tomlkit.parse(text)
+    package = manifest.get("package", {})
+    version = package.get("version")
+    if version is not None and not is_inherited(version):
+        return str(version)
+    workspace_version = manifest.get("workspace", {}).get("package", {}).get("version")
+    return None if workspace_version is None else str(workspace_version)
+
+
+def replaced(old: Any, new: str) -> String:
+    """A TOML string holding `new`, with the quoting, spacing and comment of `old`."""
+    literal = isinstance(old, String) and old.type == StringType.SLL
+    item = tomlkit.string(new, literal=literal)
+    if isinstance(old, String):
+        item.trivia.__dict__.update(old.trivia.__dict__)
+    return item
+
+
+def bumped_manifest(text: str, new: str) -> str:
+    manifest = tomlkit.parse(text)
+    package = manifest.get("package")
+    if package is not None and not is_inherited(package.get("version")):
+        package["version"] = replaced(package["version"], new)
+    else:
+        table = manifest["workspace"]["package"]
+        table["version"] = replaced(table["version"], new)
+    return tomlkit.dumps(manifest)
+
+
+def bumped_lock(text: str, crates: tuple[str, ...], new: str) -> str:
+    lock = tomlkit.parse(text)
+    found = set()
+    for entry in lock.get("package", []):
+        # Entries with a source are registry or git dependencies, even if a name matches.
+        if entry.get("name") in crates and "source" not in entry:
+            entry["version"] = replaced(entry["version"], new)
+            found.add(entry["name"])
+    missing = sorted(set(crates) - found)
+    if missing:
+        raise ReleaseError(
+            f"Cargo.lock has no entry for {', '.join(missing)}",
+            "run cargo generate-lockfile and commit Cargo.lock",
+        )
+    return tomlkit.dumps(lock)
+
+
+def bump(root: Path, new: str) -> list[Path]:
+    """Write `new` into Cargo.toml and Cargo.lock; return the files that changed."""
+    current = crate_version(root)
+    changed = []
+    manifest_path, lock_path = root / "Cargo.toml", root / "Cargo.lock"
+    manifest_text = manifest_path.read_text()
+    new_manifest = bumped_manifest(manifest_text, new)
+    lock_text = lock_path.read_text() if lock_path.exists() else None
+    new_lock = bumped_lock(lock_text, current.crates, new) if lock_text is not None else None
+    if new_manifest != manifest_text:
+        manifest_path.write_text(new_manifest)
+        changed.append(manifest_path)
+    if new_lock is not None and new_lock != lock_text:
+        lock_path.write_text(new_lock)
+        changed.append(lock_path)
+    return changed

@@ -1,0 +1,127 @@
+"""The git adapter: thin reads and writes over GitPython, so steps speak in release terms.
+
+Reads of the remote use `git ls-remote`, never `git fetch`, so that checking (and a dry run)
+leaves every ref as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from release.errors import ReleaseError
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    heads: dict[str, str]
+    tags: dict[str, str]  # tag name -> the commit it points at (peeled)
+
+
+class GitRepo:
+    def __init__(self, path: Path) -> None:
+        try:
+            self.repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise ReleaseError(
+                f"{path} is not a git repository", "run from Barycenter's checkout"
+            ) from None
+        self.root = Path(self.repo.working_tree_dir or path)
+        self.run = self.repo.git
+
+    def output(self, *args: str, strip: bool = True) -> str:
+        """What `git ARGS` prints; raises git.GitCommandError when it fails."""
+        return str(self.repo.git.execute(["git", *args], strip_newline_in_stdout=strip))
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None when HEAD is detached."""
+        return None if self.repo.head.is_detached else self.repo.active_branch.name
+
+    def is_shallow(self) -> bool:
+        return (Path(self.repo.git_dir) / "shallow").exists()
+
+    def uncommitted(self) -> list[str]:
+        """Changed, staged and untracked (not ignored) paths."""
+        output = self.output("status", "--porcelain", "--untracked-files=all")
+        return [line[3:] for line in output.splitlines() if line]
+
+    def identity(self) -> tuple[str, str]:
+        reader = self.repo.config_reader()
+        name = str(reader.get_value("user", "name", default=""))
+        email = str(reader.get_value("user", "email", default=""))
+        return name, email
+
+    def has_remote(self, remote: str) -> bool:
+        return remote in [r.name for r in self.repo.remotes]
+
+    def remote_state(self, remote: str) -> RemoteState:
+        try:
+            output = self.output("ls-remote", "--heads", "--tags", remote)
+        except git.GitCommandError as error:
+            raise ReleaseError(
+                f"cannot read remote '{remote}' ({error.stderr.strip() or error})",
+                f"check that '{remote}' is reachable: git ls-remote {remote}",
+            ) from None
+        heads: dict[str, str] = {}
+        tags: dict[str, str] = {}
+        for line in output.splitlines():
+            sha, ref = line.split("\t", 1)
+            if ref.startswith("refs/heads/"):
+                heads[ref[len("refs/heads/") :]] = sha
+            elif ref.startswith("refs/tags/"):
+                name = ref[len("refs/tags/") :]
+                if name.endswith("^{}"):
+                    tags[name[:-3]] = sha  # the peeled commit wins over the tag object
+                else:
+                    tags.setdefault(name, sha)
+        return RemoteState(heads, tags)
+
+    def rev(self, ref: str) -> str | None:
+        try:
+            return self.output("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            return None
+
+    def has_object(self, sha: str) -> bool:
+        try:
+            self.output("cat-file", "-e", sha)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self.output("merge-base", "--is-ancestor", ancestor, descendant)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def count(self, revision_range: str) -> int:
+        return int(self.output("rev-list", "--count", revision_range))
+
+    def tags(self) -> list[str]:
+        return [tag.name for tag in self.repo.tags]
+
+    def tags_merged_into(self, commit: str) -> list[str]:
+        output = self.output("tag", "--merged", commit)
+        return [line for line in output.splitlines() if line]
+
+    def tag_target(self, name: str) -> str | None:
+        return self.rev(f"refs/tags/{name}")
+
+    def branches(self) -> list[str]:
+        return [head.name for head in self.repo.heads]
+
+    def subject(self, ref: str = "HEAD") -> str:
+        return self.output("log", "-1", "--format=%s", ref)
+
+    def file_at(self, ref: str, path: str) -> str | None:
+        try:
+            return self.output("show", f"{ref}:{path}", strip=False)
+        except git.GitCommandError:
+            return None
+
+    def commit_time(self, ref: str = "HEAD") -> int:
+        return int(self.output("log", "-1", "--format=%ct", ref))

@@ -1,0 +1,92 @@
+"""Read-only checks the preflights are made of; each returns the problems it found, with fixes."""
+
+from __future__ import annotations
+
+import semver
+
+from release.git import GitRepo, RemoteState
+from release.version import release_versions, tag_name
+
+
+def on_branch(repo: GitRepo, branch: str) -> list[str]:
+    current = repo.current_branch()
+    if current is None:
+        return [f"HEAD is detached: git switch {branch}"]
+    if current != branch:
+        return [f"on branch '{current}', not '{branch}': git switch {branch}"]
+    return []
+
+
+def clean(repo: GitRepo) -> list[str]:
+    paths = repo.uncommitted()
+    if not paths:
+        return []
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return [f"uncommitted or untracked files ({shown}): commit or stash them"]
+
+
+def not_shallow(repo: GitRepo) -> list[str]:
+    if repo.is_shallow():
+        return ["the clone is shallow, so earlier releases are invisible: git fetch --unshallow"]
+    return []
+
+
+def identity(repo: GitRepo) -> list[str]:
+    name, email = repo.identity()
+    if name and email:
+        return []
+    return [
+        "git identity is not set: "
+        "git config user.name 'Your Name' && git config user.email you@example.org"
+    ]
+
+
+def in_sync(
+    repo: GitRepo, remote: str, state: RemoteState, branch: str, release_commit: str | None
+) -> list[str]:
+    """The branch equals its remote; ahead only by `release_commit` (a release being resumed)."""
+    local = repo.rev(f"refs/heads/{branch}")
+    upstream = state.heads.get(branch)
+    if local is None:
+        return [f"branch '{branch}' does not exist: git switch -c {branch} {remote}/{branch}"]
+    if upstream is None:
+        return [
+            f"'{remote}' has no branch '{branch}': push it first: git push -u {remote} {branch}"
+        ]
+    if local == upstream:
+        return []
+    if release_commit == local and repo.rev(f"{local}^") == upstream:
+        return []
+    if not repo.has_object(upstream) or repo.is_ancestor(local, upstream):
+        return [f"'{branch}' is behind {remote}/{branch}: git pull --ff-only {remote} {branch}"]
+    if repo.is_ancestor(upstream, local):
+        return [
+            f"'{branch}' is ahead of {remote}/{branch} with unpushed commits: "
+            f"push them (git push {remote} {branch}) or drop them before releasing"
+        ]
+    return [f"'{branch}' and {remote}/{branch} have diverged: reconcile them (git pull --rebase)"]
+
+
+def tag_free(
+    repo: GitRepo, state: RemoteState, version: semver.Version, allowed_target: str | None
+) -> list[str]:
+    """The tag is free locally and on the remote, unless it already marks `allowed_target`."""
+    tag = tag_name(version)
+    problems = []
+    local = repo.tag_target(tag)
+    if local is not None and local != allowed_target:
+        problems.append(
+            f"tag {tag} already exists locally on {local[:12]}: "
+            "released tags are immutable; choose the next version"
+        )
+    remote = state.tags.get(tag)
+    if remote is not None and remote != allowed_target and local is None:
+        problems.append(
+            f"tag {tag} already exists on the remote: "
+            "released tags are immutable; choose the next version"
+        )
+    return problems
+
+
+def reachable_releases(repo: GitRepo, ref: str) -> list[semver.Version]:
+    return release_versions(repo.tags_merged_into(ref))

@@ -1,0 +1,123 @@
+"""release.tag: the annotated tag vX on the release commit, pushed with its branch atomically."""
+
+from __future__ import annotations
+
+import git
+
+from release import changelog
+from release.context import ReleaseContext
+from release.errors import PreflightError, ReleaseError
+from release.steps import checks
+from release.steps.prepare import is_release_commit, previous_release
+from release.version import new_version_problems
+
+
+class TagPreflight:
+    name = "preflight"
+    read_only = True
+
+    def done(self, ctx: ReleaseContext) -> bool:
+        return False
+
+    def describe(self, ctx: ReleaseContext) -> list[str]:
+        return []
+
+    def run(self, ctx: ReleaseContext) -> None:
+        repo = ctx.repo
+        problems = [
+            *checks.on_branch(repo, ctx.release_branch),
+            *checks.clean(repo),
+            *checks.not_shallow(repo),
+            *checks.identity(repo),
+        ]
+        head = repo.rev("HEAD")
+        if head is None or not is_release_commit(repo, "HEAD", ctx.version):
+            problems.append(
+                f"HEAD is not the release commit of {ctx.version}: "
+                f"run invoke release.prepare --version {ctx.version} first"
+            )
+        state = repo.remote_state(ctx.remote)
+        problems += checks.in_sync(repo, ctx.remote, state, ctx.release_branch, head)
+        problems += checks.tag_free(repo, state, ctx.version, head)
+        tags = (set(repo.tags()) | set(state.tags)) - {ctx.tag}
+        reachable = [v for v in checks.reachable_releases(repo, "HEAD") if v != ctx.version]
+        problems += new_version_problems(ctx.version, reachable, tags)
+        ctx.previous = previous_release(repo, "HEAD", ctx.version)
+        if problems:
+            raise PreflightError(problems)
+
+
+def tag_message(ctx: ReleaseContext, ref: str = "HEAD") -> str:
+    """The tag's message: a title, then the release's CHANGELOG section."""
+    text = ctx.repo.file_at(ref, "CHANGELOG.md") or ""
+    body = changelog.section_body(text, ctx.version)
+    return f"Barycenter {ctx.tag}\n\n{body}".rstrip() + "\n"
+
+
+class CreateTag:
+    name = "create the annotated tag"
+    read_only = False
+
+    def __init__(self, target: str = "HEAD") -> None:
+        self.target = target
+
+    def done(self, ctx: ReleaseContext) -> bool:
+        existing = ctx.repo.tag_target(ctx.tag)
+        return existing is not None and existing == ctx.repo.rev(self.target)
+
+    def describe(self, ctx: ReleaseContext) -> list[str]:
+        kind = "-s" if ctx.sign else "-a"
+        return [f"git tag {kind} {ctx.tag} {self.target} -m 'Barycenter {ctx.tag} …'"]
+
+    def run(self, ctx: ReleaseContext) -> None:
+        kind = "-s" if ctx.sign else "-a"
+        try:
+            ctx.repo.run.tag(kind, ctx.tag, self.target, "-m", tag_message(ctx, self.target))
+        except git.GitCommandError as error:
+            reason = (error.stderr or "").strip().splitlines()
+            raise ReleaseError(
+                f"git could not create tag {ctx.tag} ({reason[-1] if reason else error.status})",
+                "check git's signing setup (user.signingkey, gpg.format) or tag without --sign",
+            ) from None
+
+
+class PushRelease:
+    """The branch and its tag in one atomic push: both land, or neither does."""
+
+    name = "push branch and tag atomically"
+    read_only = False
+
+    def __init__(self, branch: str | None = None) -> None:
+        self.branch = branch
+
+    def branch_of(self, ctx: ReleaseContext) -> str:
+        return self.branch or ctx.release_branch
+
+    def done(self, ctx: ReleaseContext) -> bool:
+        state = ctx.repo.remote_state(ctx.remote)
+        branch = self.branch_of(ctx)
+        return (
+            state.heads.get(branch) == ctx.repo.rev(f"refs/heads/{branch}")
+            and state.tags.get(ctx.tag) is not None
+            and state.tags.get(ctx.tag) == ctx.repo.tag_target(ctx.tag)
+        )
+
+    def describe(self, ctx: ReleaseContext) -> list[str]:
+        return [f"git push --atomic {ctx.remote} {self.branch_of(ctx)} refs/tags/{ctx.tag}"]
+
+    def run(self, ctx: ReleaseContext) -> None:
+        branch = self.branch_of(ctx)
+        try:
+            ctx.repo.run.push("--atomic", ctx.remote, branch, f"refs/tags/{ctx.tag}")
+        except git.GitCommandError:
+            # Our local tag would otherwise point at a commit the remote never accepted.
+            ctx.repo.run.tag("-d", ctx.tag)
+            raise ReleaseError(
+                f"{ctx.remote} rejected the push of {branch} and {ctx.tag}; nothing was pushed "
+                f"and the local tag was removed ({ctx.remote}/{branch} has probably moved)",
+                f"git pull --rebase {ctx.remote} {branch}, then run invoke release.tag "
+                f"--version {ctx.version} again",
+            ) from None
+
+
+TAG = (TagPreflight(), CreateTag(), PushRelease())

@@ -1,0 +1,130 @@
+"""Version rules: pure functions over SemVer 2.0.0 versions and release tag names, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import semver
+
+from release.errors import ReleaseError
+
+TAG_PREFIX = "v"
+# Whitespace or shell metacharacters are refused before SemVer parsing, so the reason says so.
+UNSAFE = re.compile(r"[\s;&|<>`$\\'\"(){}\[\]*?!#~]")
+
+
+def parse_version(text: str) -> semver.Version:
+    """`1.2.0` or `v1.2.0` -> Version; anything else is refused with the fix."""
+    if not text:
+        raise ReleaseError("no version given", "pass --version X.Y.Z, e.g. --version 1.2.0")
+    if UNSAFE.search(text):
+        raise ReleaseError(
+            f"version {text!r} contains whitespace or shell metacharacters",
+            "pass a SemVer version such as 1.2.0 or 1.2.0-rc.1",
+        )
+    bare = text[len(TAG_PREFIX) :] if text.startswith(TAG_PREFIX) else text
+    try:
+        version = semver.Version.parse(bare)
+    except ValueError:
+        raise ReleaseError(
+            f"version {text!r} is not SemVer 2.0.0",
+            "use MAJOR.MINOR.PATCH with an optional -pre-release, e.g. 1.2.0 or 1.2.0-rc.1",
+        ) from None
+    if version.build:
+        raise ReleaseError(
+            f"version {text!r} carries build metadata '+{version.build}'",
+            "drop the +part: image tags cannot hold '+'",
+        )
+    return version
+
+
+def tag_name(version: semver.Version) -> str:
+    return f"{TAG_PREFIX}{version}"
+
+
+def release_version(tag: str) -> semver.Version | None:
+    """The version a release tag names, or None for tags that are not `v<semver>` releases."""
+    if not tag.startswith(TAG_PREFIX):
+        return None
+    try:
+        version = semver.Version.parse(tag[len(TAG_PREFIX) :])
+    except ValueError:
+        return None
+    return None if version.build else version
+
+
+def release_versions(tags: Iterable[str]) -> list[semver.Version]:
+    """The release versions among tag names, in ascending SemVer order."""
+    return sorted(v for v in map(release_version, tags) if v is not None)
+
+
+def is_stable(version: semver.Version) -> bool:
+    return version.prerelease is None
+
+
+def core(version: semver.Version) -> semver.Version:
+    return semver.Version(version.major, version.minor, version.patch)
+
+
+def new_version_problems(
+    version: semver.Version,
+    reachable: Iterable[semver.Version],
+    existing_tags: Iterable[str],
+) -> list[str]:
+    """Why `version` cannot be released, given the releases reachable from the release branch
+    and every tag that exists locally or on the remote; empty when it can."""
+    problems = []
+    tags = set(existing_tags)
+    if tag_name(version) in tags:
+        problems.append(
+            f"tag {tag_name(version)} already exists: released tags are immutable; "
+            "choose the next version"
+        )
+    highest = max(reachable, default=None)
+    if highest is not None and version <= highest:
+        problems.append(
+            f"version {version} is not greater than {highest}, the highest release on the "
+            "release branch: choose a higher version"
+        )
+    if version.prerelease is not None:
+        same_core = [v for v in release_versions(tags) if v.prerelease and core(v) == core(version)]
+        newest = max(same_core, default=None)
+        if newest is not None and version <= newest:
+            problems.append(
+                f"pre-release {version} is not greater than the existing pre-release {newest}: "
+                f"use a later one, e.g. {newest.bump_prerelease()}"
+            )
+    return problems
+
+
+def hotfix_base(
+    version: semver.Version, tags: Iterable[str], force: bool = False
+) -> semver.Version:
+    """The release a hotfix starts from: the highest stable release of X's major.minor line."""
+    if not is_stable(version):
+        raise ReleaseError(
+            f"hotfix {version} is a pre-release", "a hotfix is a stable patch such as 1.2.1"
+        )
+    releases = release_versions(tags)
+    if tag_name(version) in set(tags) or version in releases:
+        raise ReleaseError(
+            f"tag {tag_name(version)} already exists", "choose the next patch of the line"
+        )
+    line = [
+        v
+        for v in releases
+        if is_stable(v) and (v.major, v.minor) == (version.major, version.minor) and v < version
+    ]
+    if not line:
+        raise ReleaseError(
+            f"there is no {version.major}.{version.minor} release line to hotfix",
+            f"release {version.major}.{version.minor}.0 first, or hotfix an existing line",
+        )
+    base = line[-1]
+    if version.patch != base.patch + 1 and not force:
+        raise ReleaseError(
+            f"hotfix {version} skips patches after {base}",
+            f"use {base.bump_patch()}, or pass --force to skip on purpose",
+        )
+    return base
