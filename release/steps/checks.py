@@ -90,3 +90,10 @@ def tag_free(
 
 def reachable_releases(repo: GitRepo, ref: str) -> list[semver.Version]:
     return release_versions(repo.tags_merged_into(ref))
+
+
+def branch_ref(repo: GitRepo, branch: str) -> str:
+    """The release branch's ref when it exists here, HEAD otherwise: releases are judged
+    against what the release branch can reach, whatever is checked out."""
+    ref = f"refs/heads/{branch}"
+    return ref if repo.rev(ref) is not None else "HEAD"

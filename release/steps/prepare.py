@@ -59,7 +59,11 @@ class PreparePreflight:
         tags = set(repo.tags()) | set(state.tags)
         if head is not None and repo.tag_target(ctx.tag) == head:
             tags.discard(ctx.tag)  # tagged already by a release.tag run: nothing left to prepare
-        reachable = [v for v in checks.reachable_releases(repo, "HEAD") if v != ctx.version]
+        reachable = [
+            v
+            for v in checks.reachable_releases(repo, checks.branch_ref(repo, ctx.release_branch))
+            if v != ctx.version
+        ]
         problems += new_version_problems(ctx.version, reachable, tags)
         current = cargo.crate_version(repo.root).version
         if semver.Version.parse(current) > ctx.version:
@@ -67,9 +71,12 @@ class PreparePreflight:
                 f"Cargo.toml is at {current}, above {ctx.version}: "
                 f"release a version above {current}"
             )
-        ctx.previous = previous_release(repo, "HEAD", ctx.version)
+        ctx.previous = previous_release(
+            repo, checks.branch_ref(repo, ctx.release_branch), ctx.version
+        )
         if head is not None and not ctx.allow_empty:
-            since = tag_name(ctx.previous) + "..HEAD" if ctx.previous else "HEAD"
+            tip = checks.branch_ref(repo, ctx.release_branch)
+            since = f"{tag_name(ctx.previous)}..{tip}" if ctx.previous else tip
             new_commits = repo.count(since) - (1 if resuming else 0)
             if new_commits < 1:
                 problems.append(

@@ -40,9 +40,15 @@ class TagPreflight:
         problems += checks.in_sync(repo, ctx.remote, state, ctx.release_branch, head)
         problems += checks.tag_free(repo, state, ctx.version, head)
         tags = (set(repo.tags()) | set(state.tags)) - {ctx.tag}
-        reachable = [v for v in checks.reachable_releases(repo, "HEAD") if v != ctx.version]
+        reachable = [
+            v
+            for v in checks.reachable_releases(repo, checks.branch_ref(repo, ctx.release_branch))
+            if v != ctx.version
+        ]
         problems += new_version_problems(ctx.version, reachable, tags)
-        ctx.previous = previous_release(repo, "HEAD", ctx.version)
+        ctx.previous = previous_release(
+            repo, checks.branch_ref(repo, ctx.release_branch), ctx.version
+        )
         if problems:
             raise PreflightError(problems)
 
