@@ -148,7 +148,7 @@ def test_bumping_to_the_current_version_changes_nothing(tmp_path: Path) -> None:
 def test_a_lock_without_the_crate_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     lock = LOCK.replace('name = "barycenter"', 'name = "other"')
     write(tmp_path, {"Cargo.toml": ODD_MANIFEST, "Cargo.lock": lock})
-    with pytest.raises(ReleaseError, match="Cargo.lock has no entry for barycenter"):
+    with pytest.raises(ReleaseError, match=r"Cargo\.lock has no entry for barycenter"):
         cargo.bump(tmp_path, "1.0.0")
     assert (tmp_path / "Cargo.toml").read_text() == ODD_MANIFEST
 

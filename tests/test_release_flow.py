@@ -9,6 +9,8 @@ import pytest
 
 from tests.gitrepos import Project, git, make_project
 
+pytestmark = pytest.mark.repo
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

@@ -13,7 +13,7 @@ import semver
 from release import cargo, changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError, ReleaseError
-from release.steps import checks
+from release.steps import Action, Check, checks
 from release.steps.prepare import RELEASE_FILES, is_release_commit
 from release.steps.tag import CreateTag, PushRelease
 from release.version import hotfix_base, release_versions, tag_name
@@ -25,16 +25,7 @@ def all_tags(ctx: ReleaseContext) -> set[str]:
     return set(ctx.repo.tags()) | set(ctx.repo.remote_state(ctx.remote).tags)
 
 
-class StartPreflight:
-    name = "preflight"
-    read_only = True
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return False
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return []
-
+class StartPreflight(Check):
     def run(self, ctx: ReleaseContext) -> None:
         repo = ctx.repo
         problems = [*checks.clean(repo), *checks.not_shallow(repo), *checks.identity(repo)]
@@ -51,9 +42,8 @@ class StartPreflight:
             raise PreflightError(problems)
 
 
-class CreateHotfixBranch:
+class CreateHotfixBranch(Action):
     name = "create the hotfix branch"
-    read_only = False
 
     def done(self, ctx: ReleaseContext) -> bool:
         return ctx.repo.current_branch() == ctx.hotfix_branch
@@ -65,13 +55,13 @@ class CreateHotfixBranch:
         ctx.repo.run.switch("-c", ctx.hotfix_branch, ctx.base_tag)
 
 
-class PushHotfixBranch:
+class PushHotfixBranch(Action):
     name = "publish the hotfix branch"
-    read_only = False
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None if ctx.push_branch else "not asked to (--push publishes it)"
 
     def done(self, ctx: ReleaseContext) -> bool:
-        if not ctx.push_branch:
-            return True
         remote = ctx.repo.remote_state(ctx.remote).heads.get(ctx.hotfix_branch)
         return remote is not None and remote == ctx.repo.rev(f"refs/heads/{ctx.hotfix_branch}")
 
@@ -126,16 +116,7 @@ def tags_on_branch(ctx: ReleaseContext) -> bool:
     return ctx.config.hotfix_tag_on_branch and bool(unreleased_on_main(ctx))
 
 
-class FinishPreflight:
-    name = "preflight"
-    read_only = True
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return False
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return []
-
+class FinishPreflight(Check):
     def run(self, ctx: ReleaseContext) -> None:
         repo = ctx.repo
         problems = [*checks.clean(repo), *checks.not_shallow(repo), *checks.identity(repo)]
@@ -195,9 +176,8 @@ class FinishPreflight:
             raise PreflightError(problems)
 
 
-class HotfixReleaseCommit:
+class HotfixReleaseCommit(Action):
     name = "bump and commit on the hotfix branch"
-    read_only = False
 
     def done(self, ctx: ReleaseContext) -> bool:
         tip = f"refs/heads/{ctx.hotfix_branch}"
@@ -228,14 +208,16 @@ class HotfixReleaseCommit:
         repo.run.commit("-m", ctx.commit_message, "--", *present)
 
 
-class MergeIntoMain:
+class MergeIntoMain(Action):
     name = "merge the hotfix into main"
-    read_only = False
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        if ctx.hotfix_branch in ctx.repo.branches() and tags_on_branch(ctx):
+            return "the tag goes on the hotfix branch (an older line, or unreleased work on main)"
+        return None
 
     def done(self, ctx: ReleaseContext) -> bool:
         if ctx.hotfix_branch not in ctx.repo.branches():
-            return True
-        if tags_on_branch(ctx):
             return True
         return ctx.repo.is_ancestor(
             f"refs/heads/{ctx.hotfix_branch}", f"refs/heads/{ctx.release_branch}"
@@ -300,13 +282,13 @@ class PushHotfix(PushRelease):
             ) from None
 
 
-class MergeBackIntoDevelop:
+class MergeBackIntoDevelop(Action):
     name = "merge the hotfix back into develop"
-    read_only = False
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None if develop_exists(ctx) else f"there is no {ctx.config.develop_branch} branch"
 
     def done(self, ctx: ReleaseContext) -> bool:
-        if not develop_exists(ctx):
-            return True
         develop = f"refs/heads/{ctx.config.develop_branch}"
         if ctx.repo.rev(develop) is None:
             return False
@@ -374,13 +356,13 @@ class MergeBackIntoDevelop:
         (ctx.repo.root / "CHANGELOG.md").write_text(merged)
 
 
-class PushDevelop:
+class PushDevelop(Action):
     name = "push develop"
-    read_only = False
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        return None if develop_exists(ctx) else f"there is no {ctx.config.develop_branch} branch"
 
     def done(self, ctx: ReleaseContext) -> bool:
-        if not develop_exists(ctx):
-            return True
         develop = ctx.config.develop_branch
         return ctx.repo.remote_state(ctx.remote).heads.get(develop) == ctx.repo.rev(
             f"refs/heads/{develop}"
@@ -401,13 +383,17 @@ class PushDevelop:
             ) from None
 
 
-class DeleteHotfixBranch:
+class DeleteHotfixBranch(Action):
     name = "delete the hotfix branch"
-    read_only = False
+
+    def skip(self, ctx: ReleaseContext) -> str | None:
+        if ctx.keep_branch:
+            return "--keep-branch"
+        if tags_on_branch_safe(ctx):
+            return "the tag is on the hotfix branch, which stays as the line's home"
+        return None
 
     def done(self, ctx: ReleaseContext) -> bool:
-        if ctx.keep_branch or tags_on_branch_safe(ctx):
-            return True
         return ctx.hotfix_branch not in ctx.repo.branches() and (
             ctx.hotfix_branch not in ctx.repo.remote_state(ctx.remote).heads
         )

@@ -10,7 +10,7 @@ from release import cargo, changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError
 from release.git import GitRepo
-from release.steps import checks
+from release.steps import Action, Check, checks
 from release.version import new_version_problems, tag_name
 
 RELEASE_FILES = ("Cargo.toml", "Cargo.lock", "CHANGELOG.md")
@@ -32,16 +32,7 @@ def previous_release(repo: GitRepo, ref: str, version: semver.Version) -> semver
     return max(earlier, default=None)
 
 
-class PreparePreflight:
-    name = "preflight"
-    read_only = True
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return False
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return []
-
+class PreparePreflight(Check):
     def run(self, ctx: ReleaseContext) -> None:
         repo = ctx.repo
         problems = [
@@ -87,9 +78,8 @@ class PreparePreflight:
             raise PreflightError(problems)
 
 
-class BumpManifests:
+class BumpManifests(Action):
     name = "bump Cargo.toml and Cargo.lock"
-    read_only = False
 
     def done(self, ctx: ReleaseContext) -> bool:
         return cargo.crate_version(ctx.repo.root).version == str(ctx.version)
@@ -106,9 +96,8 @@ class BumpManifests:
         cargo.bump(ctx.repo.root, str(ctx.version))
 
 
-class FinalizeChangelog:
+class FinalizeChangelog(Action):
     name = "finalize CHANGELOG.md"
-    read_only = False
 
     def done(self, ctx: ReleaseContext) -> bool:
         return changelog.has_release(self.path(ctx).read_text(), ctx.version)
@@ -131,9 +120,8 @@ class FinalizeChangelog:
         return ctx.repo.root / "CHANGELOG.md"
 
 
-class CommitRelease:
+class CommitRelease(Action):
     name = "commit the release"
-    read_only = False
 
     def done(self, ctx: ReleaseContext) -> bool:
         return is_release_commit(ctx.repo, "HEAD", ctx.version) and not any(

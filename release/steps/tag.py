@@ -7,21 +7,12 @@ import git
 from release import changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError, ReleaseError
-from release.steps import checks
+from release.steps import Action, Check, checks
 from release.steps.prepare import is_release_commit, previous_release
 from release.version import new_version_problems
 
 
-class TagPreflight:
-    name = "preflight"
-    read_only = True
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return False
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return []
-
+class TagPreflight(Check):
     def run(self, ctx: ReleaseContext) -> None:
         repo = ctx.repo
         problems = [
@@ -60,9 +51,8 @@ def tag_message(ctx: ReleaseContext, ref: str = "HEAD") -> str:
     return f"Barycenter {ctx.tag}\n\n{body}".rstrip() + "\n"
 
 
-class CreateTag:
+class CreateTag(Action):
     name = "create the annotated tag"
-    read_only = False
 
     def __init__(self, target: str = "HEAD") -> None:
         self.target = target
@@ -87,11 +77,10 @@ class CreateTag:
             ) from None
 
 
-class PushRelease:
+class PushRelease(Action):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
     name = "push branch and tag atomically"
-    read_only = False
 
     def __init__(self, branch: str | None = None) -> None:
         self.branch = branch
