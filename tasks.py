@@ -11,7 +11,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from release import cli, pipeline
+from release import cli
 
 
 @task(default=True, help={"version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1"})
@@ -36,6 +36,8 @@ def prepare(
     Checks first (all problems at once): on the release branch, clean, equal to its remote,
     tag free, version above every reachable release. Rerunning converges.
     """
+    from release import pipeline
+
     cli.run(lambda: pipeline.prepare(Path(repo), version, dry_run=dry_run, allow_empty=allow_empty))
 
 
@@ -51,19 +53,45 @@ def tag(
     c: Context, version: str = "", sign: bool = False, dry_run: bool = False, repo: str = "."
 ) -> None:
     """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push."""
+    from release import pipeline
+
     cli.run(lambda: pipeline.tag(Path(repo), version, dry_run=dry_run, sign=sign))
 
 
-@task(help={"version": "notes for this version (default: the unreleased range)"})
-def notes(c: Context, version: str = "") -> None:
-    """Print the release notes generated from conventional commits."""
-    cli.run(lambda: cli.pending("release.notes"))
+@task(
+    help={
+        "version": "notes of this release: its tag if it exists, else as it would be at HEAD "
+        "(default: the unreleased work)",
+        "repo": "the repository (default: this checkout)",
+        "format": "md (default) or json",
+    }
+)
+def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") -> None:
+    """Print release notes from the conventional commits since the previous release tag.
+
+    The range: a stable release counts from the previous stable release that is its ancestor
+    (across its release candidates), a pre-release from the previous release of any kind, a
+    hotfix from its base; tags that are not ancestors never count.
+    """
+    from release.notes import render
+
+    cli.run(lambda: print(render(Path(repo), version, format), end=""))
 
 
-@task(help={"full": "regenerate every release's section"})
-def changelog(c: Context, full: bool = False) -> None:
-    """Regenerate CHANGELOG.md sections from conventional commits."""
-    cli.run(lambda: cli.pending("release.changelog"))
+@task(
+    help={
+        "full": "rebuild every release's section from history (adopting this tool)",
+        "output": "where to write: a file, or - for stdout (default: CHANGELOG.md)",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def changelog(
+    c: Context, full: bool = False, output: str = "CHANGELOG.md", repo: str = "."
+) -> None:
+    """Add CHANGELOG.md sections for release tags that lack one (--full: rebuild them all)."""
+    from release.changelog_build import write
+
+    cli.run(lambda: write(Path(repo), full, output))
 
 
 @task(help={"version": "the version to build", "platform": "build only this platform"})
@@ -116,6 +144,8 @@ def hotfix_start(
     repo: str = ".",
 ) -> None:
     """Create hotfix/VERSION from the highest release tag of VERSION's major.minor, check it out."""
+    from release import pipeline
+
     cli.run(
         lambda: pipeline.hotfix_start(Path(repo), version, dry_run=dry_run, push=push, force=force)
     )
@@ -141,6 +171,8 @@ def hotfix_finish(
     """Bump and commit on hotfix/VERSION, merge into main (--no-ff), tag, push main and tag
     atomically, merge back into develop, delete the branch. After a conflict resolved by hand,
     run it again: it continues where it stopped."""
+    from release import pipeline
+
     cli.run(
         lambda: pipeline.hotfix_finish(
             Path(repo), version, dry_run=dry_run, keep_branch=keep_branch, sign=sign

@@ -14,6 +14,7 @@ from datetime import date
 import semver
 
 from release.errors import ReleaseError
+from release.history import Release
 from release.version import release_version, tag_name
 
 UNRELEASED = re.compile(r"^## \[Unreleased\][^\n]*$", re.MULTILINE)
@@ -141,3 +142,60 @@ def with_links(
     block = "".join(f"[{label}]: {links[label]}\n" for label in labels)
     head = text[:start].rstrip("\n")
     return f"{head}\n\n{block}"
+
+
+DEFAULT_PREAMBLE = """\
+# Changelog
+
+All notable changes to this project are documented in this file.
+
+The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/),
+and this project adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0.html).
+"""
+
+
+def rebuilt(
+    text: str,
+    sections_by_version: list[tuple[Release, Release | None, str]],
+    unreleased: str,
+    url: str,
+) -> str:
+    """A whole changelog from history: the existing preamble, then every release, newest first."""
+    match = UNRELEASED.search(text)
+    preamble = text[: match.start()].rstrip("\n") if match else DEFAULT_PREAMBLE.rstrip("\n")
+    parts = [preamble, "## [Unreleased]" + (f"\n\n{unreleased}" if unreleased else "")]
+    links: dict[str, str] = {}
+    base = url.rstrip("/")
+    newest = sections_by_version[0][0].tag if sections_by_version else None
+    if base:
+        links["Unreleased"] = (
+            f"{base}/compare/{newest}...HEAD" if newest else f"{base}/commits/HEAD"
+        )
+    for release, previous, body in sections_by_version:
+        parts.append(f"## [{release.version}] - {release.date}" + (f"\n\n{body}" if body else ""))
+        if base:
+            links[str(release.version)] = (
+                f"{base}/compare/{previous.tag}...{release.tag}"
+                if previous
+                else f"{base}/releases/tag/{release.tag}"
+            )
+    block = "".join(f"[{label}]: {target}\n" for label, target in links.items())
+    return "\n\n".join(parts) + "\n" + (f"\n{block}" if block else "")
+
+
+def with_missing_releases(
+    text: str, sections_by_version: list[tuple[Release, Release | None, str]], url: str
+) -> str:
+    """The existing changelog plus a section for each release tag it lacks, in version order."""
+    for release, previous, body in reversed(sections_by_version):
+        if not has_release(text, release.version):
+            text = finalize(
+                text,
+                release.version,
+                date.fromisoformat(release.date),
+                previous.version if previous else None,
+                url,
+                generated=body,
+                keep_unreleased=True,
+            )
+    return text

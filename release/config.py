@@ -29,6 +29,13 @@ class ReleaseConfig:
     commit_message: str = "chore(release): v{version}"
     # With unreleased commits on main, a hotfix is tagged on its branch instead of merged.
     hotfix_tag_on_branch: bool = False
+    # Release-note headings in order, each with the commit types it collects ("*": the rest).
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("Features", ("feat",)),
+        ("Bug Fixes", ("fix",)),
+        ("Other Changes", ("*",)),
+    )
+    breaking_title: str = "⚠ Breaking Changes"
 
     @property
     def cache_path(self) -> Path:
@@ -55,14 +62,19 @@ KEYS = {
     "remote": "remote",
     "commit-message": "commit_message",
     "hotfix-tag-on-branch": "hotfix_tag_on_branch",
+    "groups": "groups",
+    "breaking-title": "breaking_title",
 }
 
 
-def load_config(root: Path) -> ReleaseConfig:
+def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
+    """The configuration of the repository at `root`; defaults if `missing_ok` and it has none."""
     pyproject = root / "pyproject.toml"
     try:
         document = tomllib.loads(pyproject.read_text())
     except FileNotFoundError as error:
+        if missing_ok:
+            return ReleaseConfig(root=root)
         raise ReleaseError(
             f"no pyproject.toml in {root}", "run from the repository's top level"
         ) from error
@@ -76,7 +88,11 @@ def load_config(root: Path) -> ReleaseConfig:
                 f"unknown key '{key}' in [tool.barycenter.release] of {pyproject}",
                 "use one of " + ", ".join(sorted(KEYS)),
             )
-        values[KEYS[key]] = tuple(value) if key == "platforms" else value
+        if key == "platforms":
+            value = tuple(value)
+        elif key == "groups":
+            value = tuple((str(title), tuple(types)) for title, types in value.items())
+        values[KEYS[key]] = value
     for platform in values.get("platforms", DEFAULT_PLATFORMS):
         if not PLATFORM.fullmatch(str(platform)):
             raise ReleaseError(

@@ -14,7 +14,7 @@ from release import cargo, changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError, ReleaseError
 from release.steps import Action, Check, checks
-from release.steps.prepare import RELEASE_FILES, is_release_commit
+from release.steps.prepare import RELEASE_FILES, is_release_commit, write_changelog
 from release.steps.tag import CreateTag, PushRelease
 from release.version import hotfix_base, release_versions, tag_name
 
@@ -197,12 +197,7 @@ class HotfixReleaseCommit(Action):
         repo = ctx.repo
         repo.run.switch(ctx.hotfix_branch)
         cargo.bump(repo.root, str(ctx.version))
-        path = repo.root / "CHANGELOG.md"
-        path.write_text(
-            changelog.finalize(
-                path.read_text(), ctx.version, ctx.today, ctx.hotfix_base, ctx.config.source_url
-            )
-        )
+        write_changelog(ctx)
         present = [name for name in RELEASE_FILES if (repo.root / name).exists()]
         repo.run.add("--", *present)
         repo.run.commit("-m", ctx.commit_message, "--", *present)

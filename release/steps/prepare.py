@@ -10,6 +10,8 @@ from release import cargo, changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError
 from release.git import GitRepo
+from release.history import release_range
+from release.notes import from_range, group_sections, groups_of
 from release.steps import Action, Check, checks
 from release.version import new_version_problems, tag_name
 
@@ -30,6 +32,24 @@ def is_release_commit(repo: GitRepo, ref: str, version: semver.Version) -> bool:
 def previous_release(repo: GitRepo, ref: str, version: semver.Version) -> semver.Version | None:
     earlier = [v for v in checks.reachable_releases(repo, ref) if v < version]
     return max(earlier, default=None)
+
+
+def write_changelog(ctx: ReleaseContext) -> None:
+    """Finalize CHANGELOG.md for X: hand-written Unreleased entries plus the grouped commits
+    since the previous release, compare links updated."""
+    found = release_range(ctx.repo.root, ctx.version)
+    generated = group_sections(from_range(found, groups_of(ctx.config)), ctx.config.source_url)
+    path = ctx.repo.root / "CHANGELOG.md"
+    path.write_text(
+        changelog.finalize(
+            path.read_text(),
+            ctx.version,
+            ctx.today,
+            found.previous.version if found.previous else None,
+            ctx.config.source_url,
+            generated=generated,
+        )
+    )
 
 
 class PreparePreflight(Check):
@@ -108,12 +128,7 @@ class FinalizeChangelog(Action):
         ]
 
     def run(self, ctx: ReleaseContext) -> None:
-        path = self.path(ctx)
-        path.write_text(
-            changelog.finalize(
-                path.read_text(), ctx.version, ctx.today, ctx.previous, ctx.config.source_url
-            )
-        )
+        write_changelog(ctx)
 
     @staticmethod
     def path(ctx: ReleaseContext) -> Path:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import git
 
-from release import changelog
 from release.context import ReleaseContext
 from release.errors import PreflightError, ReleaseError
+from release.history import release_range
+from release.notes import from_range, groups_of, markdown
 from release.steps import Action, Check, checks
 from release.steps.prepare import is_release_commit, previous_release
 from release.version import new_version_problems
@@ -45,10 +46,12 @@ class TagPreflight(Check):
 
 
 def tag_message(ctx: ReleaseContext, ref: str = "HEAD") -> str:
-    """The tag's message: a title, then the release's CHANGELOG section."""
-    text = ctx.repo.file_at(ref, "CHANGELOG.md") or ""
-    body = changelog.section_body(text, ctx.version)
-    return f"Barycenter {ctx.tag}\n\n{body}".rstrip() + "\n"
+    """The tag's message: a title, then the release notes of the commits it releases."""
+    commit = ctx.repo.rev(ref) or ref
+    found = release_range(ctx.repo.root, ctx.version, target=commit)
+    notes = from_range(found, groups_of(ctx.config))
+    notes.tag = ctx.tag
+    return f"Barycenter {ctx.tag}\n\n{markdown(notes, ctx.config.source_url)}"
 
 
 class CreateTag(Action):
