@@ -191,9 +191,16 @@ def label(
 
 
 def ancestor_releases(
-    order: list[str], parents: dict[str, list[str]], releases: dict[semver.Version, Release]
-) -> dict[semver.Version, list[semver.Version]]:
-    """For each release, the other releases its commit descends from (one pass, as bitsets)."""
+    order: list[str],
+    parents: dict[str, list[str]],
+    releases: dict[semver.Version, Release],
+    head: str,
+) -> dict[semver.Version | None, list[semver.Version]]:
+    """For each release (and None: `head`), the other releases its commit descends from.
+
+    One pass over the graph, parents first, carrying the set of releases below each commit as
+    a bitset.
+    """
     versions = sorted(releases)
     at: dict[str, int] = {}
     for bit, version in enumerate(versions):
@@ -204,10 +211,12 @@ def ancestor_releases(
         for parent in parents[sha]:
             mask |= below.get(parent, 0)
         below[sha] = mask
-    found = {}
+    found: dict[semver.Version | None, list[semver.Version]] = {}
     for bit, version in enumerate(versions):
         mask = below.get(releases[version].commit, 0) & ~(1 << bit)
         found[version] = [v for index, v in enumerate(versions) if mask >> index & 1]
+    mask = below.get(head, 0)
+    found[None] = [v for index, v in enumerate(versions) if mask >> index & 1]
     return found
 
 
@@ -256,12 +265,14 @@ def full_history(root: Path, head: str = "HEAD") -> list[Range]:
     stable_owner = label(order, parents, stable_tips)
     any_owner = label(order, parents, [*all_tips, (None, head_commit)])
 
-    ancestors = ancestor_releases(order, parents, releases)
+    ancestors = ancestor_releases(order, parents, releases, head_commit)
     ranges: dict[semver.Version | None, Range] = {}
-    for version, release in releases.items():
+    for version in [*releases, None]:
         previous = previous_release(version, ancestors.get(version, ()))
-        ranges[version] = Range(release, releases[previous] if previous is not None else None)
-    ranges[None] = Range(None, None)
+        ranges[version] = Range(
+            releases[version] if version is not None else None,
+            releases[previous] if previous is not None else None,
+        )
     for sha in reversed(order):
         commit = by_sha.get(sha)
         if commit is None:

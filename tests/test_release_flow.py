@@ -48,6 +48,11 @@ def test_prepare_bumps_finalizes_and_commits_then_tag_pushes_both(project: Proje
     assert 'version = "1.1.0"' in project.git("show", "HEAD:Cargo.lock")
     changelog = project.git("show", "HEAD:CHANGELOG.md")
     assert "## [1.1.0] - " in changelog
+    section = changelog.split("## [1.1.0] - ")[1].split("## [1.0.0]")[0]
+    assert "### Features\n\n- feat: add device code flow ([#45](" in section
+    assert "[1.1.0]: https://github.com/example/barycenter/compare/v1.0.0...v1.1.0" in changelog
+    tag_message = project.git("tag", "-l", "--format=%(contents)", "v1.1.0")
+    assert "## What's Changed" in tag_message and "feat: add device code flow" in tag_message
     assert project.git("log", "-1", "--format=%s") == "chore(release): v1.1.0"
     assert project.git("cat-file", "-t", "v1.1.0") == "tag"
     assert project.git("tag", "-l", "--format=%(contents:subject)", "v1.1.0") == "Barycenter v1.1.0"

@@ -71,7 +71,15 @@ class CreateTag(Action):
     def run(self, ctx: ReleaseContext) -> None:
         kind = "-s" if ctx.sign else "-a"
         try:
-            ctx.repo.run.tag(kind, ctx.tag, self.target, "-m", tag_message(ctx, self.target))
+            # verbatim: the notes' Markdown headings start with "#", which git would strip.
+            ctx.repo.run.tag(
+                kind,
+                "--cleanup=verbatim",
+                ctx.tag,
+                self.target,
+                "-m",
+                tag_message(ctx, self.target),
+            )
         except git.GitCommandError as error:
             reason = (error.stderr or "").strip().splitlines()
             raise ReleaseError(
