@@ -40,6 +40,13 @@ def rust(session: nox.Session) -> None:
     session.run("cargo", "test", "--locked", external=True)
 
 
+@nox.session(python=PYTHON_VERSIONS[0], default=False)
+def bench(session: nox.Session) -> None:
+    """Notes and changelog on 5k/50k-commit histories beside git-cliff and git log."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "tests/bench/notes_bench.py", *session.posargs)
+
+
 @nox.session(python=PYTHON_VERSIONS[0])
 def dockerfile(session: nox.Session) -> None:
     """hadolint over the Dockerfile."""

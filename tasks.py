@@ -83,15 +83,24 @@ def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") ->
         "full": "rebuild every release's section from history (adopting this tool)",
         "output": "where to write: a file, or - for stdout (default: CHANGELOG.md)",
         "repo": "the repository (default: this checkout)",
+        "no_cache": "read every released range from git, not from the cache in .git/",
     }
 )
 def changelog(
-    c: Context, full: bool = False, output: str = "CHANGELOG.md", repo: str = "."
+    c: Context,
+    full: bool = False,
+    output: str = "CHANGELOG.md",
+    repo: str = ".",
+    no_cache: bool = False,
 ) -> None:
-    """Add CHANGELOG.md sections for release tags that lack one (--full: rebuild them all)."""
+    """Add CHANGELOG.md sections for release tags that lack one (--full: rebuild them all).
+
+    Released ranges are cached in .git/barycenter-release/, keyed by the release tags (released
+    tags are immutable); a new or moved tag rebuilds the cache.
+    """
     from release.changelog_build import write
 
-    cli.run(lambda: write(Path(repo), full, output))
+    cli.run(lambda: write(Path(repo), full, output, use_cache=not no_cache))
 
 
 @task(help={"version": "the version to build", "platform": "build only this platform"})

@@ -6,7 +6,7 @@ Pure and dependency-free, so reading fifty thousand commits costs only the parsi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HEADER = re.compile(
     r"(?P<type>[A-Za-z][A-Za-z0-9-]*)"
@@ -19,8 +19,9 @@ BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: ?(?P<text>.*)$", re.MULTILIN
 AUTOSQUASH = ("fixup! ", "squash! ", "amend! ")
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(NamedTuple):
+    """One commit as release notes see it (a tuple: fifty thousand of them build quickly)."""
+
     sha: str
     subject: str
     type: str | None

@@ -7,6 +7,8 @@ concurrent `git log` processes while the tag graph is labelled in Python.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -235,9 +237,81 @@ def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -
     return [commit for output in outputs for commit in parse_log(output)]
 
 
-def full_history(root: Path, head: str = "HEAD") -> list[Range]:
-    """Every release's range and the unreleased work, newest release first."""
+CACHE_FORMAT = "ranges-v2"
+
+
+def cache_path(root: Path) -> Path:
+    git_dir = git(root, "rev-parse", "--absolute-git-dir").decode().strip()
+    return Path(git_dir) / "barycenter-release" / f"{CACHE_FORMAT}.json"
+
+
+def tags_key(releases: dict[semver.Version, Release]) -> str:
+    """Released ranges depend only on the release tags and the commits they name; both are
+    immutable once released, so this key says when cached ranges still hold."""
+    lines = sorted(f"{v} {r.commit}" for v, r in releases.items())
+    return hashlib.sha256("\n".join([CACHE_FORMAT, *lines]).encode()).hexdigest()
+
+
+def cached_ranges(root: Path, releases: dict[semver.Version, Release]) -> list[Range] | None:
+    try:
+        data = json.loads(cache_path(root).read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("key") != tags_key(releases):
+        return None
+    ranges = []
+    for entry in data["ranges"]:
+        version = semver.Version.parse(entry["version"])
+        previous = semver.Version.parse(entry["previous"]) if entry["previous"] else None
+        commits = list(map(Commit._make, entry["commits"]))
+        ranges.append(
+            Range(releases[version], releases.get(previous) if previous else None, commits)
+        )
+    return ranges
+
+
+def store_ranges(root: Path, releases: dict[semver.Version, Release], ranges: list[Range]) -> None:
+    entries = [
+        {
+            "version": str(found.release.version),
+            "previous": str(found.previous.version) if found.previous else None,
+            # Rows in Commit's field order, bodies dropped: notes show subjects only.
+            "commits": [c._replace(body="") for c in found.commits],
+        }
+        for found in ranges
+        if found.release is not None
+    ]
+    path = cache_path(root)
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"key": tags_key(releases), "ranges": entries}))
+    partial.replace(path)
+    for stale in path.parent.glob("ranges-*.json"):
+        if stale != path:
+            stale.unlink()
+
+
+def full_history(root: Path, head: str = "HEAD", use_cache: bool = True) -> list[Range]:
+    """Every release's range and the unreleased work (first), newest release first.
+
+    Released ranges are cached in the git directory, keyed by the release tags; the unreleased
+    range is always read afresh.
+    """
     releases = release_tags(root)
+    if use_cache:
+        released = cached_ranges(root, releases)
+        if released is not None:
+            return [release_range(root, None, head), *released]
+    ranges = read_full_history(root, releases, head)
+    if use_cache:
+        store_ranges(root, releases, ranges)
+    return ranges
+
+
+def read_full_history(
+    root: Path, releases: dict[semver.Version, Release], head: str
+) -> list[Range]:
+    """full_history() from git alone: concurrent reads of every commit, one graph walk."""
     tips = [r.commit for r in releases.values()]
     head_commit = git(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
     tips.append(head_commit)

@@ -6,6 +6,7 @@ imports only what the notes need so that it answers in a fraction of a second.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -35,13 +36,19 @@ class Groups:
     def title_of(self, commit: Commit) -> str:
         if commit.breaking:
             return self.breaking_title
-        fallback = self.titles[-1][0]
-        for title, types in self.titles:
-            if commit.type in types:
-                return title
-            if "*" in types:
-                fallback = title
-        return fallback
+        return self.by_type.get(commit.type, self.fallback)
+
+    @functools.cached_property
+    def fallback(self) -> str:
+        collecting = [title for title, types in self.titles if "*" in types]
+        return collecting[0] if collecting else self.titles[-1][0]
+
+    @functools.cached_property
+    def by_type(self) -> dict[str | None, str]:
+        mapping: dict[str | None, str] = {}
+        for title, types in reversed(self.titles):
+            mapping.update((kind, title) for kind in types if kind != "*")
+        return mapping
 
     @property
     def order(self) -> list[str]:
@@ -63,9 +70,10 @@ def grouped(
     commits: Sequence[Commit], tag: str | None, previous_tag: str | None, groups: Groups
 ) -> Notes:
     notes = Notes(tag, previous_tag, {title: [] for title in groups.order})
+    sections, title_of = notes.groups, groups.title_of
     for commit in commits:
         if commit.listed:
-            notes.groups[groups.title_of(commit)].append(commit)
+            sections[title_of(commit)].append(commit)
     return notes
 
 

@@ -1,0 +1,167 @@
+"""Benchmark: release notes and changelogs on synthetic histories, side by side.
+
+Run by `nox -s bench`. Builds 5k- and 50k-commit histories with ../shared/bench/make_history.py
+(deterministic), then times, in one run, this project's notes and changelog, git-cliff and a
+raw `git log`: the unreleased range and the full history, median wall time of several runs and
+the peak resident memory of each process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".bench"
+MAKE_HISTORY = Path(
+    os.environ.get("BARYCENTER_MAKE_HISTORY", ROOT.parent / "shared" / "bench" / "make_history.py")
+)
+SIZES = {"5k": 5_000, "50k": 50_000}
+RUNS = {"5k": 7, "50k": 5}
+LOG = "--format=%H%x1f%s%x1f%b%x1e"
+
+
+@dataclass
+class Measurement:
+    history: str
+    task: str
+    tool: str
+    median_s: float
+    min_s: float
+    peak_rss_mb: float
+    output_bytes: int
+
+
+def history(name: str, commits: int) -> Path:
+    target = WORK / f"history-{name}"
+    marker = target / ".git" / "bench-complete"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, str(MAKE_HISTORY), "--commits", str(commits), "--out", str(target)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        marker.write_text("ok\n")
+    return target
+
+
+def run_once(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB and output size of one run of argv."""
+    started = time.perf_counter()
+    with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as p:
+        assert p.stdout is not None
+        size = len(p.stdout.read())
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if p.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({p.returncode}): {' '.join(argv)}")
+    return elapsed, usage.ru_maxrss / 1024, size
+
+
+def measure(name: str, task: str, tool: str, argv: list[str], cwd: Path) -> Measurement:
+    run_once(argv, cwd)  # warm the page cache and .pyc files; not counted
+    samples = [run_once(argv, cwd) for _ in range(RUNS[name])]
+    times = [s[0] for s in samples]
+    return Measurement(
+        name,
+        task,
+        tool,
+        statistics.median(times),
+        min(times),
+        max(s[1] for s in samples),
+        samples[0][2],
+    )
+
+
+def commands(repo: Path) -> dict[tuple[str, str], list[str]]:
+    last_tag = subprocess.run(
+        ["git", "-C", str(repo), "describe", "--tags", "--abbrev=0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    python = sys.executable
+    cliff = shutil.which("git-cliff") or "git-cliff"
+    return {
+        ("unreleased notes", "barycenter (python -m release.notes)"): [
+            python,
+            "-m",
+            "release.notes",
+            "--repo",
+            str(repo),
+        ],
+        ("unreleased notes", "barycenter (invoke release.notes)"): [
+            python,
+            "-m",
+            "invoke",
+            "-r",
+            str(ROOT),
+            "release.notes",
+            "--repo",
+            str(repo),
+        ],
+        ("unreleased notes", "git-cliff --unreleased"): [
+            cliff,
+            "--unreleased",
+            "--repository",
+            str(repo),
+        ],
+        ("unreleased notes", "git log"): ["git", "-C", str(repo), "log", LOG, f"{last_tag}..HEAD"],
+        ("full changelog", "barycenter (python -m release.changelog_build)"): [
+            python,
+            "-m",
+            "release.changelog_build",
+            "--full",
+            "--output",
+            "-",
+            "--repo",
+            str(repo),
+        ],
+        ("full changelog", "git-cliff"): [cliff, "--repository", str(repo)],
+        ("full changelog", "git log"): ["git", "-C", str(repo), "log", LOG],
+    }
+
+
+def main() -> int:
+    WORK.mkdir(exist_ok=True)
+    if not MAKE_HISTORY.exists():
+        raise SystemExit(
+            f"{MAKE_HISTORY} is missing: set BARYCENTER_MAKE_HISTORY to make_history.py"
+        )
+    results: list[Measurement] = []
+    for name, size in SIZES.items():
+        repo = history(name, size)
+        for (task, tool), argv in commands(repo).items():
+            results.append(measure(name, task, tool, argv, ROOT))
+    table = Table(title="release notes and changelogs, median of several runs (peak RSS: max)")
+    for column in ("history", "task", "tool", "median s", "min s", "peak RSS MB", "output KB"):
+        table.add_column(column, justify="right" if column[0] in "mpo" else "left")
+    for m in results:
+        table.add_row(
+            m.history,
+            m.task,
+            m.tool,
+            f"{m.median_s:.3f}",
+            f"{m.min_s:.3f}",
+            f"{m.peak_rss_mb:.0f}",
+            f"{m.output_bytes / 1024:.0f}",
+        )
+    Console(width=160).print(table)
+    (WORK / "results.json").write_text(json.dumps([asdict(m) for m in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
