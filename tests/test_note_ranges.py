@@ -252,3 +252,25 @@ def test_release_notes_task_prints_markdown_or_json(history: History) -> None:
         check=True,
     ).stdout
     assert '"tag": "v1.1.0"' in js and '"previous_tag": "v1.0.0"' in js
+
+
+def test_released_ranges_are_cached_until_a_release_tag_changes(history: History) -> None:
+    history.commit("chore: initial commit")
+    history.tag("1.0.0")
+    history.commit("feat: two")
+    history.tag("1.1.0")
+    history.commit("fix: unreleased")
+    cache = history.root / ".git" / "barycenter-release"
+
+    cold = regenerate(history.root, full=True, use_cache=False)
+    assert not cache.exists()
+    first = regenerate(history.root, full=True)
+    assert [p.name for p in cache.iterdir()] == ["ranges-v2.json"]
+    assert regenerate(history.root, full=True) == first == cold
+
+    # The unreleased range is never cached; a new release tag rebuilds the cache.
+    history.commit("feat: three")
+    history.tag("1.2.0")
+    text = regenerate(history.root, full=True)
+    assert text == regenerate(history.root, full=True, use_cache=False)
+    assert text.index("## [1.2.0]") < text.index("- feat: three") < text.index("## [1.1.0]")

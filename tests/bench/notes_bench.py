@@ -94,6 +94,8 @@ def commands(repo: Path) -> dict[tuple[str, str], list[str]]:
     ).stdout.strip()
     python = sys.executable
     cliff = shutil.which("git-cliff") or "git-cliff"
+    changelog = [python, "-m", "release.changelog_build", "--full", "--output", "-"]
+    changelog += ["--repo", str(repo)]
     return {
         ("unreleased notes", "barycenter (python -m release.notes)"): [
             python,
@@ -119,16 +121,8 @@ def commands(repo: Path) -> dict[tuple[str, str], list[str]]:
             str(repo),
         ],
         ("unreleased notes", "git log"): ["git", "-C", str(repo), "log", LOG, f"{last_tag}..HEAD"],
-        ("full changelog", "barycenter (python -m release.changelog_build)"): [
-            python,
-            "-m",
-            "release.changelog_build",
-            "--full",
-            "--output",
-            "-",
-            "--repo",
-            str(repo),
-        ],
+        ("full changelog", "barycenter, cold (--no-cache)"): [*changelog, "--no-cache"],
+        ("full changelog", "barycenter, released ranges cached"): changelog,
         ("full changelog", "git-cliff"): [cliff, "--repository", str(repo)],
         ("full changelog", "git log"): ["git", "-C", str(repo), "log", LOG],
     }
