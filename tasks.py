@@ -103,16 +103,62 @@ def changelog(
     cli.run(lambda: write(Path(repo), full, output, use_cache=not no_cache))
 
 
-@task(help={"version": "the version to build", "platform": "build only this platform"})
-def build(c: Context, version: str = "", platform: str = "") -> None:
-    """Build the image once per platform with its own cache, push it, extract the binaries."""
-    cli.run(lambda: cli.pending("release.build"))
+@task(
+    help={
+        "version": "the version to build: HEAD must be its tag",
+        "platform": "build only this platform (one CI job per platform)",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def build(
+    c: Context,
+    version: str = "",
+    platform: str = "",
+    image: str = "",
+    dry_run: bool = False,
+    repo: str = ".",
+) -> None:
+    """Build the image once per platform with its own cache, push it, extract the binaries.
+
+    Each platform is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
+    SHA256SUMS and one build log per platform (dist/logs/).
+    """
+    from release import pipeline
+
+    cli.run(
+        lambda: pipeline.build(Path(repo), version, platform=platform, image=image, dry_run=dry_run)
+    )
 
 
-@task(help={"version": "the version to publish", "force": "move a version tag that exists"})
-def publish(c: Context, version: str = "", force: bool = False) -> None:
-    """Publish the multi-arch manifest tagged vVERSION (and latest/X.Y/X where they apply)."""
-    cli.run(lambda: cli.pending("release.publish"))
+@task(
+    help={
+        "version": "the version to publish",
+        "force": "move a version tag that points at other images",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def publish(
+    c: Context,
+    version: str = "",
+    force: bool = False,
+    image: str = "",
+    dry_run: bool = False,
+    repo: str = ".",
+) -> None:
+    """Publish the multi-arch index tagged vVERSION (and latest/X.Y/X where they apply).
+
+    Registry login: the token in $GITHUB_TOKEN (registry-password-env) goes to docker login on
+    stdin; without it, docker's existing credentials are used.
+    """
+    from release import pipeline
+
+    cli.run(
+        lambda: pipeline.publish(Path(repo), version, image=image, force=force, dry_run=dry_run)
+    )
 
 
 @task(help={"version": "the released version"})

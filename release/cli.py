@@ -17,8 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tasks whose capability has not landed yet, with the issue that brings each.
 PENDING = {
     "release": "the release pipeline",
-    "release.build": "Multi-platform images: one buildx build per platform",
-    "release.publish": "Multi-platform images: one buildx build per platform",
     "release.github": "the GitHub release",
     "release.attest": "the signed build-provenance attestation",
     "release.verify": "the post-release checklist",

@@ -36,6 +36,13 @@ class ReleaseConfig:
         ("Other Changes", ("*",)),
     )
     breaking_title: str = "⚠ Breaking Changes"
+    # Build caches: "local" (a directory per platform under cache-dir), "registry" (a reference
+    # per platform: cache-ref with {arch}) or "gha" (GitHub Actions, scope per platform).
+    cache: str = "local"
+    cache_ref: str = ""
+    floating_tags: bool = True
+    registry_username: str = ""
+    registry_password_env: str = "GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
 
     @property
     def cache_path(self) -> Path:
@@ -64,6 +71,11 @@ KEYS = {
     "hotfix-tag-on-branch": "hotfix_tag_on_branch",
     "groups": "groups",
     "breaking-title": "breaking_title",
+    "cache": "cache",
+    "cache-ref": "cache_ref",
+    "floating-tags": "floating_tags",
+    "registry-username": "registry_username",
+    "registry-password-env": "registry_password_env",
 }
 
 
@@ -99,4 +111,14 @@ def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
                 f"platform '{platform}' in [tool.barycenter.release] is not linux/<arch>",
                 "write it like linux/amd64, linux/arm64 or linux/arm/v7",
             )
+    if values.get("cache", "local") not in ("local", "registry", "gha"):
+        raise ReleaseError(
+            f"cache '{values['cache']}' in [tool.barycenter.release] is unknown",
+            "use local, registry or gha",
+        )
+    if values.get("cache") == "registry" and "{arch}" not in values.get("cache_ref", ""):
+        raise ReleaseError(
+            "cache = registry needs cache-ref with {arch}",
+            'e.g. cache-ref = "ghcr.io/o/barycenter-cache:{arch}"',
+        )
     return ReleaseConfig(root=root, **values)

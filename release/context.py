@@ -33,6 +33,17 @@ class ReleaseContext:
     # Learned by the steps as they run.
     previous: semver.Version | None = None
     hotfix_base: semver.Version | None = None
+    # Images: the repository (config, or --image), the platforms of this run, and the facts
+    # of the tagged commit the build stamps into them.
+    image: str = ""
+    platforms: tuple[str, ...] = ()
+    revision: str = ""
+    created: str = ""
+    source_date_epoch: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    planned_children: set[str] = field(default_factory=set)
+    image_tags: list[str] = field(default_factory=list)
 
     @property
     def tag(self) -> str:

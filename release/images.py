@@ -7,7 +7,7 @@ tags, it only turns a request into one `docker buildx build` and reports what bu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
@@ -38,15 +38,35 @@ class BuildRequest:
     load: bool = False
     push: bool = False
     output_dir: Path | None = None
+    cache_kind: str = "local"
+    cache_ref: str = ""
+    metadata_file: Path | None = None
+    source_date_epoch: int | None = None
 
     @property
     def platform_cache(self) -> Path:
         return self.cache_dir / arch_of(self.platform)
 
+    def cache_options(self) -> tuple[dict[str, str] | None, dict[str, str]]:
+        """--cache-from and --cache-to: always this platform's own cache, never a shared one."""
+        arch = arch_of(self.platform)
+        if self.cache_kind == "registry":
+            ref = self.cache_ref.format(arch=arch)
+            return {"type": "registry", "ref": ref}, {"type": "registry", "ref": ref, "mode": "max"}
+        if self.cache_kind == "gha":
+            scope = f"barycenter-{arch}"
+            return {"type": "gha", "scope": scope}, {"type": "gha", "scope": scope, "mode": "max"}
+        cache = self.platform_cache
+        cache.mkdir(parents=True, exist_ok=True)
+        source = {"type": "local", "src": str(cache)} if (cache / "index.json").exists() else None
+        return source, {"type": "local", "dest": str(cache), "mode": "max"}
+
     def build_args(self) -> dict[str, str]:
         arguments = {"VERSION": self.version, "REVISION": self.revision, "CREATED": self.created}
         if self.source_url:
             arguments["SOURCE"] = self.source_url
+        if self.source_date_epoch is not None:
+            arguments["SOURCE_DATE_EPOCH"] = str(self.source_date_epoch)
         return arguments
 
 
@@ -92,13 +112,10 @@ def build(
     dockerfile: Path,
     request: BuildRequest,
     log_file: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Run one platform's build, caching to and from that platform's own directory."""
-    cache = request.platform_cache
-    cache.mkdir(parents=True, exist_ok=True)
-    cache_from: dict[str, str] | None = (
-        {"type": "local", "src": str(cache)} if (cache / "index.json").exists() else None
-    )
+    """Run one platform's build, caching to and from that platform's own cache."""
+    cache_from, cache_to = request.cache_options()
     output: dict[str, str] = {}
     if request.output_dir is not None:
         output = {"type": "local", "dest": str(request.output_dir)}
@@ -113,7 +130,8 @@ def build(
         push=request.push,
         output=output,
         cache_from=cache_from,
-        cache_to={"type": "local", "dest": str(cache), "mode": "max"},
+        cache_to=cache_to,
+        metadata_file=request.metadata_file,
         provenance=False,
         progress="plain",
         stream_logs=True,
@@ -124,12 +142,24 @@ def build(
     try:
         for line in lines:
             report.log.append(line.rstrip("\n"))
+            if on_line is not None:
+                on_line(report.log[-1])
             if log:
                 log.write(line if line.endswith("\n") else line + "\n")
     finally:
         if log:
             log.close()
     return report
+
+
+def failing_step(log: list[str]) -> str | None:
+    """The Dockerfile step buildkit reported as failed, from a plain-progress log."""
+    steps = dockerfile_steps(log)
+    for line in log:
+        match = re.match(r"^#(\d+) ERROR", line.strip())
+        if match and match[1] in steps:
+            return steps[match[1]]
+    return None
 
 
 def elf_architecture(binary: Path) -> str:

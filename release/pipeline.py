@@ -62,3 +62,21 @@ def hotfix_finish(
         version = infer_hotfix_version(repo.current_branch(), repo.branches())
     ctx = context(repo_path, version, dry_run=dry_run, keep_branch=keep_branch, sign=sign)
     run(ctx, FINISH, "hotfix.finish")
+
+
+def build(repo_path: Path, version: str, *, platform: str, image: str, dry_run: bool) -> None:
+    from release.steps.build import BUILD
+
+    ctx = context(repo_path, version, dry_run=dry_run)
+    ctx.image = image or ctx.config.image
+    ctx.platforms = (platform,) if platform else ctx.config.platforms
+    run(ctx, BUILD, "release.build")
+
+
+def publish(repo_path: Path, version: str, *, image: str, force: bool, dry_run: bool) -> None:
+    from release.steps.publish import PUBLISH
+
+    ctx = context(repo_path, version, dry_run=dry_run, force=force)
+    ctx.image = image or ctx.config.image
+    ctx.platforms = ctx.config.platforms
+    run(ctx, PUBLISH, "release.publish")
