@@ -35,17 +35,28 @@ def imagetools(*args: str) -> str:
     return str(run([*docker.buildx.docker_cmd, "buildx", "imagetools", *args]))
 
 
-def manifest(reference: str) -> dict[str, Any] | None:
+UNAUTHORIZED = ("401", "unauthorized", "authentication required", "no basic auth credentials")
+
+
+def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any] | None:
     """The manifest or index `reference` names (with its own digest), or None when absent."""
     try:
         output = imagetools("inspect", reference, "--format", "{{json .Manifest}}")
     except DockerException as error:
-        text = (error.stderr or "") + str(error)
-        if "not found" in text or "404" in text or "unknown" in text.lower():
+        text = str(error.stderr or "")
+        lowered = text.lower()
+        if any(marker in lowered for marker in UNAUTHORIZED):
+            raise ReleaseError(
+                f"the registry {registry_host(reference)} refused access to {reference} "
+                "(unauthorized)",
+                login_hint,
+            ) from None
+        if "not found" in lowered or "404" in lowered or "unknown" in lowered:
             return None
+        last = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
         raise ReleaseError(
-            f"cannot read {reference} from the registry ({text.strip().splitlines()[-1]})",
-            "check the registry address and your login (docker login)",
+            f"cannot read {reference} from the registry ({last.strip()})",
+            "check the registry address, that it runs, and your login (docker login)",
         ) from None
     data: dict[str, Any] = json.loads(output)
     return data
@@ -111,3 +122,10 @@ def login(host: str, username: str, password_variable: str) -> bool:
 def login_for(image: str, config: ReleaseConfig) -> bool:
     """Log in to the image's registry when the configured password variable is set."""
     return login(registry_host(image), config.registry_username, config.registry_password_env)
+
+
+def login_hint(config: ReleaseConfig) -> str:
+    return (
+        f"set ${config.registry_password_env} (and registry-username) for docker login, "
+        "or log in yourself: docker login --password-stdin"
+    )

@@ -28,6 +28,8 @@ from release.images import STEP, BuildRequest, arch_of, build, failing_step
 from release.stack.engine import probe
 from release.steps import Action, Check, checks
 
+UNAUTHORIZED = ("401 unauthorized", "authentication required", "no basic auth credentials")
+
 
 def platform_tag(ctx: ReleaseContext, platform: str) -> str:
     """The per-platform reference release.publish assembles the index from."""
@@ -115,7 +117,7 @@ class BuildImages(Action):
 
     def pushed(self, ctx: ReleaseContext, platform: str) -> bool:
         reference = platform_tag(ctx, platform)
-        if registry.manifest(reference) is None:
+        if registry.manifest(reference, registry.login_hint(ctx.config)) is None:
             return False
         configs = registry.image_configs(reference)
         return any(
@@ -168,6 +170,12 @@ class BuildImages(Action):
                 )
             except DockerException:
                 failed.set()
+                if any(marker in line.lower() for line in lines for marker in UNAUTHORIZED):
+                    raise ReleaseError(
+                        f"{platform}: the registry refused the push of "
+                        f"{platform_tag(ctx, platform)} (unauthorized)",
+                        registry.login_hint(ctx.config),
+                    ) from None
                 step = failing_step(lines) or "an unknown step"
                 raise ReleaseError(
                     f"{platform} failed at {step}",

@@ -41,7 +41,7 @@ class PublishPreflight(Check):
         sources = []
         for platform in ctx.config.platforms:
             reference = platform_tag(ctx, platform)
-            found = registry.manifest(reference)
+            found = registry.manifest(reference, registry.login_hint(ctx.config))
             if found is None:
                 problems.append(
                     f"{reference} is not in the registry: "
@@ -73,7 +73,7 @@ class PublishPreflight(Check):
             )
         ctx.sources = sources
         ctx.planned_children = child_digests(planned)
-        published = registry.manifest(f"{ctx.image}:{ctx.tag}")
+        published = registry.manifest(f"{ctx.image}:{ctx.tag}", registry.login_hint(ctx.config))
         moved = published is not None and child_digests(published) != ctx.planned_children
         if moved and not ctx.force:
             raise ReleaseError(
@@ -91,7 +91,7 @@ class PublishIndex(Action):
     def stale_tags(self, ctx: ReleaseContext) -> list[str]:
         stale = []
         for tag in ctx.image_tags:
-            current = registry.manifest(f"{ctx.image}:{tag}")
+            current = registry.manifest(f"{ctx.image}:{tag}", registry.login_hint(ctx.config))
             if current is None or child_digests(current) != ctx.planned_children:
                 stale.append(tag)
         return stale
@@ -106,7 +106,7 @@ class PublishIndex(Action):
     def run(self, ctx: ReleaseContext) -> None:
         stale = self.stale_tags(ctx)
         registry.create_index([f"{ctx.image}:{t}" for t in stale], ctx.sources)
-        published = registry.manifest(f"{ctx.image}:{ctx.tag}")
+        published = registry.manifest(f"{ctx.image}:{ctx.tag}", registry.login_hint(ctx.config))
         digest = published["digest"] if published else "?"
         ctx.say(f"  {ctx.image}:{ctx.tag} = {ctx.image}@{digest} ({', '.join(stale)})")
         for platform in ctx.config.platforms:

@@ -102,9 +102,10 @@ def test_dist_holds_one_archive_per_platform_with_checksums(
 ) -> None:
     checkout, _, _ = released
     dist = checkout.root / "dist"
-    sums = dict(
-        reversed(line.split("  ")) for line in (dist / "SHA256SUMS").read_text().splitlines()
-    )
+    sums: dict[str, str] = {}
+    for line in (dist / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        sums[name] = digest
     assert sorted(sums) == [
         f"barycenter-v{VERSION}-linux-amd64.tar.gz",
         f"barycenter-v{VERSION}-linux-arm64.tar.gz",

@@ -1,0 +1,192 @@
+"""The tag policy checked in a real registry, a registry with authentication, and a platform
+that fails while the other builds."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from python_on_whales import DockerClient
+
+from release import pipeline, registry
+from tests.gitrepos import git
+from tests.stack.test_build_publish import checkout_of
+from tests.test_image_tags import EXPECTED, SEQUENCE
+
+TINY = """\
+FROM scratch
+ARG VERSION
+LABEL org.opencontainers.image.version="${VERSION}"
+COPY marker /marker
+"""
+
+
+def push_tiny_images(docker: DockerClient, image: str, version: str, context: Path) -> None:
+    (context / "Dockerfile").write_text(TINY)
+    (context / "marker").write_text(f"{version}\n")
+    for arch in ("amd64", "arm64"):
+        docker.buildx.build(
+            context,
+            platforms=[f"linux/{arch}"],
+            build_args={"VERSION": version},
+            tags=[f"{image}:v{version}-{arch}"],
+            push=True,
+            provenance=False,
+            progress=False,
+        )
+
+
+def test_latest_and_floating_tags_over_a_release_sequence(
+    docker: DockerClient, repo_root: Path, tmp_path: Path
+) -> None:
+    checkout = checkout_of(repo_root, tmp_path)
+    context = tmp_path / "tiny"
+    context.mkdir()
+    said: list[str] = []
+    for step, version in enumerate(SEQUENCE):
+        push_tiny_images(docker, checkout.image, version, context)
+        git(checkout.root, "tag", f"v{version}")
+        pipeline.publish(checkout.root, version, image=checkout.image, force=False, dry_run=False)
+
+        index_of = {
+            registry.manifest(f"{checkout.image}:v{v}")["digest"]: v  # type: ignore[index]
+            for v in SEQUENCE[: step + 1]
+        }
+        pointers = {}
+        for tag in ("latest", "1", "1.0", "1.1", "1.2"):
+            found = registry.manifest(f"{checkout.image}:{tag}")
+            if found is not None:
+                pointers[tag] = index_of[found["digest"]]
+        assert pointers == EXPECTED[step], f"after publishing {version}"
+        said.append(version)
+    assert registry.manifest(f"{checkout.image}:2") is None  # 2.0.0-beta.1 moves nothing
+
+
+@pytest.fixture
+def authenticated_registry(tmp_path: Path) -> Iterator[str]:
+    """A registry on loopback that wants a user and password (htpasswd, bcrypt)."""
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(
+        ["htpasswd", "-Bbc", str(htpasswd), "releaser", "s3cret-Registry-Password"],
+        check=True,
+        capture_output=True,
+    )
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+        "http:\n  addr: 127.0.0.1:5002\n"
+        f"auth:\n  htpasswd:\n    realm: barycenter-test\n    path: {htpasswd}\n"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:5002/v2/", timeout=1)
+            except urllib.error.HTTPError as error:
+                if error.code == 401:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield "127.0.0.1:5002"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_registry_with_authentication_gets_the_password_on_stdin_only(
+    repo_root: Path, tmp_path: Path, authenticated_registry: str
+) -> None:
+    checkout = checkout_of(repo_root, tmp_path)
+    pyproject = checkout.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'registry-password-env = "GITHUB_TOKEN"',
+            'registry-password-env = "BARYCENTER_TEST_REGISTRY_PASSWORD"\n'
+            'registry-username = "releaser"',
+        )
+    )
+    git(checkout.root, "commit", "-qam", "ci: publish to the test registry")
+    checkout.tag_release("1.6.0")
+    image = f"{authenticated_registry}/barycenter"
+    docker_config = tmp_path / "docker-config"
+    docker_config.mkdir()
+    isolated = {"DOCKER_CONFIG": str(docker_config)}
+
+    refused = checkout.invoke(
+        "release.build",
+        "--version",
+        "1.6.0",
+        "--image",
+        image,
+        "--platform",
+        "linux/amd64",
+        env=isolated,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        "error: the registry 127.0.0.1:5002 refused access to "
+        "127.0.0.1:5002/barycenter:v1.6.0-amd64 (unauthorized): "
+        "set $BARYCENTER_TEST_REGISTRY_PASSWORD (and registry-username)"
+    )
+
+    password = "s3cret-Registry-Password"  # noqa: S105 - the test registry's own
+    secret = {**isolated, "BARYCENTER_TEST_REGISTRY_PASSWORD": password}
+    built = checkout.invoke("release.build", "--version", "1.6.0", "--image", image, env=secret)
+    published = checkout.invoke(
+        "release.publish", "--version", "1.6.0", "--image", image, env=secret
+    )
+
+    assert built.returncode == 0, built.stderr
+    assert published.returncode == 0, published.stderr
+    assert "s3cret" not in built.stdout + built.stderr + published.stdout + published.stderr
+    for log in (checkout.root / "dist" / "logs").iterdir():
+        if log.is_file():
+            assert b"s3cret" not in log.read_bytes()
+
+
+FAILING = """\
+FROM debian:bookworm-slim AS builder
+ARG TARGETARCH
+RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 today" >&2; exit 3; fi; sleep 120
+FROM builder AS runtime
+"""
+
+
+def test_a_failing_platform_stops_the_other_and_names_the_step(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    checkout = checkout_of(repo_root, tmp_path)
+    (checkout.root / "Dockerfile.failing").write_text(FAILING)
+    pyproject = checkout.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'dockerfile = "Dockerfile"', 'dockerfile = "Dockerfile.failing"'
+        )
+    )
+    git(checkout.root, "add", ".")
+    git(checkout.root, "commit", "-qm", "test: a Dockerfile that fails on arm64")
+    checkout.tag_release("1.7.0")
+
+    result = checkout.invoke("release.build", "--version", "1.7.0", "--image", checkout.image)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "error: linux/arm64 failed at [builder] "
+        'RUN if [ "arm64" = arm64 ]; then echo "no arm64 today"'
+    )
+    assert "; stopped linux/amd64" in lines[0]
+    assert "dist/logs/build-linux-arm64.log" in lines[0]
+    assert registry.manifest(f"{checkout.image}:v1.7.0-amd64") is None
+    assert registry.manifest(f"{checkout.image}:v1.7.0-arm64") is None
