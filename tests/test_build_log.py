@@ -106,3 +106,61 @@ def test_elf_architecture_refuses_other_files(tmp_path: Path) -> None:
     script.write_text("#!/bin/sh\n")
     with pytest.raises(ValueError, match="not an ELF file"):
         elf_architecture(script)
+
+
+@pytest.mark.parametrize(
+    ("kind", "ref", "expected_from", "expected_to"),
+    [
+        (
+            "registry",
+            "reg.example/barycenter-cache:{arch}",
+            {"type": "registry", "ref": "reg.example/barycenter-cache:arm64"},
+            {"type": "registry", "ref": "reg.example/barycenter-cache:arm64", "mode": "max"},
+        ),
+        (
+            "gha",
+            "",
+            {"type": "gha", "scope": "barycenter-arm64"},
+            {"type": "gha", "scope": "barycenter-arm64", "mode": "max"},
+        ),
+    ],
+)
+def test_registry_and_gha_caches_are_per_platform_too(
+    tmp_path: Path,
+    kind: str,
+    ref: str,
+    expected_from: dict[str, str],
+    expected_to: dict[str, str],
+) -> None:
+    request = BuildRequest(
+        "linux/arm64",
+        "1.2.0",
+        "abc",
+        "2026-01-01T00:00:00Z",
+        tmp_path,
+        cache_kind=kind,
+        cache_ref=ref,
+    )
+    assert request.cache_options() == (expected_from, expected_to)
+
+
+def test_a_local_cache_is_read_only_once_it_exists(tmp_path: Path) -> None:
+    request = BuildRequest("linux/amd64", "1.2.0", "abc", "2026-01-01T00:00:00Z", tmp_path)
+    assert request.cache_options() == (
+        None,
+        {"type": "local", "dest": str(tmp_path / "amd64"), "mode": "max"},
+    )
+    (tmp_path / "amd64" / "index.json").write_text("{}")
+    assert request.cache_options()[0] == {"type": "local", "src": str(tmp_path / "amd64")}
+
+
+def test_the_failing_step_is_named_from_the_log() -> None:
+    log = [
+        "#9 [builder 4/5] RUN cargo build --release",
+        "#9 1.2 error[E0425]: cannot find value",
+        "#9 ERROR: process did not complete successfully: exit code: 101",
+    ]
+    from release.images import failing_step
+
+    assert failing_step(log) == "[builder] RUN cargo build --release"
+    assert failing_step(log[:2]) is None
