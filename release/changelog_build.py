@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m release.changelog_build`: the same as `invoke release.changelog`, leaner."""
     import argparse
 
-    from release.errors import ReleaseError
+    from release.errors import exit_status
 
     parser = argparse.ArgumentParser(prog="python -m release.changelog_build")
     parser.add_argument("--full", action="store_true")
@@ -52,12 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", default=".")
     parser.add_argument("--no-cache", action="store_true", help="ignore the released-range cache")
     arguments = parser.parse_args(argv)
-    try:
-        write(Path(arguments.repo), arguments.full, arguments.output, not arguments.no_cache)
-    except ReleaseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(
+        lambda: write(
+            Path(arguments.repo), arguments.full, arguments.output, not arguments.no_cache
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """Errors the release system reports to a maintainer as one line naming the fix."""
 
+import sys
+from collections.abc import Callable
+
 
 class ReleaseError(Exception):
     """A refusal or failure whose message is one line: what is wrong and how to fix it."""
@@ -26,3 +29,14 @@ class PreflightError(ReleaseError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         Exception.__init__(self, "\n".join(problems))
+
+
+def exit_status(action: Callable[[], object]) -> int:
+    """Run a command-line action: 0, or 1 with each line of a ReleaseError on stderr."""
+    try:
+        action()
+    except ReleaseError as error:
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    return 0

@@ -182,19 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import sys
 
-    from release.errors import ReleaseError
+    from release.errors import exit_status
 
     parser = argparse.ArgumentParser(prog="python -m release.notes", description=__doc__)
     parser.add_argument("--version", default="", help="notes of this release (default: unreleased)")
     parser.add_argument("--repo", default=".", help="the repository (default: .)")
     parser.add_argument("--format", default="md", choices=("md", "json"))
     arguments = parser.parse_args(argv)
-    try:
-        sys.stdout.write(render(Path(arguments.repo), arguments.version, arguments.format))
-    except ReleaseError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(
+        lambda: (
+            sys.stdout.write(render(Path(arguments.repo), arguments.version, arguments.format))
+            and None
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -132,6 +132,17 @@ class Project:
         )
 
 
+def refused(project: Project, *args: str) -> list[str]:
+    """Run a task that must refuse; return its error lines after checking nothing changed."""
+    before = project.state()
+    result = project.invoke(*args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert project.state() == before
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
+    return lines
+
+
 def configure_identity(path: Path) -> None:
     git(path, "config", "user.name", "Release Tester")
     git(path, "config", "user.email", "release-tester@example.org")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepos import Project, git, make_project
+from tests.gitrepos import Project, git, make_project, refused
 
 pytestmark = pytest.mark.repo
 
@@ -15,16 +15,6 @@ def ok(project: Project, *args: str) -> str:
     result = project.invoke(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def refused(project: Project, *args: str) -> list[str]:
-    before = project.state()
-    result = project.invoke(*args)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert project.state() == before
-    lines = result.stderr.strip().splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
-    return lines
 
 
 def bump_develop(project: Project, version: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepos import Project, git, make_project
+from tests.gitrepos import Project, git, make_project, refused
 
 pytestmark = pytest.mark.repo
 
@@ -28,17 +28,6 @@ def release(project: Project, version: str, allow_empty: bool = False) -> None:
     assert prepared.returncode == 0, prepared.stderr
     tagged = project.invoke("release.tag", "--version", version)
     assert tagged.returncode == 0, tagged.stderr
-
-
-def refused(project: Project, *args: str) -> list[str]:
-    """Run a task that must refuse; return its error lines after checking nothing changed."""
-    before = project.state()
-    result = project.invoke(*args)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert project.state() == before
-    lines = result.stderr.strip().splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
-    return lines
 
 
 def test_prepare_bumps_finalizes_and_commits_then_tag_pushes_both(project: Project) -> None:
