@@ -190,10 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", default="md", choices=("md", "json"))
     arguments = parser.parse_args(argv)
     return exit_status(
-        lambda: (
-            sys.stdout.write(render(Path(arguments.repo), arguments.version, arguments.format))
-            and None
-        )
+        lambda: sys.stdout.write(render(Path(arguments.repo), arguments.version, arguments.format))
     )
 
 
