@@ -7,11 +7,8 @@ concurrent `git log` processes while the tag graph is labelled in Python.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,6 +221,8 @@ def ancestor_releases(
 
 def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -> list[Commit]:
     """Every non-merge commit reachable from `tips`, read by two concurrent `git log`s."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if split_date is None:
         return read_commits(root, *tips)
     halves = [(f"--until={split_date}",), (f"--since={split_date + 1}",)]
@@ -248,11 +247,15 @@ def cache_path(root: Path) -> Path:
 def tags_key(releases: dict[semver.Version, Release]) -> str:
     """Released ranges depend only on the release tags and the commits they name; both are
     immutable once released, so this key says when cached ranges still hold."""
+    import hashlib  # here, not at the top: `release.notes` answers faster without it
+
     lines = sorted(f"{v} {r.commit}" for v, r in releases.items())
     return hashlib.sha256("\n".join([CACHE_FORMAT, *lines]).encode()).hexdigest()
 
 
 def cached_ranges(root: Path, releases: dict[semver.Version, Release]) -> list[Range] | None:
+    import json
+
     try:
         data = json.loads(cache_path(root).read_text())
     except (OSError, ValueError):
@@ -271,6 +274,8 @@ def cached_ranges(root: Path, releases: dict[semver.Version, Release]) -> list[R
 
 
 def store_ranges(root: Path, releases: dict[semver.Version, Release], ranges: list[Range]) -> None:
+    import json
+
     entries = [
         {
             "version": str(found.release.version),
@@ -312,6 +317,8 @@ def read_full_history(
     root: Path, releases: dict[semver.Version, Release], head: str
 ) -> list[Range]:
     """full_history() from git alone: concurrent reads of every commit, one graph walk."""
+    from concurrent.futures import ThreadPoolExecutor
+
     tips = [r.commit for r in releases.values()]
     head_commit = git(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
     tips.append(head_commit)
