@@ -32,6 +32,13 @@ class Groups:
         ("Other Changes", ("*",)),
     )
     breaking_title: str = BREAKING_TITLE
+    # Release commits ("chore(release): v{version}") are bookkeeping, never news.
+    release_commit: str = "chore(release): v{version}"
+
+    @functools.cached_property
+    def release_subject(self) -> re.Pattern[str]:
+        pattern = re.escape(self.release_commit).replace(re.escape("{version}"), r"\S+")
+        return re.compile(pattern)
 
     def title_of(self, commit: Commit) -> str:
         if commit.breaking:
@@ -71,8 +78,9 @@ def grouped(
 ) -> Notes:
     notes = Notes(tag, previous_tag, {title: [] for title in groups.order})
     sections, title_of = notes.groups, groups.title_of
+    bookkeeping = groups.release_subject.fullmatch
     for commit in commits:
-        if commit.listed:
+        if commit.listed and not bookkeeping(commit.subject):
             sections[title_of(commit)].append(commit)
     return notes
 
@@ -152,7 +160,7 @@ def as_json(notes: Notes, repository_url: str = "") -> str:
 
 
 def groups_of(config: ReleaseConfig) -> Groups:
-    return Groups(config.groups, config.breaking_title)
+    return Groups(config.groups, config.breaking_title, config.commit_message)
 
 
 def notes_for(root: Path, version_text: str = "", config: ReleaseConfig | None = None) -> Notes:

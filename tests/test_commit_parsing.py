@@ -142,3 +142,17 @@ def test_json_carries_the_same_groups() -> None:
     assert data["tag"] == "v1.2.0" and data["previous_tag"] == "v1.1.0"
     assert [g["title"] for g in data["groups"]] == ["Features", "Bug Fixes", "Other Changes"]
     assert data["compare"] == "https://github.com/o/r/compare/v1.1.0...v1.2.0"
+
+
+def test_release_commits_are_bookkeeping_not_news() -> None:
+    commits = [
+        parse("a" * 40, "chore(release): v1.2.1"),
+        parse("b" * 40, "chore(release): v2.0.0-rc.1"),
+        parse("c" * 40, "chore(release): prepare the docs"),
+    ]
+    notes = grouped(commits, "v1.2.1", "v1.2.0", Groups())
+    assert [c.subject for c in notes.groups["Other Changes"]] == [
+        "chore(release): prepare the docs"
+    ]
+    custom = Groups(release_commit="release {version}")
+    assert grouped([parse("d" * 40, "release 1.2.1")], "v1.2.1", None, custom).empty
