@@ -35,7 +35,27 @@ def imagetools(*args: str) -> str:
     return str(run([*docker.buildx.docker_cmd, "buildx", "imagetools", *args]))
 
 
-UNAUTHORIZED = ("401", "unauthorized", "authentication required", "no basic auth credentials")
+UNAUTHORIZED = ("unauthorized", "authentication required", "no basic auth credentials", "denied")
+
+
+def read_failure(reference: str, stderr: str) -> ReleaseError | None:
+    """What a failed `imagetools inspect` means: None when the reference is simply absent,
+    else the error to report (unauthorized, or anything else in docker's last words)."""
+    # The reference itself is left out of the matching: "measure-f95401" is no HTTP 401.
+    text = stderr.replace(reference, "<reference>")
+    lowered = text.lower()
+    if any(marker in lowered for marker in UNAUTHORIZED):
+        return ReleaseError(
+            f"the registry {registry_host(reference)} refused access to {reference} (unauthorized)",
+            "",
+        )
+    if "not found" in lowered or "404" in lowered or "manifest unknown" in lowered:
+        return None
+    last = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
+    return ReleaseError(
+        f"cannot read {reference} from the registry ({last.strip()})",
+        "check the registry address, that it runs, and your login (docker login)",
+    )
 
 
 def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any] | None:
@@ -43,21 +63,12 @@ def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any]
     try:
         output = imagetools("inspect", reference, "--format", "{{json .Manifest}}")
     except DockerException as error:
-        text = str(error.stderr or "")
-        lowered = text.lower()
-        if any(marker in lowered for marker in UNAUTHORIZED):
-            raise ReleaseError(
-                f"the registry {registry_host(reference)} refused access to {reference} "
-                "(unauthorized)",
-                login_hint,
-            ) from None
-        if "not found" in lowered or "404" in lowered or "unknown" in lowered:
+        failure = read_failure(reference, str(error.stderr or ""))
+        if failure is None:
             return None
-        last = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
-        raise ReleaseError(
-            f"cannot read {reference} from the registry ({last.strip()})",
-            "check the registry address, that it runs, and your login (docker login)",
-        ) from None
+        if not failure.fix:
+            failure = ReleaseError(failure.problem, login_hint)
+        raise failure from None
     data: dict[str, Any] = json.loads(output)
     return data
 
