@@ -223,9 +223,12 @@ def hotfix_finish(
     dry_run: bool = False,
     repo: str = ".",
 ) -> None:
-    """Bump and commit on hotfix/VERSION, merge into main (--no-ff), tag, push main and tag
-    atomically, merge back into develop, delete the branch. After a conflict resolved by hand,
-    run it again: it continues where it stopped."""
+    """Finish hotfix/VERSION: bump, merge into main, tag, push, merge back into develop.
+
+    Bumps and commits on the hotfix branch, merges it into main with --no-ff, tags vVERSION,
+    pushes main and the tag atomically, merges back into develop and deletes the branch. After
+    a conflict resolved by hand, run it again: it continues where it stopped.
+    """
     from release import pipeline
 
     cli.run(

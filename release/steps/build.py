@@ -7,6 +7,7 @@ fails, the other is stopped and the error names the platform and the failing Doc
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -141,7 +142,6 @@ class BuildImages(Action):
     def run(self, ctx: ReleaseContext) -> None:
         (ctx.config.dist_path / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in ctx.platforms if not self.pushed(ctx, p)]
-        failed = threading.Event()
         display = BuildDisplay(todo, ctx)
 
         def one(platform: str) -> str:
@@ -169,7 +169,6 @@ class BuildImages(Action):
                     on_line=seen,
                 )
             except DockerException:
-                failed.set()
                 if any(marker in line.lower() for line in lines for marker in UNAUTHORIZED):
                     raise ReleaseError(
                         f"{platform}: the registry refused the push of "
@@ -181,25 +180,31 @@ class BuildImages(Action):
                     f"{platform} failed at {step}",
                     f"read {self.log(ctx, platform)}",
                 ) from None
+            digest = str(json.loads(metadata.read_text())["containerimage.digest"])
             ctx.say(
-                f"  {platform}: {len(report.steps)} steps, "
-                f"{len(report.uncached_steps)} not from cache"
+                f"  {platform}: pushed {platform_tag(ctx, platform)} ({digest}); "
+                f"{len(report.steps)} steps, {len(report.uncached_steps)} not from cache"
             )
-            return str(json.loads(metadata.read_text())["containerimage.digest"])
+            return digest
 
+        interrupted: list[str] = []
         with display, ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
             futures = {pool.submit(one, p): p for p in todo}
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             if pending and any(f.exception() for f in done):
                 for future in pending:
+                    interrupted.append(futures[future])
                     stop_builds_of(futures[future])
-            errors = [f.exception() for f in futures if f.done() and f.exception()]
-            for future in futures:
-                if future.exception() is None:
-                    ctx.digests[futures[future]] = future.result()
-        if errors:
-            first = next(e for e in errors if isinstance(e, ReleaseError))
-            stopped = [futures[f] for f in futures if f.exception() is not first]
+        failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
+        for future, platform in futures.items():
+            if future.exception() is None:
+                ctx.digests[platform] = future.result()
+        causes = [error for platform, error in failures.items() if platform not in interrupted]
+        if causes:
+            first = causes[0]
+            if not isinstance(first, ReleaseError):
+                raise first
+            stopped = [p for p in interrupted if p in failures]
             suffix = f"; stopped {', '.join(stopped)}" if stopped else ""
             raise ReleaseError(f"{first.problem}{suffix}", first.fix)
 
@@ -254,8 +259,6 @@ def deterministic_tar_gz(binary: bytes, name: str, mtime: int) -> bytes:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         archive.addfile(info, io.BytesIO(binary))
-    import gzip
-
     return gzip.compress(raw.getvalue(), compresslevel=9, mtime=mtime)
 
 
