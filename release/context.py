@@ -31,7 +31,6 @@ class ReleaseContext:
     today: date = field(default_factory=today_utc)
     say: Callable[[str], None] = print
     # Learned by the steps as they run.
-    previous: semver.Version | None = None
     hotfix_base: semver.Version | None = None
     # Images: the repository (config, or --image), the platforms of this run, and the facts
     # of the tagged commit the build stamps into them.
@@ -40,7 +39,6 @@ class ReleaseContext:
     revision: str = ""
     created: str = ""
     source_date_epoch: int = 0
-    digests: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     planned_children: set[str] = field(default_factory=set)
     image_tags: list[str] = field(default_factory=list)

@@ -98,6 +98,16 @@ def new_version_problems(
     return problems
 
 
+def latest_of_line(version: semver.Version, tags: Iterable[str]) -> semver.Version | None:
+    """The highest stable release below `version` with its major.minor: a hotfix's base."""
+    line = [
+        v
+        for v in release_versions(tags)
+        if is_stable(v) and (v.major, v.minor) == (version.major, version.minor) and v < version
+    ]
+    return line[-1] if line else None
+
+
 def hotfix_base(
     version: semver.Version, tags: Iterable[str], force: bool = False
 ) -> semver.Version:
@@ -106,22 +116,17 @@ def hotfix_base(
         raise ReleaseError(
             f"hotfix {version} is a pre-release", "a hotfix is a stable patch such as 1.2.1"
         )
-    releases = release_versions(tags)
-    if tag_name(version) in set(tags) or version in releases:
+    tags = set(tags)
+    if tag_name(version) in tags:
         raise ReleaseError(
             f"tag {tag_name(version)} already exists", "choose the next patch of the line"
         )
-    line = [
-        v
-        for v in releases
-        if is_stable(v) and (v.major, v.minor) == (version.major, version.minor) and v < version
-    ]
-    if not line:
+    base = latest_of_line(version, tags)
+    if base is None:
         raise ReleaseError(
             f"there is no {version.major}.{version.minor} release line to hotfix",
             f"release {version.major}.{version.minor}.0 first, or hotfix an existing line",
         )
-    base = line[-1]
     if version.patch != base.patch + 1 and not force:
         raise ReleaseError(
             f"hotfix {version} skips patches after {base}",

@@ -121,15 +121,21 @@ class Project:
     def invoke(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """The task a maintainer types, run against this repository."""
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args, "--repo", str(self.work)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-            env={**os.environ, **(env or {})},
-        )
+        return invoke(self.work, *args, env=env)
+
+
+def invoke(
+    repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The task a maintainer types, run with this project's tasks.py against `repo`."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), *args, "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def refused(project: Project, *args: str) -> list[str]:

@@ -196,9 +196,6 @@ class BuildImages(Action):
                     interrupted.append(futures[future])
                     stop_builds_of(futures[future])
         failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
-        for future, platform in futures.items():
-            if future.exception() is None:
-                ctx.digests[platform] = future.result()
         causes = [error for platform, error in failures.items() if platform not in interrupted]
         if causes:
             first = causes[0]

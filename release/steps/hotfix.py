@@ -16,7 +16,7 @@ from release.errors import PreflightError, ReleaseError
 from release.steps import Action, Check, checks
 from release.steps.prepare import RELEASE_FILES, is_release_commit, write_changelog
 from release.steps.tag import CreateTag, PushRelease
-from release.version import hotfix_base, release_versions, tag_name
+from release.version import hotfix_base, latest_of_line, release_versions, tag_name
 
 VERSION_FILES = ("Cargo.toml", "Cargo.lock")
 
@@ -122,16 +122,10 @@ class FinishPreflight(Check):
         problems = [*checks.clean(repo), *checks.not_shallow(repo), *checks.identity(repo)]
         state = repo.remote_state(ctx.remote)
         tags = set(repo.tags()) | set(state.tags)
-        line = [
-            v
-            for v in release_versions(tags - {ctx.tag})
-            if v.prerelease is None
-            and (v.major, v.minor) == (ctx.version.major, ctx.version.minor)
-            and v < ctx.version
-        ]
-        if not line:
+        base = latest_of_line(ctx.version, tags - {ctx.tag})
+        if base is None:
             raise PreflightError([f"no {ctx.version.major}.{ctx.version.minor} release to hotfix"])
-        ctx.hotfix_base = line[-1]
+        ctx.hotfix_base = base
         branch_here = ctx.hotfix_branch in repo.branches()
         if not branch_here and repo.tag_target(ctx.tag) is None:
             problems.append(
@@ -240,40 +234,26 @@ class MergeIntoMain(Action):
 
 
 class TagHotfix(CreateTag):
-    def __init__(self) -> None:
-        super().__init__("HEAD")
-
     def target_of(self, ctx: ReleaseContext) -> str:
-        if tags_on_branch(ctx):
-            return f"refs/heads/{ctx.hotfix_branch}"
-        return f"refs/heads/{ctx.release_branch}"
+        """main's merge of the hotfix, or the hotfix branch when main is left alone."""
+        branch = ctx.hotfix_branch if tags_on_branch_safe(ctx) else ctx.release_branch
+        return f"refs/heads/{branch}"
 
     def done(self, ctx: ReleaseContext) -> bool:
         return ctx.repo.tag_target(ctx.tag) is not None
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        self.target = self.target_of(ctx)
-        return super().describe(ctx)
-
-    def run(self, ctx: ReleaseContext) -> None:
-        self.target = self.target_of(ctx)
-        super().run(ctx)
-
 
 class PushHotfix(PushRelease):
-    def done(self, ctx: ReleaseContext) -> bool:
-        self.branch = ctx.hotfix_branch if self.on_branch(ctx) else ctx.release_branch
-        return super().done(ctx)
-
-    def on_branch(self, ctx: ReleaseContext) -> bool:
-        return ctx.hotfix_branch in ctx.repo.branches() and tags_on_branch(ctx)
+    def branch_of(self, ctx: ReleaseContext) -> str:
+        return ctx.hotfix_branch if tags_on_branch_safe(ctx) else ctx.release_branch
 
     def run(self, ctx: ReleaseContext) -> None:
         try:
             super().run(ctx)
         except ReleaseError as error:
             raise ReleaseError(
-                str(error.problem), f"update {self.branch}, then run invoke hotfix.finish again"
+                str(error.problem),
+                f"update {self.branch_of(ctx)}, then run invoke hotfix.finish again",
             ) from None
 
 

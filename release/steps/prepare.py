@@ -82,16 +82,14 @@ class PreparePreflight(Check):
                 f"Cargo.toml is at {current}, above {ctx.version}: "
                 f"release a version above {current}"
             )
-        ctx.previous = previous_release(
-            repo, checks.branch_ref(repo, ctx.release_branch), ctx.version
-        )
+        previous = previous_release(repo, checks.branch_ref(repo, ctx.release_branch), ctx.version)
         if head is not None and not ctx.allow_empty:
             tip = checks.branch_ref(repo, ctx.release_branch)
-            since = f"{tag_name(ctx.previous)}..{tip}" if ctx.previous else tip
+            since = f"{tag_name(previous)}..{tip}" if previous else tip
             new_commits = repo.count(since) - (1 if resuming else 0)
             if new_commits < 1:
                 problems.append(
-                    f"no commits since {tag_name(ctx.previous) if ctx.previous else 'the start'}: "
+                    f"no commits since {tag_name(previous) if previous else 'the start'}: "
                     "nothing to release (pass --allow-empty to release anyway)"
                 )
         if problems:

@@ -9,7 +9,7 @@ from release.errors import PreflightError, ReleaseError
 from release.history import release_range
 from release.notes import from_range, groups_of, markdown
 from release.steps import Action, Check, checks
-from release.steps.prepare import is_release_commit, previous_release
+from release.steps.prepare import is_release_commit
 from release.version import new_version_problems
 
 
@@ -38,9 +38,6 @@ class TagPreflight(Check):
             if v != ctx.version
         ]
         problems += new_version_problems(ctx.version, reachable, tags)
-        ctx.previous = previous_release(
-            repo, checks.branch_ref(repo, ctx.release_branch), ctx.version
-        )
         if problems:
             raise PreflightError(problems)
 
@@ -57,28 +54,30 @@ def tag_message(ctx: ReleaseContext, ref: str = "HEAD") -> str:
 class CreateTag(Action):
     name = "create the annotated tag"
 
-    def __init__(self, target: str = "HEAD") -> None:
-        self.target = target
+    def target_of(self, ctx: ReleaseContext) -> str:
+        """The commit the tag goes on: the release commit at HEAD."""
+        return "HEAD"
 
     def done(self, ctx: ReleaseContext) -> bool:
         existing = ctx.repo.tag_target(ctx.tag)
-        return existing is not None and existing == ctx.repo.rev(self.target)
+        return existing is not None and existing == ctx.repo.rev(self.target_of(ctx))
 
     def describe(self, ctx: ReleaseContext) -> list[str]:
         kind = "-s" if ctx.sign else "-a"
-        return [f"git tag {kind} {ctx.tag} {self.target} -m 'Barycenter {ctx.tag} …'"]
+        return [f"git tag {kind} {ctx.tag} {self.target_of(ctx)} -m 'Barycenter {ctx.tag} …'"]
 
     def run(self, ctx: ReleaseContext) -> None:
         kind = "-s" if ctx.sign else "-a"
+        target = self.target_of(ctx)
         try:
             # verbatim: the notes' Markdown headings start with "#", which git would strip.
             ctx.repo.run.tag(
                 kind,
                 "--cleanup=verbatim",
                 ctx.tag,
-                self.target,
+                target,
                 "-m",
-                tag_message(ctx, self.target),
+                tag_message(ctx, target),
             )
         except git.GitCommandError as error:
             reason = (error.stderr or "").strip().splitlines()
@@ -93,11 +92,9 @@ class PushRelease(Action):
 
     name = "push branch and tag atomically"
 
-    def __init__(self, branch: str | None = None) -> None:
-        self.branch = branch
-
     def branch_of(self, ctx: ReleaseContext) -> str:
-        return self.branch or ctx.release_branch
+        """The branch pushed with the tag: the release branch."""
+        return ctx.release_branch
 
     def done(self, ctx: ReleaseContext) -> bool:
         state = ctx.repo.remote_state(ctx.remote)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import subprocess
-import sys
 import tarfile
 import uuid
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from python_on_whales import DockerClient
 
 from release import cargo
 from release.images import elf_architecture
-from tests.gitrepos import configure_identity, git
+from tests.gitrepos import configure_identity, git, invoke
 
 REGISTRY = "127.0.0.1:5000"
 VERSION = "1.4.0"
@@ -32,15 +30,7 @@ class Checkout:
     def invoke(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", *args, "--repo", str(self.root)],
-            cwd=Path(__file__).resolve().parents[2],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=1200,
-            env={**os.environ, **(env or {})},
-        )
+        return invoke(self.root, *args, env=env, timeout=1200)
 
     def tag_release(self, version: str) -> str:
         cargo.bump(self.root, version)
