@@ -179,3 +179,26 @@ def test_a_version_tag_on_other_images_is_immutable_without_force(
     forced = checkout.invoke("release.publish", "--version", VERSION, "--image", moved, "--force")
     assert forced.returncode == 0, forced.stderr
     assert registry.manifest(f"{moved}:v{VERSION}") != before
+
+
+def test_dry_runs_describe_the_builds_and_push_nothing(
+    released: tuple[Checkout, str, str],
+) -> None:
+    checkout, _, _ = released
+    from release import registry
+
+    fresh = f"{checkout.image}-dry"
+    built = checkout.invoke("release.build", "--version", VERSION, "--image", fresh, "--dry-run")
+
+    assert built.returncode == 0, built.stderr
+    for arch in ("amd64", "arm64"):
+        assert (
+            f"would docker buildx build --platform linux/{arch} --push -t {fresh}:v{VERSION}-{arch}"
+            in built.stdout
+        )
+        assert registry.manifest(f"{fresh}:v{VERSION}-{arch}") is None
+    published = checkout.invoke(
+        "release.publish", "--version", VERSION, "--image", fresh, "--dry-run"
+    )
+    assert published.returncode == 1
+    assert published.stderr.count("is not in the registry: run invoke release.build") == 2
