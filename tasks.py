@@ -241,7 +241,7 @@ def hotfix_finish(
 @task()
 def stack_up(c: Context) -> None:
     """Install and start the local release stack (idempotent; reuses what runs)."""
-    from release.stack import lifecycle
+    from devstack import lifecycle
 
     lifecycle.print_status(cli.run(lifecycle.up))
 
@@ -249,7 +249,7 @@ def stack_up(c: Context) -> None:
 @task()
 def stack_status(c: Context) -> None:
     """Show what of the local release stack runs, where its logs are, and what is missing."""
-    from release.stack import lifecycle
+    from devstack import lifecycle
 
     components = lifecycle.status()
     lifecycle.print_status(components)
@@ -260,7 +260,7 @@ def stack_status(c: Context) -> None:
 @task()
 def stack_down(c: Context) -> None:
     """Stop the processes the stack started (by PID); packages and caches stay."""
-    from release.stack import lifecycle
+    from devstack import lifecycle
 
     stopped = lifecycle.down()
     print("stopped: " + (", ".join(stopped) if stopped else "nothing (the stack started none)"))

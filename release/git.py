@@ -18,12 +18,24 @@ from release.errors import ReleaseError
 class RemoteState:
     heads: dict[str, str]
     tags: dict[str, str]  # tag name -> the commit it points at (peeled)
+    tag_objects: dict[str, str]  # tag name -> the object the ref names (the tag object)
+
+
+class GitError(ReleaseError):
+    """A git command failed; carries git's own last words."""
+
+    def __init__(self, args: tuple[str, ...], stderr: str, status: object) -> None:
+        lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+        self.args_ = args
+        self.stderr = stderr
+        self.reason = lines[-1] if lines else f"exit status {status}"
+        super().__init__(f"git {args[0] if args else ''} failed: {self.reason}")
 
 
 class GitRepo:
     def __init__(self, path: Path) -> None:
         try:
-            self.repo = git.Repo(path)
+            self.repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise ReleaseError(
                 f"{path} is not a git repository", "run from Barycenter's checkout"
@@ -31,9 +43,20 @@ class GitRepo:
         self.root = Path(self.repo.working_tree_dir or path)
         self.run = self.repo.git
 
-    def output(self, *args: str, strip: bool = True) -> str:
-        """What `git ARGS` prints; raises git.GitCommandError when it fails."""
-        return str(self.repo.git.execute(["git", *args], strip_newline_in_stdout=strip))
+    def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
+        """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
+        try:
+            return str(
+                self.repo.git.execute(
+                    ["git", *args], strip_newline_in_stdout=strip, env=env
+                )
+            )
+        except git.GitCommandError as error:
+            raise GitError(args, str(error.stderr or ""), error.status) from None
+
+    def call(self, *args: str, env: dict[str, str] | None = None) -> None:
+        """Run a git command that changes something; GitError when it fails."""
+        self.output(*args, env=env)
 
     def current_branch(self) -> str | None:
         """The checked-out branch, or None when HEAD is detached."""
@@ -53,19 +76,17 @@ class GitRepo:
         email = str(reader.get_value("user", "email", default=""))
         return name, email
 
-    def has_remote(self, remote: str) -> bool:
-        return remote in [r.name for r in self.repo.remotes]
-
     def remote_state(self, remote: str) -> RemoteState:
         try:
             output = self.output("ls-remote", "--heads", "--tags", remote)
-        except git.GitCommandError as error:
+        except GitError as error:
             raise ReleaseError(
-                f"cannot read remote '{remote}' ({error.stderr.strip() or error})",
+                f"cannot read remote '{remote}' ({error.reason})",
                 f"check that '{remote}' is reachable: git ls-remote {remote}",
             ) from None
         heads: dict[str, str] = {}
         tags: dict[str, str] = {}
+        objects: dict[str, str] = {}
         for line in output.splitlines():
             sha, ref = line.split("\t", 1)
             if ref.startswith("refs/heads/"):
@@ -76,25 +97,26 @@ class GitRepo:
                     tags[name[:-3]] = sha  # the peeled commit wins over the tag object
                 else:
                     tags.setdefault(name, sha)
-        return RemoteState(heads, tags)
+                    objects[name] = sha
+        return RemoteState(heads, tags, objects)
 
     def rev(self, ref: str) -> str | None:
         try:
             return self.output("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-        except git.GitCommandError:
+        except GitError:
             return None
 
     def has_object(self, sha: str) -> bool:
         try:
             self.output("cat-file", "-e", sha)
-        except git.GitCommandError:
+        except GitError:
             return False
         return True
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         try:
             self.output("merge-base", "--is-ancestor", ancestor, descendant)
-        except git.GitCommandError:
+        except GitError:
             return False
         return True
 
@@ -111,16 +133,26 @@ class GitRepo:
     def tag_target(self, name: str) -> str | None:
         return self.rev(f"refs/tags/{name}")
 
+    def tag_is_annotated(self, name: str) -> bool:
+        try:
+            return self.output("cat-file", "-t", f"refs/tags/{name}") == "tag"
+        except GitError:
+            return False
+
+    def tag_object(self, name: str) -> str | None:
+        """The object refs/tags/NAME names (the tag object itself, for an annotated tag)."""
+        try:
+            return self.output("rev-parse", "--verify", "--quiet", f"refs/tags/{name}")
+        except GitError:
+            return None
+
     def branches(self) -> list[str]:
         return [head.name for head in self.repo.heads]
-
-    def subject(self, ref: str = "HEAD") -> str:
-        return self.output("log", "-1", "--format=%s", ref)
 
     def file_at(self, ref: str, path: str) -> str | None:
         try:
             return self.output("show", f"{ref}:{path}", strip=False)
-        except git.GitCommandError:
+        except GitError:
             return None
 
     def commit_time(self, ref: str = "HEAD") -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from release.errors import ReleaseError
-from release.stack import baseimages, engine, packages, registry, services
-from release.stack.paths import StackPaths
+from devstack import baseimages, engine, packages, registry, services
+from devstack.paths import StackPaths
 
 
 @pytest.fixture

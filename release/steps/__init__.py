@@ -1,77 +1,65 @@
-"""Steps of the release. Each knows whether its effect already exists, what it would do, and
-how to do it; `run_steps` converges, so rerunning after a failure redoes only what is missing.
+"""The shape every step of the release has: four questions asked of a frozen plan and reality.
+
+`check`: what forbids me (every problem, so the runner reports them all before anything acts).
+`state`: am I done, still to do, or not applicable, read from reality alone (git refs and
+objects, the registry, files in dist/ by content, GitHub), never from what another step wrote.
+`describe`: what I would do, one line per action, for --dry-run.
+`run`: do it; the runner then reads `state` again, and a step still not done is an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from release.context import ReleaseContext
+if TYPE_CHECKING:
+    from release.plan import Plan
 
-
-class Step(Protocol):
-    name: str
-    # Read-only steps (the preflights) also run in a dry run, so it reports every problem.
-    read_only: bool
-
-    def skip(self, ctx: ReleaseContext) -> str | None:
-        """Why the step does not apply to this release (e.g. no develop branch), or None."""
-        ...
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        """Whether the step's effect already exists, read from reality (git, registry, GitHub)."""
-        ...
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        """The actions it would take, one line each, for --dry-run."""
-        ...
-
-    def run(self, ctx: ReleaseContext) -> None: ...
+Say = Callable[[str], None]
 
 
-class Check:
-    """A read-only step: it never counts as done, and it runs in dry runs too."""
+class State(enum.Enum):
+    DONE = "done"
+    TODO = "to do"
+    SKIP = "does not apply"
 
-    name = "preflight"
-    read_only = True
 
-    def skip(self, ctx: ReleaseContext) -> str | None:
-        return None
+@dataclass(frozen=True)
+class Status:
+    state: State
+    detail: str = ""
 
-    def done(self, ctx: ReleaseContext) -> bool:
-        return False
+    @classmethod
+    def done(cls, detail: str = "") -> Status:
+        return cls(State.DONE, detail)
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
+    @classmethod
+    def todo(cls, detail: str = "") -> Status:
+        return cls(State.TODO, detail)
+
+    @classmethod
+    def skip(cls, reason: str) -> Status:
+        return cls(State.SKIP, reason)
+
+
+class Step:
+    """A stage of the release; subclasses answer the four questions."""
+
+    # A short name: the slice names and `release.status` use it.
+    name: ClassVar[str] = ""
+    # What it does, for people.
+    title: ClassVar[str] = ""
+
+    def check(self, plan: Plan) -> list[str]:
         return []
 
+    def state(self, plan: Plan) -> Status:
+        raise NotImplementedError
 
-class Action:
-    """A step with effects; subclasses say what done means, what they would do, and do it."""
+    def describe(self, plan: Plan) -> list[str]:
+        raise NotImplementedError
 
-    name = ""
-    read_only = False
-
-    def skip(self, ctx: ReleaseContext) -> str | None:
-        return None
-
-
-def run_steps(ctx: ReleaseContext, steps: Sequence[Step]) -> None:
-    would_act = False
-    for step in steps:
-        reason = step.skip(ctx)
-        if reason is not None:
-            ctx.say(f"~ {step.name}: skipped, {reason}")
-            continue
-        # In a dry run nothing happens, so once a step would act, the later steps' checks read
-        # a world without its effect: "done" there would be a guess, and the plan is shown.
-        if step.done(ctx) and not would_act:
-            ctx.say(f"= {step.name}: already done")
-            continue
-        if ctx.dry_run and not step.read_only:
-            would_act = True
-            for line in step.describe(ctx):
-                ctx.say(f"would {line}")
-            continue
-        ctx.say(f"- {step.name}")
-        step.run(ctx)
+    def run(self, plan: Plan, say: Say) -> None:
+        raise NotImplementedError

@@ -26,7 +26,7 @@ from release import cargo, registry
 from release.context import ReleaseContext
 from release.errors import PreflightError, ReleaseError
 from release.images import STEP, BuildRequest, arch_of, build, failing_step
-from release.stack.engine import probe
+from devstack.engine import probe
 from release.steps import Action, Check, checks
 
 UNAUTHORIZED = ("401 unauthorized", "authentication required", "no basic auth credentials")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from python_on_whales import DockerClient
 
-from release.stack import lifecycle
+from devstack import lifecycle
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from release.stack import engine, lifecycle, registry, services
-from release.stack.paths import StackPaths
+from devstack import engine, lifecycle, registry, services
+from devstack.paths import StackPaths
 
 
 def running_pids(paths: StackPaths) -> dict[str, int | None]:

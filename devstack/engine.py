@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import ReleaseError
-from release.stack import services
-from release.stack.paths import StackPaths
+from devstack import services
+from devstack.paths import StackPaths
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 DOCKERD = Path("/usr/sbin/dockerd")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import ReleaseError
-from release.stack.packages import debian_mirror
-from release.stack.paths import StackPaths
-from release.stack.registry import MIRROR
+from devstack.packages import debian_mirror
+from devstack.paths import StackPaths
+from devstack.registry import MIRROR
 
 ARCHITECTURES = ("amd64", "arm64")
 SUITE = "bookworm"

@@ -7,8 +7,8 @@ import urllib.request
 from dataclasses import dataclass
 
 from release.errors import ReleaseError
-from release.stack import services
-from release.stack.paths import StackPaths
+from devstack import services
+from devstack.paths import StackPaths
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 

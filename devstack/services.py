@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.errors import ReleaseError
-from release.stack.paths import StackPaths
+from devstack.paths import StackPaths
 
 
 @dataclass(frozen=True)

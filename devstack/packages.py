@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from release.errors import ReleaseError
-from release.stack.paths import StackPaths
+from devstack.paths import StackPaths
 
 BOOKWORM_PACKAGES = (
     "qemu-user-static",

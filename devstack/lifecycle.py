@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from release.stack import baseimages, engine, packages, registry, services
-from release.stack.paths import StackPaths
+from devstack import baseimages, engine, packages, registry, services
+from devstack.paths import StackPaths
 
 console = Console(highlight=False)
 

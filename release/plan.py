@@ -1,0 +1,273 @@
+"""Decide the release once: `make_plan` reads the repository, the configuration, the options and
+the remote, and returns a frozen Plan that every step works from.
+
+A rerun after a failure plans again from a repository that earlier steps may have changed, so
+each decision here is read from what those steps cannot have changed yet (the remote's branch
+before our push, the tag once it exists), never from our own partial work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+
+import semver
+
+from release.config import ReleaseConfig, load_config
+from release.errors import ReleaseError
+from release.git import GitRepo, RemoteState
+from release.history import previous_release
+from release.image_tags import image_tags
+from release.images import arch_of
+from release.version import hotfix_base, parse_version, release_versions, tag_name
+
+Flow = Literal["release", "hotfix"]
+CHECKSUMS = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """What a maintainer may ask of `invoke release` and its slices."""
+
+    version: str
+    dry_run: bool = False
+    allow_empty: bool = False
+    sign: bool = False
+    image: str = ""
+    platform: str = ""
+    move_version_tag: bool = False
+
+
+@dataclass(frozen=True)
+class HotfixOptions:
+    """What a maintainer may ask of `invoke hotfix` and `hotfix.finish`."""
+
+    version: str
+    dry_run: bool = False
+    push_branch: bool = False
+    skip_patches: bool = False
+    keep_branch: bool = False
+    sign: bool = False
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    repo: GitRepo = field(repr=False, compare=False)
+    config: ReleaseConfig
+    flow: Flow
+    # The step names this run executes: a check may rely on an earlier step of the run.
+    stages: frozenset[str]
+    version: semver.Version
+    tag: str
+    previous: semver.Version | None
+    today: date
+    # The release commit's time: the tag's commit time once it exists, else this plan's time,
+    # which the release commit is made with. SOURCE_DATE_EPOCH and the `created` label.
+    epoch: int
+    # The tag's commit, once the tag exists here or on the remote.
+    revision: str | None
+    remote: str
+    release_branch: str
+    # The branch the release commit is made on: the release branch, or hotfix/X.
+    commit_branch: str
+    # The branch whose tip the tag marks and which is pushed with it.
+    tag_branch: str
+    commit_message: str
+    hotfix_base: semver.Version | None
+    hotfix_branch: str | None
+    develop_branch: str | None
+    image: str
+    platforms: tuple[str, ...]
+    image_tags: tuple[str, ...]
+    dry_run: bool
+    sign: bool
+    allow_empty: bool = False
+    move_version_tag: bool = False
+    push_hotfix_branch: bool = False
+    keep_branch: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+    @property
+    def created(self) -> str:
+        return datetime.fromtimestamp(self.epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def dist(self) -> Path:
+        return self.config.dist_path
+
+    def archive(self, platform: str) -> str:
+        return f"barycenter-{self.tag}-linux-{arch_of(platform)}.tar.gz"
+
+    @property
+    def archives(self) -> tuple[str, ...]:
+        return tuple(self.archive(p) for p in self.config.platforms)
+
+    def platform_image(self, platform: str) -> str:
+        """The per-platform reference the index is assembled from."""
+        return f"{self.image}:{self.tag}-{arch_of(platform)}"
+
+    @property
+    def base_tag(self) -> str:
+        if self.hotfix_base is None:
+            raise ReleaseError("this plan is not a hotfix's", "plan it with the hotfix flow")
+        return tag_name(self.hotfix_base)
+
+
+def all_tags(repo: GitRepo, remote: RemoteState) -> set[str]:
+    return set(repo.tags()) | set(remote.tags)
+
+
+def tag_commit(repo: GitRepo, remote: RemoteState, tag: str) -> str | None:
+    return repo.tag_target(tag) or remote.tags.get(tag)
+
+
+def commit_epoch(repo: GitRepo, commit: str | None) -> int:
+    if commit is not None and repo.has_object(commit):
+        return repo.commit_time(commit)
+    return int(time.time())
+
+
+def reachable(repo: GitRepo, ref: str) -> list[semver.Version]:
+    if repo.rev(ref) is None:
+        return []
+    return release_versions(repo.tags_merged_into(ref))
+
+
+def release_ref(repo: GitRepo, remote: RemoteState, branch: str) -> str:
+    """What a release is judged against: the local branch, else the remote's, else HEAD."""
+    if repo.rev(f"refs/heads/{branch}") is not None:
+        return f"refs/heads/{branch}"
+    upstream = remote.heads.get(branch)
+    if upstream and repo.has_object(upstream):
+        return upstream
+    return "HEAD"
+
+
+def published_image_tags(
+    version: semver.Version, tags: set[str], floating: bool
+) -> tuple[str, ...]:
+    return tuple(image_tags(version, release_versions(tags | {tag_name(version)}), floating))
+
+
+def make_plan(
+    root: Path,
+    options: ReleaseOptions | HotfixOptions,
+    stages: frozenset[str],
+    config: ReleaseConfig | None = None,
+) -> Plan:
+    version = parse_version(options.version)
+    repo = GitRepo(root)
+    config = config or load_config(repo.root)
+    remote = repo.remote_state(config.remote)
+    tags = all_tags(repo, remote)
+    tag = tag_name(version)
+    revision = tag_commit(repo, remote, tag)
+    image = options.image or config.image
+    common = {
+        "repo": repo,
+        "config": config,
+        "stages": stages,
+        "version": version,
+        "tag": tag,
+        "today": datetime.now(UTC).date(),
+        "epoch": commit_epoch(repo, revision),
+        "revision": revision,
+        "remote": config.remote,
+        "release_branch": config.release_branch,
+        "commit_message": config.release_commit_message(version),
+        "image": image,
+        "image_tags": published_image_tags(version, tags, config.floating_tags),
+        "dry_run": options.dry_run,
+        "sign": options.sign,
+        "develop_branch": develop_branch(repo, remote, config),
+    }
+    if isinstance(options, ReleaseOptions):
+        platforms = config.platforms
+        if options.platform:
+            if options.platform not in config.platforms:
+                raise ReleaseError(
+                    f"platform {options.platform} is not configured",
+                    f"use one of {', '.join(config.platforms)}",
+                )
+            platforms = (options.platform,)
+        base = release_ref(repo, remote, config.release_branch)
+        return Plan(
+            flow="release",
+            previous=previous_release(version, [v for v in reachable(repo, base) if v != version]),
+            commit_branch=config.release_branch,
+            tag_branch=config.release_branch,
+            hotfix_base=None,
+            hotfix_branch=None,
+            platforms=platforms,
+            allow_empty=options.allow_empty,
+            move_version_tag=options.move_version_tag,
+            **common,  # type: ignore[arg-type]
+        )
+    base_version = hotfix_base(version, tags - {tag}, options.skip_patches)
+    branch = f"hotfix/{version}"
+    on_branch = tags_on_hotfix_branch(repo, remote, config, version, revision, branch)
+    return Plan(
+        flow="hotfix",
+        previous=base_version,
+        commit_branch=branch,
+        tag_branch=branch if on_branch else config.release_branch,
+        hotfix_base=base_version,
+        hotfix_branch=branch,
+        platforms=config.platforms,
+        push_hotfix_branch=options.push_branch,
+        keep_branch=options.keep_branch,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def develop_branch(repo: GitRepo, remote: RemoteState, config: ReleaseConfig) -> str | None:
+    develop = config.develop_branch
+    if develop and (develop in repo.branches() or develop in remote.heads):
+        return develop
+    return None
+
+
+def unreleased_commits(repo: GitRepo, main: str) -> list[str]:
+    """Commits on `main` that are in no release tag: main should hold released code only."""
+    releases = [tag_name(v) for v in release_versions(repo.tags())]
+    output = repo.output(
+        "rev-list", "--format=%h %s", "--no-commit-header", main, "--not", *releases, "--"
+    )
+    return [line for line in output.splitlines() if line]
+
+
+def main_before_hotfix(repo: GitRepo, remote: RemoteState, main: str) -> str | None:
+    """main as it was before this hotfix touched it: the remote's tip (our merge is pushed only
+    with the tag), else the local branch."""
+    upstream = remote.heads.get(main)
+    if upstream and repo.has_object(upstream):
+        return upstream
+    return repo.rev(f"refs/heads/{main}")
+
+
+def tags_on_hotfix_branch(
+    repo: GitRepo,
+    remote: RemoteState,
+    config: ReleaseConfig,
+    version: semver.Version,
+    revision: str | None,
+    branch: str,
+) -> bool:
+    """Whether the hotfix is tagged on its branch and main left alone: an older line (main has
+    a newer release), or, with hotfix-tag-on-branch, a main carrying unreleased work."""
+    main = main_before_hotfix(repo, remote, config.release_branch)
+    if revision is not None and main is not None and repo.has_object(revision):
+        local_main = repo.rev(f"refs/heads/{config.release_branch}") or main
+        return not repo.is_ancestor(revision, local_main)
+    if main is None:
+        return True
+    if max(reachable(repo, main), default=version) > version:
+        return True
+    return config.hotfix_tag_on_branch and bool(unreleased_commits(repo, main))
