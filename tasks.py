@@ -11,13 +11,57 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from release import cli
+from release import commands
+from release.plan import HotfixOptions, ReleaseOptions
 
 
-@task(default=True, help={"version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1"})
-def release_all(c: Context, version: str = "", dry_run: bool = False) -> None:
-    """Run the whole release for VERSION: prepare, tag, build, publish, GitHub release, attest."""
-    cli.run(lambda: cli.pending("release"))
+@task(
+    default=True,
+    help={
+        "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1",
+        "dry_run": "print the whole plan, every git and docker action in order; change nothing",
+        "allow_empty": "release even with no commit since the previous release",
+        "sign": "sign the tag with git's own signing setup (GPG or SSH)",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "repo": "the repository (default: this checkout)",
+    },
+)
+def release_all(
+    c: Context,
+    version: str = "",
+    dry_run: bool = False,
+    allow_empty: bool = False,
+    sign: bool = False,
+    image: str = "",
+    repo: str = ".",
+) -> None:
+    """Release VERSION from main: prepare, tag and push, build each platform, publish the index.
+
+    Every check runs before the first change. Run it again after any failure: it continues
+    where it stopped and repeats no side effect. `invoke release.status` shows where it is.
+    """
+    options = ReleaseOptions(
+        version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
+    )
+    commands.run(lambda: commands.release(Path(repo), options))
+
+
+@task(
+    help={
+        "version": "the release to report on, e.g. 1.2.0",
+        "format": "table (default) or json",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def status(
+    c: Context, version: str = "", format: str = "table", image: str = "", repo: str = "."
+) -> None:
+    """Show every step's state for the release of VERSION, read from git, the registry, dist/.
+
+    Works from any clone: nothing is read from local notes of earlier runs.
+    """
+    commands.run(lambda: commands.status(Path(repo), version, format, image))
 
 
 @task(
@@ -36,9 +80,8 @@ def prepare(
     Checks first (all problems at once): on the release branch, clean, equal to its remote,
     tag free, version above every reachable release. Rerunning converges.
     """
-    from release import pipeline
-
-    cli.run(lambda: pipeline.prepare(Path(repo), version, dry_run=dry_run, allow_empty=allow_empty))
+    options = ReleaseOptions(version=version, dry_run=dry_run, allow_empty=allow_empty)
+    commands.run(lambda: commands.run_slice("release.prepare", Path(repo), options))
 
 
 @task(
@@ -53,9 +96,8 @@ def tag(
     c: Context, version: str = "", sign: bool = False, dry_run: bool = False, repo: str = "."
 ) -> None:
     """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push."""
-    from release import pipeline
-
-    cli.run(lambda: pipeline.tag(Path(repo), version, dry_run=dry_run, sign=sign))
+    options = ReleaseOptions(version=version, dry_run=dry_run, sign=sign)
+    commands.run(lambda: commands.run_slice("release.tag", Path(repo), options))
 
 
 @task(
@@ -75,7 +117,7 @@ def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") ->
     """
     from release.notes import render
 
-    cli.run(lambda: print(render(Path(repo), version, format), end=""))
+    commands.run(lambda: print(render(Path(repo), version, format), end=""))
 
 
 @task(
@@ -100,12 +142,12 @@ def changelog(
     """
     from release.changelog_build import write
 
-    cli.run(lambda: write(Path(repo), full, output, use_cache=not no_cache))
+    commands.run(lambda: write(Path(repo), full, output, use_cache=not no_cache))
 
 
 @task(
     help={
-        "version": "the version to build: HEAD must be its tag",
+        "version": "the version to build: its tag must exist",
         "platform": "build only this platform (one CI job per platform)",
         "image": "the image repository (default: image in pyproject.toml)",
         "dry_run": "print each action, change nothing",
@@ -120,16 +162,13 @@ def build(
     dry_run: bool = False,
     repo: str = ".",
 ) -> None:
-    """Build the image once per platform with its own cache, push it, extract the binaries.
+    """Build the image once per platform from the tag, with its own cache; push; extract binaries.
 
-    Each platform is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
+    The build context is the tagged tree (git archive), never the working tree. Each platform is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
     SHA256SUMS and one build log per platform (dist/logs/).
     """
-    from release import pipeline
-
-    cli.run(
-        lambda: pipeline.build(Path(repo), version, platform=platform, image=image, dry_run=dry_run)
-    )
+    options = ReleaseOptions(version=version, dry_run=dry_run, platform=platform, image=image)
+    commands.run(lambda: commands.run_slice("release.build", Path(repo), options))
 
 
 @task(
@@ -154,29 +193,26 @@ def publish(
     Registry login: the token in $GITHUB_TOKEN (registry-password-env) goes to docker login on
     stdin; without it, docker's existing credentials are used.
     """
-    from release import pipeline
-
-    cli.run(
-        lambda: pipeline.publish(Path(repo), version, image=image, force=force, dry_run=dry_run)
-    )
+    options = ReleaseOptions(version=version, dry_run=dry_run, image=image, move_version_tag=force)
+    commands.run(lambda: commands.run_slice("release.publish", Path(repo), options))
 
 
 @task(help={"version": "the released version"})
 def github(c: Context, version: str = "") -> None:
     """Create the GitHub release with its notes and per-platform binaries."""
-    cli.run(lambda: cli.pending("release.github"))
+    commands.run(lambda: commands.pending("release.github"))
 
 
 @task(help={"version": "the released version"})
 def attest(c: Context, version: str = "") -> None:
     """Sign a build-provenance attestation for the published image."""
-    cli.run(lambda: cli.pending("release.attest"))
+    commands.run(lambda: commands.pending("release.attest"))
 
 
 @task(help={"version": "the released version"})
 def verify(c: Context, version: str = "") -> None:
     """Check the post-release checklist against the registry, git and GitHub."""
-    cli.run(lambda: cli.pending("release.verify"))
+    commands.run(lambda: commands.pending("release.verify"))
 
 
 @task(
@@ -199,11 +235,8 @@ def hotfix_start(
     repo: str = ".",
 ) -> None:
     """Create hotfix/VERSION from the highest release tag of VERSION's major.minor, check it out."""
-    from release import pipeline
-
-    cli.run(
-        lambda: pipeline.hotfix_start(Path(repo), version, dry_run=dry_run, push=push, force=force)
-    )
+    options = HotfixOptions(version=version, dry_run=dry_run, push_branch=push, skip_patches=force)
+    commands.run(lambda: commands.run_slice("hotfix.start", Path(repo), options))
 
 
 @task(
@@ -229,13 +262,8 @@ def hotfix_finish(
     pushes main and the tag atomically, merges back into develop and deletes the branch. After
     a conflict resolved by hand, run it again: it continues where it stopped.
     """
-    from release import pipeline
-
-    cli.run(
-        lambda: pipeline.hotfix_finish(
-            Path(repo), version, dry_run=dry_run, keep_branch=keep_branch, sign=sign
-        )
-    )
+    options = HotfixOptions(version=version, dry_run=dry_run, keep_branch=keep_branch, sign=sign)
+    commands.run(lambda: commands.hotfix_finish(Path(repo), options))
 
 
 @task()
@@ -243,7 +271,7 @@ def stack_up(c: Context) -> None:
     """Install and start the local release stack (idempotent; reuses what runs)."""
     from devstack import lifecycle
 
-    lifecycle.print_status(cli.run(lifecycle.up))
+    lifecycle.print_status(commands.run(lifecycle.up))
 
 
 @task()
@@ -268,7 +296,7 @@ def stack_down(c: Context) -> None:
 
 release_tasks = Collection("release")
 release_tasks.add_task(release_all, name="all", default=True)
-for each in (prepare, tag, notes, changelog, build, publish, github, attest, verify):
+for each in (prepare, tag, notes, changelog, build, publish, status, github, attest, verify):
     release_tasks.add_task(each)
 
 hotfix_tasks = Collection("hotfix")

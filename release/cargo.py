@@ -114,19 +114,21 @@ def bumped_lock(text: str, crates: tuple[str, ...], new: str) -> str:
     return tomlkit.dumps(lock)
 
 
+def bumped_files(root: Path, new: str) -> dict[Path, str]:
+    """Cargo.toml and Cargo.lock (when present) with `new` as the version, not written."""
+    current = crate_version(root)
+    manifest_path, lock_path = root / "Cargo.toml", root / "Cargo.lock"
+    edits = {manifest_path: bumped_manifest(manifest_path.read_text(), new)}
+    if lock_path.exists():
+        edits[lock_path] = bumped_lock(lock_path.read_text(), current.crates, new)
+    return edits
+
+
 def bump(root: Path, new: str) -> list[Path]:
     """Write `new` into Cargo.toml and Cargo.lock; return the files that changed."""
-    current = crate_version(root)
     changed = []
-    manifest_path, lock_path = root / "Cargo.toml", root / "Cargo.lock"
-    manifest_text = manifest_path.read_text()
-    new_manifest = bumped_manifest(manifest_text, new)
-    lock_text = lock_path.read_text() if lock_path.exists() else None
-    new_lock = bumped_lock(lock_text, current.crates, new) if lock_text is not None else None
-    if new_manifest != manifest_text:
-        manifest_path.write_text(new_manifest)
-        changed.append(manifest_path)
-    if new_lock is not None and new_lock != lock_text:
-        lock_path.write_text(new_lock)
-        changed.append(lock_path)
+    for path, text in bumped_files(root, new).items():
+        if text != path.read_text():
+            path.write_text(text)
+            changed.append(path)
     return changed

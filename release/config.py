@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ class ReleaseConfig:
     registry_username: str = ""
     registry_password_env: str = "GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
 
+    def release_commit_message(self, version: object) -> str:
+        return self.commit_message.format(version=version)
+
     @property
     def cache_path(self) -> Path:
         return self.root / self.cache_dir
@@ -79,46 +83,119 @@ KEYS = {
 }
 
 
+def key_of(name: str) -> str:
+    return name.replace("_", "-")
+
+
+# Every field but `root` is a key of [tool.barycenter.release], spelt with dashes.
+KEYS = {key_of(f.name): f.name for f in fields(ReleaseConfig) if f.name != "root"}
+TABLE = "[tool.barycenter.release]"
+# Branch and remote names reach git as operands: a leading dash would make them options.
+GIT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
+
+
+def typed(key: str, value: Any, kind: Any) -> Any:
+    """`value` as the field's type, or a ReleaseError naming the key and the expected shape."""
+    where = f"{key} in {TABLE}"
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ReleaseError(
+                f"{where} is {value!r}, not a boolean", f"write {key} = true or false"
+            )
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise ReleaseError(f"{where} is {value!r}, not a string", f'write {key} = "..."')
+        return value
+    if key == "groups":
+        if not isinstance(value, dict) or not all(
+            isinstance(types, list) and all(isinstance(t, str) for t in types)
+            for types in value.values()
+        ):
+            raise ReleaseError(
+                f"{where} must be a table of heading = [commit types]",
+                'write [tool.barycenter.release.groups] then "Features" = ["feat"]',
+            )
+        return tuple((str(title), tuple(types)) for title, types in value.items())
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ReleaseError(
+                f"{where} is {value!r}, not a list of strings",
+                f'write {key} = ["..."], e.g. {key} = ["linux/amd64", "linux/arm64"]',
+            )
+        return tuple(value)
+    raise ReleaseError(f"{where} has a type this version cannot read", "remove it")
+
+
 def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
     """The configuration of the repository at `root`; defaults if `missing_ok` and it has none."""
     pyproject = root / "pyproject.toml"
     try:
-        document = tomllib.loads(pyproject.read_text())
-    except FileNotFoundError as error:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         if missing_ok:
             return ReleaseConfig(root=root)
         raise ReleaseError(
             f"no pyproject.toml in {root}", "run from the repository's top level"
-        ) from error
-    except tomllib.TOMLDecodeError as error:
-        raise ReleaseError(f"{pyproject} is not valid TOML ({error})", "fix its syntax") from error
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ReleaseError(f"{pyproject} is not valid TOML ({error})", "fix its syntax") from None
+    except OSError as error:
+        raise ReleaseError(f"cannot read {pyproject} ({error.strerror})", "check it") from None
     table = document.get("tool", {}).get("barycenter", {}).get("release", {})
+    if not isinstance(table, dict):
+        raise ReleaseError(f"{TABLE} in {pyproject} is not a table", f"write it as {TABLE}")
+    hints = typing.get_type_hints(ReleaseConfig)
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
             raise ReleaseError(
-                f"unknown key '{key}' in [tool.barycenter.release] of {pyproject}",
+                f"unknown key '{key}' in {TABLE} of {pyproject}",
                 "use one of " + ", ".join(sorted(KEYS)),
             )
-        if key == "platforms":
-            value = tuple(value)
-        elif key == "groups":
-            value = tuple((str(title), tuple(types)) for title, types in value.items())
-        values[KEYS[key]] = value
-    for platform in values.get("platforms", DEFAULT_PLATFORMS):
-        if not PLATFORM.fullmatch(str(platform)):
+        values[KEYS[key]] = typed(key, value, hints[KEYS[key]])
+    config = ReleaseConfig(root=root, **values)
+    validate(config)
+    return config
+
+
+def validate(config: ReleaseConfig) -> None:
+    """Values that have the right type but cannot work."""
+    if not config.platforms:
+        raise ReleaseError(f"platforms in {TABLE} is empty", 'e.g. platforms = ["linux/amd64"]')
+    for platform in config.platforms:
+        if not PLATFORM.fullmatch(platform):
             raise ReleaseError(
-                f"platform '{platform}' in [tool.barycenter.release] is not linux/<arch>",
+                f"platform '{platform}' in {TABLE} is not linux/<arch>",
                 "write it like linux/amd64, linux/arm64 or linux/arm/v7",
             )
-    if values.get("cache", "local") not in ("local", "registry", "gha"):
+    for key in ("remote", "release_branch", "develop_branch"):
+        name = getattr(config, key)
+        if (name or key != "develop_branch") and (
+            not GIT_NAME.fullmatch(name) or ".." in name or name.endswith((".lock", "/", "."))
+        ):
+            raise ReleaseError(
+                f"{key_of(key)} = {name!r} in {TABLE} is not a usable git name",
+                "use a plain name such as origin, main or develop",
+            )
+    try:
+        message = config.release_commit_message("1.2.3")
+    except (KeyError, IndexError, ValueError, AttributeError):
         raise ReleaseError(
-            f"cache '{values['cache']}' in [tool.barycenter.release] is unknown",
-            "use local, registry or gha",
+            f"commit-message = {config.commit_message!r} in {TABLE} has a placeholder other "
+            "than {version}",
+            'use {version} only, e.g. "chore(release): v{version}"',
+        ) from None
+    if not message.strip():
+        raise ReleaseError(
+            f"commit-message in {TABLE} is empty", 'e.g. "chore(release): v{version}"'
         )
-    if values.get("cache") == "registry" and "{arch}" not in values.get("cache_ref", ""):
+    if config.cache not in ("local", "registry", "gha"):
+        raise ReleaseError(
+            f"cache '{config.cache}' in {TABLE} is unknown", "use local, registry or gha"
+        )
+    if config.cache == "registry" and "{arch}" not in config.cache_ref:
         raise ReleaseError(
             "cache = registry needs cache-ref with {arch}",
             'e.g. cache-ref = "ghcr.io/o/barycenter-cache:{arch}"',
         )
-    return ReleaseConfig(root=root, **values)

@@ -6,6 +6,8 @@ leaves every ref as it was.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +26,27 @@ class RemoteState:
 class GitError(ReleaseError):
     """A git command failed; carries git's own last words."""
 
-    def __init__(self, args: tuple[str, ...], stderr: str, status: object) -> None:
-        lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    def __init__(
+        self, args: tuple[str, ...], stderr: str, status: object, stdout: str = ""
+    ) -> None:
+        lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if line.strip()]
+        # A remote's own words (hooks, policies) come first: they say why, git's summary doesn't.
+        remote = [
+            line.removeprefix("remote:").strip()
+            for line in lines
+            if line.startswith("remote:") and line.removeprefix("remote:").strip()
+        ]
+        rejected = [
+            line.split("\t")[-1]
+            for line in lines
+            if "[remote rejected]" in line or "[rejected]" in line
+        ]
         self.args_ = args
         self.stderr = stderr
-        self.reason = lines[-1] if lines else f"exit status {status}"
+        errors = [line for line in stderr.splitlines() if line.strip()]
+        self.reason = "; ".join(dict.fromkeys(remote + rejected)) or (
+            errors[-1].strip() if errors else f"exit status {status}"
+        )
         super().__init__(f"git {args[0] if args else ''} failed: {self.reason}")
 
 
@@ -41,18 +59,22 @@ class GitRepo:
                 f"{path} is not a git repository", "run from Barycenter's checkout"
             ) from None
         self.root = Path(self.repo.working_tree_dir or path)
-        self.run = self.repo.git
 
     def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
         """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
-        try:
-            return str(
-                self.repo.git.execute(
-                    ["git", *args], strip_newline_in_stdout=strip, env=env
-                )
-            )
-        except git.GitCommandError as error:
-            raise GitError(args, str(error.stderr or ""), error.status) from None
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "LC_ALL": "C", **(env or {})},
+        )
+        if result.returncode != 0:
+            raise GitError(args, result.stderr, result.returncode, result.stdout)
+        return result.stdout.rstrip("\n") if strip else result.stdout
 
     def call(self, *args: str, env: dict[str, str] | None = None) -> None:
         """Run a git command that changes something; GitError when it fails."""

@@ -42,6 +42,8 @@ class BuildRequest:
     cache_ref: str = ""
     metadata_file: Path | None = None
     source_date_epoch: int | None = None
+    # BuildKit's own SLSA provenance, recorded in the pushed image (mode=max).
+    provenance: bool = False
 
     @property
     def platform_cache(self) -> Path:
@@ -132,7 +134,7 @@ def build(
         cache_from=cache_from,
         cache_to=cache_to,
         metadata_file=request.metadata_file,
-        provenance=False,
+        provenance={"mode": "max"} if request.provenance else False,
         progress="plain",
         stream_logs=True,
     )
@@ -162,11 +164,12 @@ def failing_step(log: list[str]) -> str | None:
     return None
 
 
-def elf_architecture(binary: Path) -> str:
-    """The architecture an ELF executable was compiled for, from its e_machine field."""
-    header = binary.read_bytes()[:20]
+def elf_architecture(binary: Path | bytes) -> str:
+    """The architecture an ELF executable (a file, or its bytes) was compiled for, from its
+    e_machine field."""
+    header = (binary if isinstance(binary, bytes) else binary.read_bytes())[:20]
     if header[:4] != b"\x7fELF":
-        raise ValueError(f"{binary} is not an ELF file")
+        raise ValueError("not an ELF file")
     byteorder: Literal["little", "big"] = "little" if header[5] == 1 else "big"
     machine = int.from_bytes(header[18:20], byteorder)
     return ELF_MACHINES.get(machine, f"e_machine {machine}")

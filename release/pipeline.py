@@ -1,82 +1,67 @@
-"""The release, top to bottom. Each task runs one list of steps; read them to know the release.
+"""The release, top to bottom: one ordered list of steps; every task runs a slice of it.
 
-release.prepare  PREPARE: preflight, bump Cargo.toml/Cargo.lock, finalize CHANGELOG, commit
-release.tag      TAG:     preflight, annotated tag vX, atomic push of branch and tag
-hotfix.start     START:   preflight, hotfix/X from the line's latest release, (push)
-hotfix.finish    FINISH:  preflight, bump+commit on hotfix/X, merge into main, tag, push,
-                          merge back into develop, push develop, delete hotfix/X
+Read PIPELINE to know the release. Hotfix-only stages declare themselves "does not apply" to a
+release, so the hotfix flow is the same list with its own first stages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from release.steps import Step
+from release.steps.build import BuildImages, ExtractBinaries
+from release.steps.hotfix import (
+    DeleteHotfixBranch,
+    MergeBackIntoDevelop,
+    MergeIntoMain,
+    PublishHotfixBranch,
+    PushDevelop,
+    StartHotfix,
+)
+from release.steps.prepare import Prepare
+from release.steps.publish import PublishIndex
+from release.steps.tag import Push, Tag
 
-from release.config import load_config
-from release.context import ReleaseContext
-from release.git import GitRepo
-from release.steps import Step, run_steps
-from release.steps.hotfix import FINISH, START, infer_hotfix_version
-from release.steps.prepare import PREPARE
-from release.steps.tag import TAG
-from release.version import parse_version
+PIPELINE: tuple[Step, ...] = (
+    StartHotfix(),  # hotfix: hotfix/X from the latest release of X's line
+    PublishHotfixBranch(),  # hotfix, with --push: publish hotfix/X for review
+    Prepare(),  # bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md, commit: one transaction
+    MergeIntoMain(),  # hotfix: merge --no-ff into main (unless tagged on its own branch)
+    Tag(),  # annotated tag vX carrying the release notes
+    Push(),  # the branch and the tag in one atomic push: the tag-triggered pipeline starts
+    MergeBackIntoDevelop(),  # hotfix: bring the fix (and its CHANGELOG section) into develop
+    PushDevelop(),  # hotfix: publish develop
+    DeleteHotfixBranch(),  # hotfix: the branch is merged; remove it here and on the remote
+    BuildImages(),  # one buildx build per platform from the tag, own cache, pushed per platform
+    ExtractBinaries(),  # dist/barycenter-vX-linux-<arch>.tar.gz and SHA256SUMS
+    PublishIndex(),  # one multi-arch index: vX, and latest / X.Y / X where the policy says
+)
 
-
-def context(
-    repo_path: Path, version_text: str, say: Callable[[str], None] = print, **options: bool
-) -> ReleaseContext:
-    version = parse_version(version_text)
-    repo = GitRepo(repo_path)
-    ctx = ReleaseContext(config=load_config(repo.root), repo=repo, version=version, say=say)
-    for name, value in options.items():
-        setattr(ctx, name, value)
-    return ctx
-
-
-def run(ctx: ReleaseContext, steps: tuple[Step, ...], task: str) -> None:
-    heading = f"{task} {ctx.version}" + (" (dry run: nothing changes)" if ctx.dry_run else "")
-    ctx.say(heading)
-    run_steps(ctx, steps)
-
-
-def prepare(repo_path: Path, version: str, *, dry_run: bool, allow_empty: bool) -> None:
-    ctx = context(repo_path, version, dry_run=dry_run, allow_empty=allow_empty)
-    run(ctx, PREPARE, "release.prepare")
-
-
-def tag(repo_path: Path, version: str, *, dry_run: bool, sign: bool) -> None:
-    ctx = context(repo_path, version, dry_run=dry_run, sign=sign)
-    run(ctx, TAG, "release.tag")
-
-
-def hotfix_start(repo_path: Path, version: str, *, dry_run: bool, push: bool, force: bool) -> None:
-    ctx = context(repo_path, version, dry_run=dry_run, push_branch=push, force=force)
-    run(ctx, START, "hotfix.start")
-
-
-def hotfix_finish(
-    repo_path: Path, version: str, *, dry_run: bool, keep_branch: bool, sign: bool
-) -> None:
-    if not version:
-        repo = GitRepo(repo_path)
-        version = infer_hotfix_version(repo.current_branch(), repo.branches())
-    ctx = context(repo_path, version, dry_run=dry_run, keep_branch=keep_branch, sign=sign)
-    run(ctx, FINISH, "hotfix.finish")
-
-
-def build(repo_path: Path, version: str, *, platform: str, image: str, dry_run: bool) -> None:
-    from release.steps.build import BUILD
-
-    ctx = context(repo_path, version, dry_run=dry_run)
-    ctx.image = image or ctx.config.image
-    ctx.platforms = (platform,) if platform else ctx.config.platforms
-    run(ctx, BUILD, "release.build")
+# Each task's stages, by step name; they always run in PIPELINE's order.
+SLICES: dict[str, tuple[str, ...]] = {
+    "release": ("prepare", "tag", "push", "build", "binaries", "publish"),
+    "release.prepare": ("prepare",),
+    "release.tag": ("tag", "push"),
+    "release.build": ("build", "binaries"),
+    "release.publish": ("publish",),
+    "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
+    "hotfix.finish": (
+        "prepare",
+        "merge-main",
+        "tag",
+        "push",
+        "merge-develop",
+        "push-develop",
+        "hotfix-branch-delete",
+    ),
+}
+# What release.status shows for each flow: every stage of the whole release.
+STATUS = {
+    "release": SLICES["release"],
+    "hotfix": (*SLICES["hotfix.finish"], "build", "binaries", "publish"),
+}
 
 
-def publish(repo_path: Path, version: str, *, image: str, force: bool, dry_run: bool) -> None:
-    from release.steps.publish import PUBLISH
-
-    ctx = context(repo_path, version, dry_run=dry_run, force=force)
-    ctx.image = image or ctx.config.image
-    ctx.platforms = ctx.config.platforms
-    run(ctx, PUBLISH, "release.publish")
+def steps_of(names: tuple[str, ...]) -> tuple[Step, ...]:
+    unknown = set(names) - {step.name for step in PIPELINE}
+    if unknown:
+        raise ValueError(f"no such steps: {', '.join(sorted(unknown))}")
+    return tuple(step for step in PIPELINE if step.name in names)

@@ -210,7 +210,9 @@ def make_plan(
             move_version_tag=options.move_version_tag,
             **common,  # type: ignore[arg-type]
         )
-    base_version = hotfix_base(version, tags - {tag}, options.skip_patches)
+    # Starting a hotfix whose tag exists is refused; finishing one resumes past its own tag.
+    known = tags if "hotfix-branch" in stages else tags - {tag}
+    base_version = hotfix_base(version, known, options.skip_patches)
     branch = f"hotfix/{version}"
     on_branch = tags_on_hotfix_branch(repo, remote, config, version, revision, branch)
     return Plan(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
@@ -15,8 +15,6 @@ from python_on_whales.utils import run
 
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
-
-LOOPBACK = ("127.", "localhost", "[::1]")
 
 
 def registry_host(image: str) -> str:
@@ -27,35 +25,86 @@ def registry_host(image: str) -> str:
     return "docker.io"
 
 
-def is_loopback(host: str) -> bool:
-    return host.startswith(LOOPBACK)
-
-
 def imagetools(*args: str) -> str:
     return str(run([*docker.buildx.docker_cmd, "buildx", "imagetools", *args]))
 
 
-UNAUTHORIZED = ("unauthorized", "authentication required", "no basic auth credentials", "denied")
+def imagetools_for(reference: str, *args: str) -> str:
+    """imagetools, its failures turned into the project's errors (absent counts as failure)."""
+    try:
+        return imagetools(*args)
+    except DockerException as error:
+        stderr = str(error.stderr or "")
+        raise failure(reference, stderr, "docker login") or ReleaseError(
+            f"{reference} is not in the registry", "build and push it first"
+        ) from None
 
 
-def read_failure(reference: str, stderr: str) -> ReleaseError | None:
-    """What a failed `imagetools inspect` means: None when the reference is simply absent,
-    else the error to report (unauthorized, or anything else in docker's last words)."""
-    # The reference itself is left out of the matching: "measure-f95401" is no HTTP 401.
-    text = stderr.replace(reference, "<reference>")
-    lowered = text.lower()
-    if any(marker in lowered for marker in UNAUTHORIZED):
-        return ReleaseError(
-            f"the registry {registry_host(reference)} refused access to {reference} (unauthorized)",
-            "",
-        )
-    if "not found" in lowered or "404" in lowered or "manifest unknown" in lowered:
+Answer = Literal["absent", "unauthorized", "down", "failed"]
+
+# What buildx prints for the registry's HTTP answers and for a registry that does not answer.
+ANSWERS: tuple[tuple[Answer, tuple[str, ...]], ...] = (
+    (
+        "unauthorized",
+        (
+            "401 unauthorized",
+            "403 forbidden",
+            "authentication required",
+            "no basic auth credentials",
+            "denied: ",
+            "unauthorized: ",
+        ),
+    ),
+    ("absent", ("404 not found", ": not found", "manifest unknown", "name unknown")),
+    (
+        "down",
+        (
+            "connection refused",
+            "no such host",
+            "i/o timeout",
+            "connection reset",
+            "server misbehaving",
+            "eof",
+            "tls handshake timeout",
+        ),
+    ),
+)
+
+
+def classify(reference: str, stderr: str) -> Answer:
+    """What the registry's answer to a failed read or push of `reference` means: the one place
+    this is decided. The reference is left out of the matching: "measure-f95401" is no 401."""
+    lowered = stderr.replace(reference, "<reference>").lower()
+    for answer, markers in ANSWERS:
+        if any(marker in lowered for marker in markers):
+            return answer
+    return "failed"
+
+
+def failure(reference: str, stderr: str, login_hint: str) -> ReleaseError | None:
+    """None when `reference` is simply absent, else the one-line error to report."""
+    answer = classify(reference, stderr)
+    host = registry_host(reference)
+    if answer == "absent":
         return None
-    last = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
+    if answer == "unauthorized":
+        return ReleaseError(
+            f"the registry {host} refused access to {reference} (unauthorized)", login_hint
+        )
+    if answer == "down":
+        return ReleaseError(
+            f"the registry {host} does not answer ({last_words(stderr, reference)})",
+            "check the registry address and that it runs, then run the same command again",
+        )
     return ReleaseError(
-        f"cannot read {reference} from the registry ({last.strip()})",
+        f"cannot read {reference} from the registry ({last_words(stderr, reference)})",
         "check the registry address, that it runs, and your login (docker login)",
     )
+
+
+def last_words(stderr: str, reference: str) -> str:
+    text = stderr.replace(reference, "<reference>")
+    return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no answer")
 
 
 def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any] | None:
@@ -63,12 +112,10 @@ def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any]
     try:
         output = imagetools("inspect", reference, "--format", "{{json .Manifest}}")
     except DockerException as error:
-        failure = read_failure(reference, str(error.stderr or ""))
-        if failure is None:
+        found = failure(reference, str(error.stderr or ""), login_hint)
+        if found is None:
             return None
-        if not failure.fix:
-            failure = ReleaseError(failure.problem, login_hint)
-        raise failure from None
+        raise found from None
     data: dict[str, Any] = json.loads(output)
     return data
 
@@ -81,7 +128,7 @@ class ImageConfig:
 
 def image_configs(reference: str) -> dict[str, ImageConfig]:
     """Platform -> image config, for an index (each child) or a single image."""
-    output = imagetools("inspect", reference, "--format", "{{json .Image}}")
+    output = imagetools_for(reference, "inspect", reference, "--format", "{{json .Image}}")
     data = json.loads(output)
     configs = data if "architecture" not in data else {"": data}
     found = {}
@@ -101,12 +148,12 @@ def create_index(tags: list[str], sources: list[str]) -> None:
     distribution registry answer 500.
     """
     for tag in tags:
-        imagetools("create", "--tag", tag, *sources)
+        imagetools_for(tag, "create", "--tag", tag, *sources)
 
 
 def planned_index(sources: list[str]) -> dict[str, Any]:
     """The index `create` would push, computed without pushing (imagetools --dry-run)."""
-    data: dict[str, Any] = json.loads(imagetools("create", "--dry-run", *sources))
+    data: dict[str, Any] = json.loads(imagetools_for(sources[0], "create", "--dry-run", *sources))
     return data
 
 

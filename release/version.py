@@ -31,6 +31,12 @@ def parse_version(text: str) -> semver.Version:
             f"version {text!r} is not SemVer 2.0.0",
             "use MAJOR.MINOR.PATCH with an optional -pre-release, e.g. 1.2.0 or 1.2.0-rc.1",
         ) from None
+    too_large = [part for part in (version.major, version.minor, version.patch) if part >= 2**64]
+    if too_large:
+        raise ReleaseError(
+            f"version {text!r} has a number above 18446744073709551615",
+            "Cargo requires each of MAJOR.MINOR.PATCH to fit in 64 bits: use a smaller one",
+        )
     if version.build:
         raise ReleaseError(
             f"version {text!r} carries build metadata '+{version.build}'",
@@ -126,6 +132,16 @@ def hotfix_base(
         raise ReleaseError(
             f"there is no {version.major}.{version.minor} release line to hotfix",
             f"release {version.major}.{version.minor}.0 first, or hotfix an existing line",
+        )
+    newer = [
+        v
+        for v in release_versions(tags)
+        if (v.major, v.minor) == (version.major, version.minor) and v > version
+    ]
+    if newer:
+        raise ReleaseError(
+            f"{version.major}.{version.minor} already has release {newer[-1]}, above {version}",
+            f"hotfix the line's next patch, {newer[-1].bump_patch() if is_stable(newer[-1]) else newer[-1].finalize_version()}",
         )
     if version.patch != base.patch + 1 and not force:
         raise ReleaseError(

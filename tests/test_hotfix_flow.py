@@ -91,8 +91,8 @@ def test_an_existing_hotfix_branch_is_refused(project: Project) -> None:
     project.git("branch", "-D", "hotfix/1.2.1")
     lines = refused(project, "hotfix", "1.2.1")
     assert lines == [
-        "error: branch hotfix/1.2.1 already exists: switch to it (git switch hotfix/1.2.1) "
-        "or finish it (invoke hotfix.finish)"
+        "error: branch hotfix/1.2.1 already exists on origin: "
+        "git switch --track origin/hotfix/1.2.1 after git fetch origin"
     ]
 
 
@@ -127,11 +127,11 @@ def test_dry_run_lists_the_git_actions_and_changes_nothing(project: Project, tas
     else:
         for action in (
             "would git merge --no-ff hotfix/1.2.1",
-            "would git tag -a v1.2.1 refs/heads/main",
-            "would git push --atomic origin main refs/tags/v1.2.1",
+            "would git tag -a v1.2.1 main",
+            "would git push --atomic origin refs/heads/main refs/tags/v1.2.1",
             "would git switch develop",
             "would git push origin develop",
-            "would git branch -d hotfix/1.2.1",
+            "would git branch -D hotfix/1.2.1",
         ):
             assert action in out, out
 
@@ -167,7 +167,7 @@ def test_the_whole_hotfix_flow(project: Project) -> None:
     # the hotfix branch is gone, here and on the remote.
     assert project.git("branch", "--list", "hotfix/*") == ""
     assert git(project.origin, "branch", "--list", "hotfix/*") == ""
-    assert "- merge the hotfix back into develop" in out
+    assert "- merge-develop: merge the hotfix back into develop" in out
 
 
 def test_a_back_merge_conflict_stops_and_a_second_finish_continues(project: Project) -> None:
@@ -197,8 +197,8 @@ def test_a_back_merge_conflict_stops_and_a_second_finish_continues(project: Proj
     resumed = project.invoke("hotfix.finish", "--version", "1.2.1")
 
     assert resumed.returncode == 0, resumed.stderr
-    for finished in ("bump and commit", "merge the hotfix into main", "create the annotated tag"):
-        assert f"= {finished}" in resumed.stdout
+    for finished in ("prepare", "merge-main", "tag", "push"):
+        assert f"= {finished}: already done" in resumed.stdout
     assert git(project.origin, "show", "develop:src/auth.txt") == "auth reworked, with the fix"
     assert project.version("develop") == "1.3.0-dev.0"
     assert project.git("branch", "--list", "hotfix/*") == ""

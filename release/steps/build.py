@@ -1,4 +1,4 @@
-"""release.build: one buildx build per platform, each with its own cache, pushed by platform;
+"""build and binaries: one buildx build per platform, each with its own cache, pushed by platform;
 the binary extracted from the `bin` stage into dist/ with SHA256SUMS.
 
 Platforms build concurrently, each with a log file and a live line on a terminal; when one
@@ -16,79 +16,72 @@ import signal
 import tarfile
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
 
-from release import cargo, registry
-from release.context import ReleaseContext
-from release.errors import PreflightError, ReleaseError
-from release.images import STEP, BuildRequest, arch_of, build, failing_step
-from devstack.engine import probe
-from release.steps import Action, Check, checks
-
-UNAUTHORIZED = ("401 unauthorized", "authentication required", "no basic auth credentials")
+from release import registry
+from release.errors import ReleaseError
+from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
+from release.plan import CHECKSUMS, Plan
+from release.steps import Say, State, Status, Step
 
 
-def platform_tag(ctx: ReleaseContext, platform: str) -> str:
-    """The per-platform reference release.publish assembles the index from."""
-    return f"{ctx.image}:{ctx.tag}-{arch_of(platform)}"
+def engine_problems() -> list[str]:
+    """The build needs a Docker engine with buildx; asked through python-on-whales."""
+    try:
+        docker.system.info()
+    except DockerException:
+        return ["no Docker engine answers: start one (invoke stack.up locally), or set DOCKER_HOST"]
+    except Exception:  # noqa: BLE001 - no docker CLI at all raises something else entirely
+        return ["the docker CLI is missing: install Docker with buildx"]
+    return []
 
 
-def archive_name(ctx: ReleaseContext, platform: str) -> str:
-    return f"barycenter-{ctx.tag}-linux-{arch_of(platform)}.tar.gz"
+def tagged_commit(plan: Plan) -> str | None:
+    """The tag's commit, read now: an earlier step of this run may have made the tag."""
+    return plan.repo.tag_target(plan.tag) or plan.revision
 
 
-class BuildPreflight(Check):
-    def run(self, ctx: ReleaseContext) -> None:
-        repo = ctx.repo
-        problems = []
-        commit = repo.tag_target(ctx.tag)
-        if commit is None:
-            problems.append(
-                f"tag {ctx.tag} does not exist here: git fetch --tags, or run release.tag"
-            )
-        else:
-            ctx.revision = commit
-            if repo.rev("HEAD") != commit:
-                problems.append(f"HEAD is not {ctx.tag}: git switch --detach {ctx.tag}")
-            manifest = repo.file_at(commit, "Cargo.toml")
-            declared = cargo.version_in_manifest(manifest) if manifest else None
-            if declared != str(ctx.version):
-                problems.append(
-                    f"Cargo.toml at {ctx.tag} says {declared}, not {ctx.version}: "
-                    "the tag is not a release commit of this version"
-                )
-        problems += checks.clean(repo)
-        unknown = [p for p in ctx.platforms if p not in ctx.config.platforms]
-        if unknown:
-            problems.append(
-                f"platform {', '.join(unknown)} is not configured: "
-                f"use one of {', '.join(ctx.config.platforms)}"
-            )
-        if probe() is None:
-            problems.append("no Docker engine answers: invoke stack.up, or set DOCKER_HOST")
-        if problems:
-            raise PreflightError(problems)
-        registry.login_for(ctx.image, ctx.config)
-        created = repo.commit_time(commit or "HEAD")
-        ctx.created = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        ctx.source_date_epoch = created
+def tag_problems(plan: Plan) -> list[str]:
+    """Images are built from the tag: it must exist, unless this run makes it."""
+    if "tag" in plan.stages or tagged_commit(plan) is not None:
+        return []
+    return [
+        f"tag {plan.tag} does not exist here: git fetch --tags {plan.remote}, or run "
+        f"invoke release.tag --version {plan.version}"
+    ]
 
 
-def request_for(ctx: ReleaseContext, platform: str, **changes: object) -> BuildRequest:
+@contextmanager
+def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
+    """The tagged tree, exported with git archive: the build never sees the working tree."""
+    with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
+        archive = plan.repo.repo.git.execute(
+            ["git", "archive", "--format=tar", commit], stdout_as_string=False
+        )
+        with tarfile.open(fileobj=io.BytesIO(bytes(archive))) as tree:
+            tree.extractall(directory, filter="data")
+        yield Path(directory)
+
+
+def request_for(plan: Plan, commit: str, platform: str, **changes: object) -> BuildRequest:
+    epoch = plan.repo.commit_time(commit)
     fields: dict[str, object] = {
         "platform": platform,
-        "version": str(ctx.version),
-        "revision": ctx.revision,
-        "created": ctx.created,
-        "cache_dir": ctx.config.cache_path,
-        "source_url": ctx.config.source_url,
-        "cache_kind": ctx.config.cache,
-        "cache_ref": ctx.config.cache_ref,
-        "source_date_epoch": ctx.source_date_epoch,
+        "version": str(plan.version),
+        "revision": commit,
+        "created": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cache_dir": plan.config.cache_path,
+        "source_url": plan.config.source_url,
+        "cache_kind": plan.config.cache,
+        "cache_ref": plan.config.cache_ref,
+        "source_date_epoch": epoch,
     }
     fields.update(changes)
     return BuildRequest(**fields)  # type: ignore[arg-type]
@@ -110,111 +103,138 @@ def stop_builds_of(platform: str) -> None:
             os.kill(int(entry.name), signal.SIGINT)
 
 
-class BuildImages(Action):
-    name = "build and push each platform's image"
+def platform_image_state(plan: Plan, platform: str, commit: str | None) -> str | None:
+    """Why the platform's image is not (yet) the release's, or None when it is."""
+    reference = plan.platform_image(platform)
+    if commit is None:
+        return f"{plan.tag} does not exist yet"
+    if registry.manifest(reference, registry.login_hint(plan.config)) is None:
+        return f"{reference} is not in the registry"
+    for config in registry.image_configs(reference).values():
+        if config.platform != platform:
+            continue
+        labels = config.labels
+        if labels.get("org.opencontainers.image.version") != str(plan.version):
+            return f"{reference} is labelled {labels.get('org.opencontainers.image.version')}"
+        if labels.get("org.opencontainers.image.revision") != commit:
+            return f"{reference} was built from another commit"
+        return None
+    return f"{reference} holds no {platform} image"
 
-    def done(self, ctx: ReleaseContext) -> bool:
-        return all(self.pushed(ctx, platform) for platform in ctx.platforms)
 
-    def pushed(self, ctx: ReleaseContext, platform: str) -> bool:
-        reference = platform_tag(ctx, platform)
-        if registry.manifest(reference, registry.login_hint(ctx.config)) is None:
-            return False
-        configs = registry.image_configs(reference)
-        return any(
-            c.platform == platform
-            and c.labels.get("org.opencontainers.image.version") == str(ctx.version)
-            and c.labels.get("org.opencontainers.image.revision") == ctx.revision
-            for c in configs.values()
-        )
+def build_log(plan: Plan, platform: str) -> Path:
+    return plan.dist / "logs" / f"build-linux-{arch_of(platform)}.log"
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
+
+class BuildImages(Step):
+    name = "build"
+    title = "build and push each platform's image"
+
+    def state(self, plan: Plan) -> Status:
+        commit = tagged_commit(plan)
+        missing = {p: why for p in plan.platforms if (why := platform_image_state(plan, p, commit))}
+        if not missing:
+            return Status.done(", ".join(plan.platform_image(p) for p in plan.platforms))
+        return Status.todo("; ".join(missing.values()))
+
+    def check(self, plan: Plan) -> list[str]:
+        return [*tag_problems(plan), *engine_problems()]
+
+    def describe(self, plan: Plan) -> list[str]:
         return [
-            f"docker buildx build --platform {platform} --push -t {platform_tag(ctx, platform)} "
-            f"(cache: {ctx.config.cache}, log: {self.log(ctx, platform)})"
-            for platform in ctx.platforms
+            f"docker buildx build --platform {platform} --push -t {plan.platform_image(platform)} "
+            f"(from git archive {plan.tag}; cache: {plan.config.cache}, "
+            f"log: {build_log(plan, platform)})"
+            for platform in plan.platforms
         ]
 
-    @staticmethod
-    def log(ctx: ReleaseContext, platform: str) -> Path:
-        return ctx.config.dist_path / "logs" / f"build-linux-{arch_of(platform)}.log"
+    def run(self, plan: Plan, say: Say) -> None:
+        commit = tagged_commit(plan)
+        if commit is None:
+            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        registry.login_for(plan.image, plan.config)
+        (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
+        todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
+        with exported_tree(plan, commit) as tree:
+            build_platforms(plan, commit, tree, todo, say)
 
-    def run(self, ctx: ReleaseContext) -> None:
-        (ctx.config.dist_path / "logs").mkdir(parents=True, exist_ok=True)
-        todo = [p for p in ctx.platforms if not self.pushed(ctx, p)]
-        display = BuildDisplay(todo, ctx)
 
-        def one(platform: str) -> str:
-            metadata = ctx.config.dist_path / "logs" / f"metadata-linux-{arch_of(platform)}.json"
-            request = request_for(
-                ctx,
-                platform,
-                tags=(platform_tag(ctx, platform),),
-                push=True,
-                metadata_file=metadata,
+def build_platforms(plan: Plan, commit: str, tree: Path, todo: list[str], say: Say) -> None:
+    """Build `todo` concurrently; when one fails, stop the others and name the failing step."""
+    display = BuildDisplay(todo, say)
+
+    def one(platform: str) -> str:
+        metadata = plan.dist / "logs" / f"metadata-linux-{arch_of(platform)}.json"
+        request = request_for(
+            plan,
+            commit,
+            platform,
+            tags=(plan.platform_image(platform),),
+            push=True,
+            metadata_file=metadata,
+            provenance=True,
+        )
+        lines: list[str] = []
+
+        def seen(line: str) -> None:
+            lines.append(line)
+            display.update(platform, line)
+
+        try:
+            report = build(
+                docker,
+                tree,
+                tree / plan.config.dockerfile,
+                request,
+                build_log(plan, platform),
+                on_line=seen,
             )
-            lines: list[str] = []
-
-            def seen(line: str) -> None:
-                lines.append(line)
-                display.update(platform, line)
-
-            try:
-                report = build(
-                    docker,
-                    ctx.repo.root,
-                    ctx.config.dockerfile_path,
-                    request,
-                    self.log(ctx, platform),
-                    on_line=seen,
-                )
-            except DockerException:
-                if any(marker in line.lower() for line in lines for marker in UNAUTHORIZED):
-                    raise ReleaseError(
-                        f"{platform}: the registry refused the push of "
-                        f"{platform_tag(ctx, platform)} (unauthorized)",
-                        registry.login_hint(ctx.config),
-                    ) from None
-                step = failing_step(lines) or "an unknown step"
+        except DockerException:
+            reference = plan.platform_image(platform)
+            if registry.classify(reference, "\n".join(lines)) == "unauthorized":
                 raise ReleaseError(
-                    f"{platform} failed at {step}",
-                    f"read {self.log(ctx, platform)}",
+                    f"{platform}: the registry refused the push of {reference} (unauthorized)",
+                    registry.login_hint(plan.config),
                 ) from None
-            digest = str(json.loads(metadata.read_text())["containerimage.digest"])
-            ctx.say(
-                f"  {platform}: pushed {platform_tag(ctx, platform)} ({digest}); "
-                f"{len(report.steps)} steps, {len(report.uncached_steps)} not from cache"
-            )
-            return digest
+            step = failing_step(lines) or "an unknown step"
+            raise ReleaseError(
+                f"{platform} failed at {step}", f"read {build_log(plan, platform)}"
+            ) from None
+        digest = str(json.loads(metadata.read_text())["containerimage.digest"])
+        say(
+            f"  {platform}: pushed {plan.platform_image(platform)} ({digest}); "
+            f"{len(report.steps)} steps, {len(report.uncached_steps)} not from cache"
+        )
+        return digest
 
-        interrupted: list[str] = []
-        with display, ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-            futures = {pool.submit(one, p): p for p in todo}
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            if pending and any(f.exception() for f in done):
-                for future in pending:
-                    interrupted.append(futures[future])
-                    stop_builds_of(futures[future])
-        failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
-        causes = [error for platform, error in failures.items() if platform not in interrupted]
-        if causes:
-            first = causes[0]
-            if not isinstance(first, ReleaseError):
-                raise first
-            stopped = [p for p in interrupted if p in failures]
-            suffix = f"; stopped {', '.join(stopped)}" if stopped else ""
-            raise ReleaseError(f"{first.problem}{suffix}", first.fix)
+    interrupted: list[str] = []
+    with display, ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        futures = {pool.submit(one, p): p for p in todo}
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        if pending and any(f.exception() for f in done):
+            for future in pending:
+                interrupted.append(futures[future])
+                stop_builds_of(futures[future])
+    failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
+    causes = [error for platform, error in failures.items() if platform not in interrupted]
+    if causes:
+        first = causes[0]
+        if not isinstance(first, ReleaseError):
+            raise first
+        stopped = [p for p in interrupted if p in failures]
+        suffix = f"; stopped {', '.join(stopped)}" if stopped else ""
+        raise ReleaseError(f"{first.problem}{suffix}", first.fix)
 
 
 class BuildDisplay:
     """A live line per platform on a terminal; elsewhere (CI logs) one line per new step."""
 
-    def __init__(self, platforms: list[str], ctx: ReleaseContext) -> None:
+    def __init__(self, platforms: list[str], say: Say) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.console = Console(stderr=True)
-        self.say = ctx.say
+        self.say = say
         self.live = self.console.is_terminal
         self.progress = Progress(
             SpinnerColumn(),
@@ -259,39 +279,114 @@ def deterministic_tar_gz(binary: bytes, name: str, mtime: int) -> bytes:
     return gzip.compress(raw.getvalue(), compresslevel=9, mtime=mtime)
 
 
-class ExtractBinaries(Action):
-    name = "extract the binaries into dist/"
+def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None:
+    """Why dist/'s archive for `platform` is not the release's, read from its content: one
+    `barycenter` ELF of the platform's architecture that carries the version and the commit."""
+    path = plan.dist / plan.archive(platform)
+    if commit is None:
+        return f"{plan.tag} does not exist yet"
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            members = archive.getmembers()
+            if [m.name for m in members] != ["barycenter"]:
+                return f"{path.name} holds {[m.name for m in members]}, not barycenter alone"
+            extracted = archive.extractfile(members[0])
+            binary = extracted.read() if extracted else b""
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    except (OSError, tarfile.TarError, EOFError):
+        return f"{path.name} is not a readable .tar.gz"
+    try:
+        arch = elf_architecture(binary)
+    except ValueError:
+        return f"{path.name} holds no ELF binary"
+    if arch != arch_of(platform):
+        return f"{path.name} holds a {arch} binary"
+    if commit.encode() not in binary or str(plan.version).encode() not in binary:
+        return f"{path.name} was not built from {plan.tag} ({commit[:12]})"
+    return None
 
-    def done(self, ctx: ReleaseContext) -> bool:
-        dist = ctx.config.dist_path
-        return (
-            all((dist / archive_name(ctx, p)).exists() for p in ctx.platforms)
-            and (dist / "SHA256SUMS").exists()
-        )
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
+def checksums_problem(plan: Plan) -> str | None:
+    path = plan.dist / CHECKSUMS
+    expected = {
+        name: hashlib.sha256((plan.dist / name).read_bytes()).hexdigest()
+        for name in plan.archives
+        if (plan.dist / name).exists()
+    }
+    try:
+        rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+    except (OSError, UnicodeDecodeError):
+        return f"{CHECKSUMS} is missing or unreadable"
+    listed = {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+    if listed != expected:
+        return f"{CHECKSUMS} does not match the archives"
+    return None
+
+
+class ExtractBinaries(Step):
+    name = "binaries"
+    title = "extract each platform's binary into dist/ with SHA256SUMS"
+
+    def state(self, plan: Plan) -> Status:
+        commit = tagged_commit(plan)
+        problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
+        if not problems and set(plan.platforms) == set(plan.config.platforms):
+            if (why := checksums_problem(plan)) is not None:
+                problems.append(why)
+        if problems:
+            return Status.todo("; ".join(problems))
+        return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
+
+    def check(self, plan: Plan) -> list[str]:
+        return [*tag_problems(plan), *engine_problems()]
+
+    def describe(self, plan: Plan) -> list[str]:
         return [
             f"docker buildx build --platform {p} --target bin --output type=local "
-            f"-> dist/{archive_name(ctx, p)}"
-            for p in ctx.platforms
-        ] + ["write dist/SHA256SUMS"]
+            f"-> {plan.dist.name}/{plan.archive(p)}"
+            for p in plan.platforms
+        ] + [f"write {plan.dist.name}/{CHECKSUMS}"]
 
-    def run(self, ctx: ReleaseContext) -> None:
-        dist = ctx.config.dist_path
-        for platform in ctx.platforms:
-            extracted = dist / "logs" / f"bin-linux-{arch_of(platform)}"
-            request = request_for(ctx, platform, target="bin", output_dir=extracted)
-            build(
-                docker,
-                ctx.repo.root,
-                ctx.config.dockerfile_path,
-                request,
-                dist / "logs" / f"extract-linux-{arch_of(platform)}.log",
-            )
-            binary = (extracted / "barycenter").read_bytes()
-            archive = deterministic_tar_gz(binary, "barycenter", ctx.source_date_epoch)
-            (dist / archive_name(ctx, platform)).write_bytes(archive)
-        write_checksums(dist, ctx.tag)
+    def run(self, plan: Plan, say: Say) -> None:
+        commit = tagged_commit(plan)
+        if commit is None:
+            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        dist = plan.dist
+        (dist / "logs").mkdir(parents=True, exist_ok=True)
+        epoch = plan.repo.commit_time(commit)
+        with exported_tree(plan, commit) as tree:
+            for platform in plan.platforms:
+                if archive_problem(plan, platform, commit) is None:
+                    continue
+                with tempfile.TemporaryDirectory(prefix="barycenter-bin-") as extracted:
+                    request = request_for(
+                        plan, commit, platform, target="bin", output_dir=Path(extracted)
+                    )
+                    try:
+                        build(
+                            docker,
+                            tree,
+                            tree / plan.config.dockerfile,
+                            request,
+                            dist / "logs" / f"extract-linux-{arch_of(platform)}.log",
+                        )
+                    except DockerException:
+                        raise ReleaseError(
+                            f"extracting the {platform} binary failed",
+                            f"read {dist / 'logs' / f'extract-linux-{arch_of(platform)}.log'}",
+                        ) from None
+                    binary = (Path(extracted) / "barycenter").read_bytes()
+                archive = deterministic_tar_gz(binary, "barycenter", epoch)
+                write_atomically(dist / plan.archive(platform), archive)
+        write_checksums(dist, plan.tag)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """A reader (or a rerun after a crash) sees the old file or the new one, never half."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def write_checksums(dist: Path, tag: str) -> None:
@@ -299,7 +394,4 @@ def write_checksums(dist: Path, tag: str) -> None:
         f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
         for path in sorted(dist.glob(f"barycenter-{tag}-linux-*.tar.gz"))
     ]
-    (dist / "SHA256SUMS").write_text("".join(lines))
-
-
-BUILD = (BuildPreflight(), BuildImages(), ExtractBinaries())
+    write_atomically(dist / CHECKSUMS, "".join(lines).encode())

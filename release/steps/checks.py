@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import semver
 
 from release.git import GitRepo, RemoteState
@@ -97,3 +99,17 @@ def branch_ref(repo: GitRepo, branch: str) -> str:
     against what the release branch can reach, whatever is checked out."""
     ref = f"refs/heads/{branch}"
     return ref if repo.rev(ref) is not None else "HEAD"
+
+
+def merge_in_progress(repo: GitRepo) -> list[str]:
+    git_dir = Path(repo.repo.git_dir)
+    for marker, what, finish in (
+        ("MERGE_HEAD", "a merge", "git merge --continue, or git merge --abort"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue or --abort"),
+        ("REVERT_HEAD", "a revert", "git revert --continue or --abort"),
+        ("rebase-merge", "a rebase", "git rebase --continue or --abort"),
+        ("rebase-apply", "a rebase or am", "git rebase --continue or --abort"),
+    ):
+        if (git_dir / marker).exists():
+            return [f"{what} is in progress: finish it ({finish}) before releasing"]
+    return []

@@ -1,4 +1,10 @@
-"""release.prepare: bump the manifests, finalize the changelog, commit the release."""
+"""prepare: bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit, as one transaction.
+
+The new contents are computed from the committed files before anything is written, so every
+failure is found first; a failure while writing or committing restores the files, the index and
+the branch, and a run killed between the writes and the commit is recognised (the files hold
+exactly the planned contents) and finished by the rerun.
+"""
 
 from __future__ import annotations
 
@@ -7,147 +13,266 @@ from pathlib import Path
 import semver
 
 from release import cargo, changelog
-from release.context import ReleaseContext
-from release.errors import PreflightError
-from release.git import GitRepo
+from release.errors import ReleaseError
+from release.git import GitError, GitRepo
 from release.history import release_range
 from release.notes import from_range, group_sections, groups_of
-from release.steps import Action, Check, checks
-from release.version import new_version_problems, tag_name
+from release.plan import Plan, reachable, release_ref
+from release.steps import Say, State, Status, Step, checks
+from release.version import new_version_problems, release_versions, tag_name
 
 RELEASE_FILES = ("Cargo.toml", "Cargo.lock", "CHANGELOG.md")
 
 
-def is_release_commit(repo: GitRepo, ref: str, version: semver.Version) -> bool:
-    """`ref` carries version X in Cargo.toml and a finalized `## [X]` changelog section."""
+def is_release_commit(repo: GitRepo, ref: str, version: semver.Version, message: str) -> bool:
+    """`ref` is the release commit of X: its subject holds the release commit message (a
+    commit-msg hook may add to it), Cargo.toml says X, CHANGELOG.md has `## [X]`."""
+    try:
+        subject = repo.output("log", "-1", "--format=%s", ref)
+    except GitError:
+        return False
+    if message.splitlines()[0] not in subject:
+        return False
     manifest = repo.file_at(ref, "Cargo.toml")
     log = repo.file_at(ref, "CHANGELOG.md")
     if manifest is None or log is None:
         return False
-    return cargo.version_in_manifest(manifest) == str(version) and changelog.has_release(
-        log, version
-    )
+    try:
+        declared = cargo.version_in_manifest(manifest)
+    except Exception:  # noqa: BLE001 - an unparsable manifest is simply not a release commit
+        return False
+    return declared == str(version) and changelog.has_release(log, version)
 
 
-def previous_release(repo: GitRepo, ref: str, version: semver.Version) -> semver.Version | None:
-    earlier = [v for v in checks.reachable_releases(repo, ref) if v < version]
-    return max(earlier, default=None)
+def superseded(plan: Plan) -> bool:
+    """A release above X was made on top of X: X is an old release, not one being resumed."""
+    containing = plan.repo.output("tag", "--contains", f"refs/tags/{plan.tag}")
+    return any(v > plan.version for v in release_versions(containing.split()))
 
 
-def write_changelog(ctx: ReleaseContext) -> None:
-    """Finalize CHANGELOG.md for X: hand-written Unreleased entries plus the grouped commits
-    since the previous release, compare links updated."""
-    found = release_range(ctx.repo.root, ctx.version)
-    generated = group_sections(from_range(found, groups_of(ctx.config)), ctx.config.source_url)
-    path = ctx.repo.root / "CHANGELOG.md"
-    path.write_text(
-        changelog.finalize(
-            path.read_text(),
-            ctx.version,
-            ctx.today,
-            found.previous.version if found.previous else None,
-            ctx.config.source_url,
-            generated=generated,
-        )
-    )
+def decoded(path: str, data: bytes) -> tuple[str, str]:
+    """The text with LF line ends, and the line end the file uses (kept when written back)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ReleaseError(
+            f"{path} is not UTF-8 (byte {error.start} is {data[error.start]:#x})",
+            f"convert it: iconv -f latin1 -t utf-8 {path} -o {path}.new && mv {path}.new {path}",
+        ) from None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return text.replace("\r\n", "\n"), newline
 
 
-class PreparePreflight(Check):
-    def run(self, ctx: ReleaseContext) -> None:
-        repo = ctx.repo
-        problems = [
-            *checks.on_branch(repo, ctx.release_branch),
-            *checks.clean(repo),
-            *checks.not_shallow(repo),
-            *checks.identity(repo),
-        ]
-        head = repo.rev("HEAD")
-        resuming = head is not None and is_release_commit(repo, "HEAD", ctx.version)
-        state = repo.remote_state(ctx.remote)
-        problems += checks.in_sync(
-            repo, ctx.remote, state, ctx.release_branch, head if resuming else None
-        )
-        tags = set(repo.tags()) | set(state.tags)
-        if head is not None and repo.tag_target(ctx.tag) == head:
-            tags.discard(ctx.tag)  # tagged already by a release.tag run: nothing left to prepare
-        reachable = [
-            v
-            for v in checks.reachable_releases(repo, checks.branch_ref(repo, ctx.release_branch))
-            if v != ctx.version
-        ]
-        problems += new_version_problems(ctx.version, reachable, tags)
-        current = cargo.crate_version(repo.root).version
-        if semver.Version.parse(current) > ctx.version:
-            problems.append(
-                f"Cargo.toml is at {current}, above {ctx.version}: "
-                f"release a version above {current}"
+def committed(repo: GitRepo, ref: str, path: str) -> bytes | None:
+    try:
+        return repo.output("show", f"{ref}:{path}", strip=False).encode()
+    except GitError:
+        return None
+
+
+def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
+    """The release files as the release commit holds them, computed from `base`'s committed
+    files (never from the worktree, so a half-written run gives the same answer)."""
+    repo = plan.repo
+    edits: dict[str, bytes] = {}
+    originals: dict[str, tuple[str, str]] = {}
+    for name in RELEASE_FILES:
+        data = committed(repo, base, name)
+        if data is None:
+            if name == "Cargo.lock":
+                continue
+            raise ReleaseError(
+                f"{name} is not committed on {base}",
+                f"add and commit {name} (Keep a Changelog 1.1.0 for CHANGELOG.md)"
+                if name == "CHANGELOG.md"
+                else f"add and commit {name}",
             )
-        previous = previous_release(repo, checks.branch_ref(repo, ctx.release_branch), ctx.version)
-        if head is not None and not ctx.allow_empty:
-            tip = checks.branch_ref(repo, ctx.release_branch)
-            since = f"{tag_name(previous)}..{tip}" if previous else tip
-            new_commits = repo.count(since) - (1 if resuming else 0)
-            if new_commits < 1:
+        originals[name] = decoded(name, data)
+    manifest_text, manifest_nl = originals["Cargo.toml"]
+    try:
+        current = cargo.version_in_manifest(manifest_text)
+        new_manifest = cargo.bumped_manifest(manifest_text, str(plan.version))
+    except Exception as error:  # noqa: BLE001 - tomlkit's errors are many; all mean "fix it"
+        raise ReleaseError(f"Cargo.toml cannot be read ({error})", "fix Cargo.toml") from None
+    if current is None:
+        raise ReleaseError("Cargo.toml has no [package] version", 'add version = "X.Y.Z"')
+    edits["Cargo.toml"] = new_manifest.replace("\n", manifest_nl).encode()
+    if "Cargo.lock" in originals:
+        lock_text, lock_nl = originals["Cargo.lock"]
+        crates = cargo.crate_version(plan.root).crates
+        edits["Cargo.lock"] = (
+            cargo.bumped_lock(lock_text, crates, str(plan.version)).replace("\n", lock_nl).encode()
+        )
+    log_text, log_nl = originals["CHANGELOG.md"]
+    found = release_range(plan.root, plan.version, target=base)
+    generated = group_sections(from_range(found, groups_of(plan.config)), plan.config.source_url)
+    new_log = changelog.finalize(
+        log_text,
+        plan.version,
+        plan.today,
+        plan.previous,
+        plan.config.source_url,
+        generated=generated,
+    )
+    edits["CHANGELOG.md"] = new_log.replace("\n", log_nl).encode()
+    return edits
+
+
+def worktree_holds(plan: Plan, edits: dict[str, bytes]) -> bool:
+    """The uncommitted changes are exactly the planned release files: our own partial work."""
+    dirty = plan.repo.uncommitted()
+    if not dirty or any(path not in edits for path in dirty):
+        return False
+    return all((plan.root / name).read_bytes() == data for name, data in edits.items())
+
+
+class Prepare(Step):
+    name = "prepare"
+    title = "bump Cargo.toml and Cargo.lock, finalize CHANGELOG.md, commit"
+
+    def state(self, plan: Plan) -> Status:
+        if plan.repo.tag_target(plan.tag) is not None and not superseded(plan):
+            return Status.done(f"{plan.tag} exists")
+        tip = f"refs/heads/{plan.commit_branch}"
+        if plan.repo.rev(tip) is not None and is_release_commit(
+            plan.repo, tip, plan.version, plan.commit_message
+        ):
+            return Status.done(f"{plan.commit_branch} ends with the release commit")
+        return Status.todo()
+
+    def check(self, plan: Plan) -> list[str]:
+        if self.state(plan).state is not State.TODO:
+            return []
+        repo = plan.repo
+        problems = [*checks.merge_in_progress(repo)]
+        if plan.flow == "release":
+            problems += checks.on_branch(repo, plan.release_branch)
+        edits: dict[str, bytes] | None = None
+        if repo.rev(f"refs/heads/{plan.commit_branch}") is not None:
+            try:
+                edits = planned_files(plan, f"refs/heads/{plan.commit_branch}")
+            except ReleaseError as error:
+                problems.append(str(error))
+        if edits is None or not worktree_holds(plan, edits):
+            problems += checks.clean(repo)
+        problems += [*checks.not_shallow(repo), *checks.identity(repo)]
+        if plan.flow == "hotfix":
+            problems += self.hotfix_problems(plan)
+        else:
+            problems += self.release_problems(plan)
+        return problems
+
+    def release_problems(self, plan: Plan) -> list[str]:
+        repo = plan.repo
+        state = repo.remote_state(plan.remote)
+        problems = checks.in_sync(repo, plan.remote, state, plan.release_branch, None)
+        base = release_ref(repo, state, plan.release_branch)
+        others = [v for v in reachable(repo, base) if v != plan.version]
+        problems += new_version_problems(plan.version, others, set(repo.tags()) | set(state.tags))
+        try:
+            current = cargo.crate_version(plan.root).version
+            if semver.Version.parse(current) > plan.version:
                 problems.append(
-                    f"no commits since {tag_name(previous) if previous else 'the start'}: "
-                    "nothing to release (pass --allow-empty to release anyway)"
+                    f"Cargo.toml is at {current}, above {plan.version}: "
+                    f"release a version above {current}"
                 )
-        if problems:
-            raise PreflightError(problems)
+        except ValueError:
+            problems.append("Cargo.toml's version is not SemVer: write it as MAJOR.MINOR.PATCH")
+        except ReleaseError as error:
+            problems.append(str(error))
+        if not plan.allow_empty and repo.rev("HEAD") is not None:
+            since = f"{tag_name(plan.previous)}..{base}" if plan.previous else base
+            if repo.count(since) < 1:
+                problems.append(
+                    f"no commits since {tag_name(plan.previous) if plan.previous else 'the start'}"
+                    ": nothing to release (pass --allow-empty to release anyway)"
+                )
+        return problems
 
+    def hotfix_problems(self, plan: Plan) -> list[str]:
+        repo = plan.repo
+        branch = plan.commit_branch
+        if repo.rev(f"refs/heads/{branch}") is None:
+            return [f"branch {branch} does not exist: start it with invoke hotfix {plan.version}"]
+        if repo.count(f"{plan.base_tag}..refs/heads/{branch}") < 1:
+            return [f"{branch} has no commit beyond {plan.base_tag}: commit the fix first"]
+        return []
 
-class BumpManifests(Action):
-    name = "bump Cargo.toml and Cargo.lock"
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return cargo.crate_version(ctx.repo.root).version == str(ctx.version)
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        current = cargo.crate_version(ctx.repo.root)
-        return [
-            f"set version {current.version} -> {ctx.version} in Cargo.toml"
-            + (" [workspace.package]" if current.inherited else " [package]")
-            + f" and Cargo.lock ({', '.join(current.crates)})"
+    def describe(self, plan: Plan) -> list[str]:
+        lines = []
+        if plan.repo.current_branch() != plan.commit_branch:
+            lines.append(f"git switch {plan.commit_branch}")
+        lines += [
+            f"set version {plan.version} in Cargo.toml and Cargo.lock",
+            f"move [Unreleased] to '## [{plan.version}] - {plan.today.isoformat()}' "
+            "in CHANGELOG.md, with the grouped commits since "
+            + (tag_name(plan.previous) if plan.previous else "the start"),
+            f"git commit -m {plan.commit_message!r} -- {' '.join(RELEASE_FILES)}",
         ]
+        return lines
 
-    def run(self, ctx: ReleaseContext) -> None:
-        cargo.bump(ctx.repo.root, str(ctx.version))
-
-
-class FinalizeChangelog(Action):
-    name = "finalize CHANGELOG.md"
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return changelog.has_release(self.path(ctx).read_text(), ctx.version)
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return [
-            f"move [Unreleased] to '## [{ctx.version}] - {ctx.today.isoformat()}' in CHANGELOG.md"
-        ]
-
-    def run(self, ctx: ReleaseContext) -> None:
-        write_changelog(ctx)
+    def run(self, plan: Plan, say: Say) -> None:
+        repo = plan.repo
+        start_branch = repo.current_branch()
+        before = repo.rev(f"refs/heads/{plan.commit_branch}")
+        edits = planned_files(plan, f"refs/heads/{plan.commit_branch}")
+        originals = {
+            name: (plan.root / name).read_bytes() if (plan.root / name).exists() else None
+            for name in edits
+        }
+        try:
+            if start_branch != plan.commit_branch:
+                repo.call("switch", "--", plan.commit_branch)
+            for name, data in edits.items():
+                (plan.root / name).write_bytes(data)
+            repo.call("add", "--", *edits)
+            stamp = f"@{plan.epoch} +0000"
+            repo.call(
+                "commit",
+                "--quiet",
+                "-m",
+                plan.commit_message,
+                "--",
+                *edits,
+                env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+            )
+        except BaseException as error:
+            tip = repo.rev(f"refs/heads/{plan.commit_branch}")
+            if (
+                tip != before
+                and tip is not None
+                and is_release_commit(repo, tip, plan.version, plan.commit_message)
+            ):
+                raise  # the commit landed (Ctrl-C after it): the rerun finds it done
+            self.restore(plan, originals, start_branch)
+            if isinstance(error, GitError):
+                raise ReleaseError(
+                    f"git commit of the release failed: {error.reason}; the release files, the "
+                    "index and the branch were restored",
+                    "fix what git says (a hook, commit signing), then run the same command again",
+                ) from None
+            if isinstance(error, OSError):
+                raise ReleaseError(
+                    f"writing the release files failed ({error.strerror}); they were restored",
+                    "fix the cause, then run the same command again",
+                ) from None
+            raise
 
     @staticmethod
-    def path(ctx: ReleaseContext) -> Path:
-        return ctx.repo.root / "CHANGELOG.md"
-
-
-class CommitRelease(Action):
-    name = "commit the release"
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return is_release_commit(ctx.repo, "HEAD", ctx.version) and not any(
-            path in RELEASE_FILES for path in ctx.repo.uncommitted()
-        )
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return [f"git commit -m {ctx.commit_message!r} -- {' '.join(RELEASE_FILES)}"]
-
-    def run(self, ctx: ReleaseContext) -> None:
-        present = [name for name in RELEASE_FILES if (ctx.repo.root / name).exists()]
-        ctx.repo.run.add("--", *present)
-        ctx.repo.run.commit("-m", ctx.commit_message, "--", *present)
-
-
-PREPARE = (PreparePreflight(), BumpManifests(), FinalizeChangelog(), CommitRelease())
+    def restore(plan: Plan, originals: dict[str, bytes | None], branch: str | None) -> None:
+        repo = plan.repo
+        for name, data in originals.items():
+            path: Path = plan.root / name
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+        try:
+            repo.call("reset", "--quiet", "--", *originals)
+        except GitError:
+            pass
+        if branch and repo.current_branch() != branch:
+            try:
+                repo.call("switch", "--", branch)
+            except GitError:
+                pass

@@ -1,4 +1,4 @@
-"""release.publish: one multi-arch index tagged vX, plus latest/X.Y/X where the policy says.
+"""publish: one multi-arch index tagged vX, plus latest/X.Y/X where the policy says.
 
 Before any tag moves, the index is checked: exactly the configured platforms, each child's
 image config matching its slot and labelled with version X. Republishing the same images
@@ -10,13 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from release import registry
-from release.context import ReleaseContext
-from release.errors import PreflightError, ReleaseError
-from release.image_tags import image_tags
-from release.images import arch_of
-from release.steps import Action, Check
-from release.steps.build import platform_tag
-from release.version import release_versions
+from release.errors import ReleaseError
+from release.plan import Plan
+from release.steps import Say, State, Status, Step
 
 
 def child_digests(index: dict[str, Any]) -> set[str]:
@@ -34,83 +30,111 @@ def index_platforms(index: dict[str, Any]) -> list[str]:
     return sorted(found)
 
 
-class PublishPreflight(Check):
-    def run(self, ctx: ReleaseContext) -> None:
-        registry.login_for(ctx.image, ctx.config)
-        problems = []
-        sources = []
-        for platform in ctx.config.platforms:
-            reference = platform_tag(ctx, platform)
-            found = registry.manifest(reference, registry.login_hint(ctx.config))
-            if found is None:
-                problems.append(
-                    f"{reference} is not in the registry: "
-                    f"run invoke release.build --version {ctx.version} --platform {platform}"
-                )
-                continue
-            configs = registry.image_configs(reference)
-            config = next(iter(configs.values()))
-            if config.platform != platform:
-                problems.append(
-                    f"{reference} holds a {config.platform} image in the {platform} slot: "
-                    f"rebuild it with --platform {platform}"
-                )
-            label = config.labels.get("org.opencontainers.image.version")
-            if label != str(ctx.version):
-                problems.append(
-                    f"{reference} is labelled version {label}, not {ctx.version}: "
-                    "rebuild it from the release tag"
-                )
-            sources.append(f"{ctx.image}@{found['digest']}")
+def source_problems(plan: Plan) -> tuple[list[str], list[str]]:
+    """The per-platform images the index is made of, as `IMAGE@digest`, and what is wrong with
+    them: exactly the configured platforms, each holding its own platform, labelled X."""
+    hint = registry.login_hint(plan.config)
+    problems, sources = [], []
+    for platform in plan.config.platforms:
+        reference = plan.platform_image(platform)
+        found = registry.manifest(reference, hint)
+        if found is None:
+            problems.append(
+                f"{reference} is not in the registry: "
+                f"run invoke release.build --version {plan.version} --platform {platform}"
+            )
+            continue
+        configs = list(registry.image_configs(reference).values())
+        held = sorted({c.platform for c in configs})
+        if held != [platform]:
+            problems.append(
+                f"{reference} holds a {', '.join(held)} image in the {platform} slot: "
+                f"rebuild it with --platform {platform}"
+            )
+            continue
+        label = configs[0].labels.get("org.opencontainers.image.version")
+        if label != str(plan.version):
+            problems.append(
+                f"{reference} is labelled version {label}, not {plan.version}: "
+                "rebuild it from the release tag"
+            )
+        sources.append(f"{plan.image}@{found['digest']}")
+    return problems, sources
+
+
+def planned_children(plan: Plan, sources: list[str]) -> set[str]:
+    planned = registry.planned_index(sources)
+    if index_platforms(planned) != sorted(plan.config.platforms):
+        raise ReleaseError(
+            f"the index would hold {', '.join(index_platforms(planned))}, "
+            f"not {', '.join(sorted(plan.config.platforms))}",
+            "rebuild the platform images, one per configured platform",
+        )
+    return child_digests(planned)
+
+
+def stale_tags(plan: Plan, children: set[str]) -> list[str]:
+    hint = registry.login_hint(plan.config)
+    stale = []
+    for tag in plan.image_tags:
+        current = registry.manifest(f"{plan.image}:{tag}", hint)
+        if current is None or child_digests(current) != children:
+            stale.append(tag)
+    return stale
+
+
+class PublishIndex(Step):
+    name = "publish"
+    title = "publish the multi-arch index under the tags the policy gives"
+
+    def state(self, plan: Plan) -> Status:
+        problems, sources = source_problems(plan)
         if problems:
-            raise PreflightError(problems)
-        planned = registry.planned_index(sources)
-        if index_platforms(planned) != sorted(ctx.config.platforms):
-            raise ReleaseError(
-                f"the index would hold {', '.join(index_platforms(planned))}, "
-                f"not {', '.join(sorted(ctx.config.platforms))}",
-                "rebuild the platform images, one per configured platform",
-            )
-        ctx.sources = sources
-        ctx.planned_children = child_digests(planned)
-        published = registry.manifest(f"{ctx.image}:{ctx.tag}", registry.login_hint(ctx.config))
-        moved = published is not None and child_digests(published) != ctx.planned_children
-        if moved and not ctx.force:
-            raise ReleaseError(
-                f"{ctx.image}:{ctx.tag} already points at other images "
-                "(released tags are immutable)",
-                "publish a new version, or pass --force to move it",
-            )
-        versions = release_versions(set(ctx.repo.tags()) | {ctx.tag})
-        ctx.image_tags = image_tags(ctx.version, versions, ctx.config.floating_tags)
+            return Status.todo(problems[0].split(":")[0])
+        stale = stale_tags(plan, planned_children(plan, sources))
+        if stale:
+            return Status.todo("to tag: " + ", ".join(stale))
+        return Status.done(", ".join(f"{plan.image}:{t}" for t in plan.image_tags))
 
+    def check(self, plan: Plan) -> list[str]:
+        if "build" in plan.stages:
+            return []
+        problems, sources = source_problems(plan)
+        if problems:
+            return problems
+        children = planned_children(plan, sources)
+        published = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
+        if published is not None and child_digests(published) != children:
+            if not plan.move_version_tag:
+                return [
+                    f"{plan.image}:{plan.tag} already points at other images (released tags "
+                    "are immutable): publish a new version, or pass --force to move it"
+                ]
+        return []
 
-class PublishIndex(Action):
-    name = "publish the multi-arch index"
+    def describe(self, plan: Plan) -> list[str]:
+        sources = " ".join(plan.platform_image(p) for p in plan.config.platforms)
+        return [
+            f"docker buildx imagetools create -t {plan.image}:{tag} {sources}"
+            for tag in plan.image_tags
+        ]
 
-    def stale_tags(self, ctx: ReleaseContext) -> list[str]:
-        stale = []
-        for tag in ctx.image_tags:
-            current = registry.manifest(f"{ctx.image}:{tag}", registry.login_hint(ctx.config))
-            if current is None or child_digests(current) != ctx.planned_children:
-                stale.append(tag)
-        return stale
-
-    def done(self, ctx: ReleaseContext) -> bool:
-        return not self.stale_tags(ctx)
-
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        tags = " ".join(f"-t {ctx.image}:{t}" for t in self.stale_tags(ctx))
-        return [f"docker buildx imagetools create {tags} {' '.join(ctx.sources)}"]
-
-    def run(self, ctx: ReleaseContext) -> None:
-        stale = self.stale_tags(ctx)
-        registry.create_index([f"{ctx.image}:{t}" for t in stale], ctx.sources)
-        published = registry.manifest(f"{ctx.image}:{ctx.tag}", registry.login_hint(ctx.config))
-        digest = published["digest"] if published else "?"
-        ctx.say(f"  {ctx.image}:{ctx.tag} = {ctx.image}@{digest} ({', '.join(stale)})")
-        for platform in ctx.config.platforms:
-            ctx.say(f"  {platform}: {arch_of(platform)} image in its slot")
-
-
-PUBLISH = (PublishPreflight(), PublishIndex())
+    def run(self, plan: Plan, say: Say) -> None:
+        problems, sources = source_problems(plan)
+        if problems:
+            raise ReleaseError(problems[0].split(": ", 1)[0], problems[0].split(": ", 1)[-1])
+        registry.login_for(plan.image, plan.config)
+        children = planned_children(plan, sources)
+        published = registry.manifest(f"{plan.image}:{plan.tag}")
+        if published is not None and child_digests(published) != children:
+            if not plan.move_version_tag:
+                raise ReleaseError(
+                    f"{plan.image}:{plan.tag} already points at other images "
+                    "(released tags are immutable)",
+                    "publish a new version, or pass --force to move it",
+                )
+        stale = stale_tags(plan, children)
+        registry.create_index([f"{plan.image}:{t}" for t in stale], sources)
+        index = registry.manifest(f"{plan.image}:{plan.tag}")
+        digest = index["digest"] if index else "?"
+        say(f"  {plan.image}:{plan.tag} = {plan.image}@{digest} ({', '.join(stale)})")

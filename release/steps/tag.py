@@ -1,126 +1,174 @@
-"""release.tag: the annotated tag vX on the release commit, pushed with its branch atomically."""
+"""tag and push: the annotated tag vX on the release commit, pushed with its branch atomically."""
 
 from __future__ import annotations
 
-import git
-
-from release.context import ReleaseContext
-from release.errors import PreflightError, ReleaseError
+from release.errors import ReleaseError
+from release.git import GitError
 from release.history import release_range
 from release.notes import from_range, groups_of, markdown
-from release.steps import Action, Check, checks
+from release.plan import Plan
+from release.steps import Say, State, Status, Step, checks
 from release.steps.prepare import is_release_commit
-from release.version import new_version_problems
 
 
-class TagPreflight(Check):
-    def run(self, ctx: ReleaseContext) -> None:
-        repo = ctx.repo
-        problems = [
-            *checks.on_branch(repo, ctx.release_branch),
-            *checks.clean(repo),
-            *checks.not_shallow(repo),
-            *checks.identity(repo),
-        ]
-        head = repo.rev("HEAD")
-        if head is None or not is_release_commit(repo, "HEAD", ctx.version):
-            problems.append(
-                f"HEAD is not the release commit of {ctx.version}: "
-                f"run invoke release.prepare --version {ctx.version} first"
-            )
-        state = repo.remote_state(ctx.remote)
-        problems += checks.in_sync(repo, ctx.remote, state, ctx.release_branch, head)
-        problems += checks.tag_free(repo, state, ctx.version, head)
-        tags = (set(repo.tags()) | set(state.tags)) - {ctx.tag}
-        reachable = [
-            v
-            for v in checks.reachable_releases(repo, checks.branch_ref(repo, ctx.release_branch))
-            if v != ctx.version
-        ]
-        problems += new_version_problems(ctx.version, reachable, tags)
-        if problems:
-            raise PreflightError(problems)
-
-
-def tag_message(ctx: ReleaseContext, ref: str = "HEAD") -> str:
+def tag_message(plan: Plan, commit: str) -> str:
     """The tag's message: a title, then the release notes of the commits it releases."""
-    commit = ctx.repo.rev(ref) or ref
-    found = release_range(ctx.repo.root, ctx.version, target=commit)
-    notes = from_range(found, groups_of(ctx.config))
-    notes.tag = ctx.tag
-    return f"Barycenter {ctx.tag}\n\n{markdown(notes, ctx.config.source_url)}"
+    found = release_range(plan.root, plan.version, target=commit)
+    notes = from_range(found, groups_of(plan.config))
+    notes.tag = plan.tag
+    return f"Barycenter {plan.tag}\n\n{markdown(notes, plan.config.source_url)}"
 
 
-class CreateTag(Action):
-    name = "create the annotated tag"
+def undo_release_commit(plan: Plan) -> str:
+    return (
+        f"git reset --keep {plan.tag_branch}~1 (drops the release "
+        f"commit), git pull --ff-only {plan.remote} {plan.tag_branch}, then run the release again"
+    )
 
-    def target_of(self, ctx: ReleaseContext) -> str:
-        """The commit the tag goes on: the release commit at HEAD."""
-        return "HEAD"
 
-    def done(self, ctx: ReleaseContext) -> bool:
-        existing = ctx.repo.tag_target(ctx.tag)
-        return existing is not None and existing == ctx.repo.rev(self.target_of(ctx))
+class Tag(Step):
+    name = "tag"
+    title = "create the annotated tag on the release commit"
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        kind = "-s" if ctx.sign else "-a"
-        return [f"git tag {kind} {ctx.tag} {self.target_of(ctx)} -m 'Barycenter {ctx.tag} …'"]
+    def target(self, plan: Plan) -> str:
+        return f"refs/heads/{plan.tag_branch}"
 
-    def run(self, ctx: ReleaseContext) -> None:
-        kind = "-s" if ctx.sign else "-a"
-        target = self.target_of(ctx)
+    def state(self, plan: Plan) -> Status:
+        repo = plan.repo
+        local = repo.tag_target(plan.tag)
+        if local is not None:
+            if not repo.tag_is_annotated(plan.tag):
+                return Status.todo(f"{plan.tag} is a lightweight tag")
+            return Status.done(f"{plan.tag} on {local[:12]}")
+        if plan.revision is not None:
+            return Status.done(f"{plan.tag} exists on {plan.remote} ({plan.revision[:12]})")
+        return Status.todo()
+
+    def check(self, plan: Plan) -> list[str]:
+        repo = plan.repo
+        if repo.tag_target(plan.tag) is not None and not repo.tag_is_annotated(plan.tag):
+            return [
+                f"tag {plan.tag} is a lightweight tag, which carries no notes: delete it "
+                f"(git tag -d {plan.tag}) and let the release make the annotated tag"
+            ]
+        if self.state(plan).state is not State.TODO:
+            return []
+        problems = [*checks.identity(repo)]
+        if "prepare" not in plan.stages and plan.flow == "release":
+            problems += checks.on_branch(repo, plan.release_branch)
+            problems += checks.clean(repo)
+            tip = self.target(plan)
+            if repo.rev(tip) is None or not is_release_commit(
+                repo, tip, plan.version, plan.commit_message
+            ):
+                problems.append(
+                    f"{plan.tag_branch} does not end with the release commit of {plan.version}: "
+                    f"run invoke release.prepare --version {plan.version} first"
+                )
+        return problems
+
+    def describe(self, plan: Plan) -> list[str]:
+        kind = "-s" if plan.sign else "-a"
+        return [f"git tag {kind} {plan.tag} {plan.tag_branch} -m 'Barycenter {plan.tag} …notes'"]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        kind = "-s" if plan.sign else "-a"
+        commit = plan.repo.rev(self.target(plan))
+        if commit is None:
+            raise ReleaseError(f"branch {plan.tag_branch} is missing", "run the release again")
         try:
             # verbatim: the notes' Markdown headings start with "#", which git would strip.
-            ctx.repo.run.tag(
+            plan.repo.call(
+                "tag",
                 kind,
                 "--cleanup=verbatim",
-                ctx.tag,
-                target,
                 "-m",
-                tag_message(ctx, target),
+                tag_message(plan, commit),
+                "--",
+                plan.tag,
+                commit,
             )
-        except git.GitCommandError as error:
-            reason = (error.stderr or "").strip().splitlines()
+        except GitError as error:
             raise ReleaseError(
-                f"git could not create tag {ctx.tag} ({reason[-1] if reason else error.status})",
+                f"git could not create tag {plan.tag} ({error.reason})",
                 "check git's signing setup (user.signingkey, gpg.format) or tag without --sign",
             ) from None
 
 
-class PushRelease(Action):
+class Push(Step):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
-    name = "push branch and tag atomically"
+    name = "push"
+    title = "push the branch and the tag atomically"
 
-    def branch_of(self, ctx: ReleaseContext) -> str:
-        """The branch pushed with the tag: the release branch."""
-        return ctx.release_branch
+    def state(self, plan: Plan) -> Status:
+        repo = plan.repo
+        pushed = repo.remote_state(plan.remote).tag_objects.get(plan.tag)
+        if pushed is None:
+            return Status.todo()
+        local_tag = repo.tag_object(plan.tag)
+        if local_tag is not None and pushed != local_tag:
+            return Status.todo(f"{plan.remote} has another {plan.tag}")
+        # The push is atomic: a tag on the remote came with its branch.
+        return Status.done(f"{plan.tag} on {plan.remote}")
 
-    def done(self, ctx: ReleaseContext) -> bool:
-        state = ctx.repo.remote_state(ctx.remote)
-        branch = self.branch_of(ctx)
-        return (
-            state.heads.get(branch) == ctx.repo.rev(f"refs/heads/{branch}")
-            and state.tags.get(ctx.tag) is not None
-            and state.tags.get(ctx.tag) == ctx.repo.tag_target(ctx.tag)
-        )
+    def check(self, plan: Plan) -> list[str]:
+        repo = plan.repo
+        remote = repo.remote_state(plan.remote)
+        pushed = remote.tag_objects.get(plan.tag)
+        local_tag = repo.tag_object(plan.tag)
+        if pushed is not None and local_tag is not None and pushed != local_tag:
+            return [
+                f"tag {plan.tag} on {plan.remote} is not this clone's {plan.tag}: released tags "
+                f"are immutable; git tag -d {plan.tag} && git fetch --tags {plan.remote}"
+            ]
+        if self.state(plan).state is not State.TODO or "prepare" in plan.stages:
+            return []
+        if plan.flow == "release":
+            local = repo.rev(f"refs/heads/{plan.tag_branch}")
+            upstream = remote.heads.get(plan.tag_branch)
+            if local and upstream and upstream != local and repo.rev(f"{local}^") != upstream:
+                return [
+                    f"{plan.remote}/{plan.tag_branch} has moved since the release commit was "
+                    f"made: {undo_release_commit(plan)}"
+                ]
+        return []
 
-    def describe(self, ctx: ReleaseContext) -> list[str]:
-        return [f"git push --atomic {ctx.remote} {self.branch_of(ctx)} refs/tags/{ctx.tag}"]
+    def describe(self, plan: Plan) -> list[str]:
+        return [
+            f"git push --atomic {plan.remote} refs/heads/{plan.tag_branch} refs/tags/{plan.tag}"
+        ]
 
-    def run(self, ctx: ReleaseContext) -> None:
-        branch = self.branch_of(ctx)
+    def run(self, plan: Plan, say: Say) -> None:
+        branch = plan.tag_branch
         try:
-            ctx.repo.run.push("--atomic", ctx.remote, branch, f"refs/tags/{ctx.tag}")
-        except git.GitCommandError:
-            # Our local tag would otherwise point at a commit the remote never accepted.
-            ctx.repo.run.tag("-d", ctx.tag)
+            plan.repo.call(
+                "push",
+                "--atomic",
+                "--porcelain",
+                "--",
+                plan.remote,
+                f"refs/heads/{branch}:refs/heads/{branch}",
+                f"refs/tags/{plan.tag}",
+            )
+        except GitError as error:
+            # The tag was never published: removing it leaves nothing half-done, and the
+            # rerun makes it again on the right commit.
+            plan.repo.call("tag", "-d", "--", plan.tag)
+            remote = plan.repo.remote_state(plan.remote)
+            moved = remote.heads.get(branch) not in (None, plan.repo.rev(f"{branch}^"))
+            if moved and plan.flow == "release":
+                advice = undo_release_commit(plan)
+            elif moved:
+                advice = (
+                    f"{plan.remote}/{branch} moved: git switch {branch}; "
+                    f"git reset --keep {plan.remote}/{branch} after git fetch {plan.remote}, "
+                    f"then run invoke hotfix.finish --version {plan.version} again"
+                )
+            else:
+                advice = f"fix what {plan.remote} says, then run the same command again"
             raise ReleaseError(
-                f"{ctx.remote} rejected the push of {branch} and {ctx.tag}; nothing was pushed "
-                f"and the local tag was removed ({ctx.remote}/{branch} has probably moved)",
-                f"git pull --rebase {ctx.remote} {branch}, then run invoke release.tag "
-                f"--version {ctx.version} again",
+                f"{plan.remote} rejected the push of {branch} and {plan.tag}, so nothing was "
+                f"pushed ({error.reason})",
+                advice,
             ) from None
-
-
-TAG = (TagPreflight(), CreateTag(), PushRelease())

@@ -67,42 +67,6 @@ def test_latest_and_floating_tags_over_a_release_sequence(
     assert registry.manifest(f"{checkout.image}:2") is None  # 2.0.0-beta.1 moves nothing
 
 
-@pytest.fixture
-def authenticated_registry(tmp_path: Path) -> Iterator[str]:
-    """A registry on loopback that wants a user and password (htpasswd, bcrypt)."""
-    htpasswd = tmp_path / "htpasswd"
-    subprocess.run(
-        ["htpasswd", "-Bbc", str(htpasswd), "releaser", "s3cret-Registry-Password"],
-        check=True,
-        capture_output=True,
-    )
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
-        "http:\n  addr: 127.0.0.1:5002\n"
-        f"auth:\n  htpasswd:\n    realm: barycenter-test\n    path: {htpasswd}\n"
-    )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:5002/v2/", timeout=1)
-            except urllib.error.HTTPError as error:
-                if error.code == 401:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield "127.0.0.1:5002"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def test_a_registry_with_authentication_gets_the_password_on_stdin_only(
     repo_root: Path, tmp_path: Path, authenticated_registry: str
 ) -> None:

@@ -1,0 +1,126 @@
+"""What each task does, called by tasks.py with parsed arguments: plan, then run a slice."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from invoke.exceptions import Exit
+
+from release import pipeline, runner
+from release.errors import NotYetAvailableError, ReleaseError
+from release.git import GitRepo
+from release.plan import HotfixOptions, Plan, ReleaseOptions, make_plan
+from release.steps import State, Status
+from release.steps.hotfix import infer_hotfix_version
+
+T = TypeVar("T")
+
+# Tasks whose capability has not landed yet, with the issue that brings each.
+PENDING = {
+    "release.github": "the GitHub release",
+    "release.attest": "the signed build-provenance attestation",
+    "release.verify": "the post-release checklist",
+}
+
+
+def pending(task: str) -> None:
+    raise NotYetAvailableError(task, PENDING[task])
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) -> None:
+    stages = pipeline.SLICES[task]
+    plan = make_plan(repo, options, frozenset(stages))
+    runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
+
+
+def release(repo: Path, options: ReleaseOptions) -> None:
+    run_slice("release", repo, options)
+
+
+def hotfix_finish(repo: Path, options: HotfixOptions) -> None:
+    if not options.version:
+        git = GitRepo(repo)
+        version = infer_hotfix_version(git.current_branch(), git.branches())
+        options = HotfixOptions(**{**options.__dict__, "version": version})
+    run_slice("hotfix.finish", repo, options)
+
+
+def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
+    rows = []
+    for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):
+        try:
+            status = step.state(plan)
+        except ReleaseError as error:
+            status = Status(State.TODO, f"cannot tell: {error}")
+        rows.append((step.name, step.title, status))
+    return rows
+
+
+def status(repo: Path, version: str, output_format: str, image: str) -> None:
+    """Every step's state for the release of `version`, read from reality."""
+    if output_format not in ("table", "json"):
+        raise ReleaseError(f"unknown format {output_format!r}", "use --format table or json")
+    git = GitRepo(repo)
+    flow_hotfix = f"hotfix/{version.removeprefix('v')}" in git.branches()
+    options: ReleaseOptions | HotfixOptions = (
+        HotfixOptions(version=version, image=image)
+        if flow_hotfix
+        else ReleaseOptions(version=version, image=image)
+    )
+    plan = make_plan(repo, options, frozenset())
+    rows = status_rows(plan)
+    if output_format == "json":
+        document = {
+            "version": str(plan.version),
+            "tag": plan.tag,
+            "flow": plan.flow,
+            "steps": [
+                {"step": name, "title": title, "state": s.state.value, "detail": s.detail}
+                for name, title, s in rows
+            ],
+        }
+        print(json.dumps(document, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"release {plan.tag} ({plan.flow})")
+    for column in ("step", "state", "detail"):
+        table.add_column(column)
+    marks = {State.DONE: "done", State.TODO: "to do", State.SKIP: "does not apply"}
+    for name, _title, s in rows:
+        table.add_row(name, marks[s.state], s.detail)
+    Console(width=160).print(table)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run a task body: a ReleaseError becomes its lines on stderr and exit status 1; any other
+    exception one line with a hint, unless --debug asks for the traceback."""
+    try:
+        return action()
+    except ReleaseError as error:
+        lines = str(error).splitlines() or ["failed"]
+        raise Exit("\n".join(f"error: {line}" for line in lines), code=1) from None
+    except KeyboardInterrupt:
+        raise Exit(
+            "error: interrupted: run the same command again; it continues where it stopped",
+            code=130,
+        ) from None
+    except Exception as error:
+        if "--debug" in sys.argv or "-d" in sys.argv:
+            raise
+        kind = type(error).__name__
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise Exit(
+            f"error: unexpected {kind}: {first[:200]}: run it again with invoke --debug "
+            "for the traceback, and report it",
+            code=1,
+        ) from None

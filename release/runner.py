@@ -1,0 +1,113 @@
+"""Run a slice of the pipeline: every check first, then each step that is not done, each
+verified done afterwards (pyinvoke's `_converge`). One run per repository at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from release.errors import PreflightError, ReleaseError
+from release.plan import Plan
+from release.steps import Say, State, Status, Step
+
+
+@contextmanager
+def exclusive(plan: Plan) -> Iterator[None]:
+    """One release run per repository: a second one is refused at once, changing nothing."""
+    lock_path = Path(plan.repo.repo.git_dir) / "barycenter-release.lock"
+    try:
+        handle = lock_path.open("a+")
+    except OSError:
+        yield  # a read-only .git: nothing can be written there, nor anywhere else by git
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ReleaseError(
+                f"another release run ({holder}) is working in this repository",
+                "wait for it to finish, then run the same command again",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def problems_of(plan: Plan, steps: Sequence[Step]) -> list[str]:
+    problems: list[str] = []
+    for step in steps:
+        for problem in step.check(plan):
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
+    say(heading + (" (dry run: nothing changes)" if plan.dry_run else ""))
+    if plan.dry_run:
+        problems = problems_of(plan, steps)
+        if problems:
+            raise PreflightError(problems)
+        rehearse(plan, steps, say)
+        return
+    with exclusive(plan):
+        problems = problems_of(plan, steps)
+        if problems:
+            raise PreflightError(problems)
+        for step in steps:
+            converge(plan, step, say)
+
+
+def rehearse(plan: Plan, steps: Sequence[Step], say: Say) -> None:
+    """--dry-run: what each step would do. Once one would act, the later steps' states are
+    read from a world without its effect, so they are shown as what they would do."""
+    would_act = False
+    for step in steps:
+        status = step.state(plan)
+        if status.state is State.SKIP:
+            say(f"~ {step.name}: does not apply ({status.detail})")
+        elif status.state is State.DONE and not would_act:
+            say(f"= {step.name}: done ({status.detail})" if status.detail else f"= {step.name}")
+        else:
+            would_act = True
+            say(f"- {step.name}: {step.title}")
+            for line in step.describe(plan):
+                say(f"    would {line}")
+
+
+def converge(plan: Plan, step: Step, say: Say) -> None:
+    status = step.state(plan)
+    if status.state is State.SKIP:
+        say(f"~ {step.name}: does not apply ({status.detail})")
+        return
+    if status.state is State.DONE:
+        say(f"= {step.name}: already done" + (f" ({status.detail})" if status.detail else ""))
+        return
+    say(f"- {step.name}: {step.title}")
+    started = time.monotonic()
+    try:
+        step.run(plan, say)
+    except KeyboardInterrupt:
+        raise ReleaseError(
+            f"interrupted during {step.name}",
+            "run the same command again: it continues where it stopped",
+        ) from None
+    after: Status = step.state(plan)
+    if after.state is not State.DONE:
+        raise ReleaseError(
+            f"{step.name} ran but is still not done ({after.detail or 'no detail'})",
+            "run the same command again; if it says the same, report it with this line",
+        )
+    say(f"  {step.name}: done in {time.monotonic() - started:.1f} s")
