@@ -63,6 +63,10 @@ def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
         rehearse(plan, steps, say)
         return
     with exclusive(plan):
+        if any(step.uses_registry for step in steps):
+            from release import registry
+
+            registry.login_for(plan.image, plan.config)
         problems = problems_of(plan, steps)
         if problems:
             raise PreflightError(problems)

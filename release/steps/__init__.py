@@ -51,6 +51,9 @@ class Step:
     name: ClassVar[str] = ""
     # What it does, for people.
     title: ClassVar[str] = ""
+    # It reads or writes the image registry: a real run logs in first (a dry run never does,
+    # since docker login writes credentials).
+    uses_registry: ClassVar[bool] = False
 
     def check(self, plan: Plan) -> list[str]:
         return []

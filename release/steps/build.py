@@ -129,6 +129,7 @@ def build_log(plan: Plan, platform: str) -> Path:
 class BuildImages(Step):
     name = "build"
     title = "build and push each platform's image"
+    uses_registry = True
 
     def state(self, plan: Plan) -> Status:
         commit = tagged_commit(plan)
@@ -152,7 +153,6 @@ class BuildImages(Step):
         commit = tagged_commit(plan)
         if commit is None:
             raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
-        registry.login_for(plan.image, plan.config)
         (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
         with exported_tree(plan, commit) as tree:

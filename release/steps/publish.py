@@ -86,6 +86,7 @@ def stale_tags(plan: Plan, children: set[str]) -> list[str]:
 class PublishIndex(Step):
     name = "publish"
     title = "publish the multi-arch index under the tags the policy gives"
+    uses_registry = True
 
     def state(self, plan: Plan) -> Status:
         problems, sources = source_problems(plan)
@@ -123,7 +124,6 @@ class PublishIndex(Step):
         problems, sources = source_problems(plan)
         if problems:
             raise ReleaseError(problems[0].split(": ", 1)[0], problems[0].split(": ", 1)[-1])
-        registry.login_for(plan.image, plan.config)
         children = planned_children(plan, sources)
         published = registry.manifest(f"{plan.image}:{plan.tag}")
         if published is not None and child_digests(published) != children:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from python_on_whales import DockerClient
 
-from release import pipeline, registry
+from release import commands, registry
+from release.plan import ReleaseOptions
 from tests.gitrepos import git
 from tests.stack.test_build_publish import checkout_of
 from tests.test_image_tags import EXPECTED, SEQUENCE
@@ -51,7 +52,8 @@ def test_latest_and_floating_tags_over_a_release_sequence(
     for step, version in enumerate(SEQUENCE):
         push_tiny_images(docker, checkout.image, version, context)
         git(checkout.root, "tag", f"v{version}")
-        pipeline.publish(checkout.root, version, image=checkout.image, force=False, dry_run=False)
+        options = ReleaseOptions(version=version, image=checkout.image)
+        commands.run_slice("release.publish", checkout.root, options)
 
         index_of = {
             registry.manifest(f"{checkout.image}:v{v}")["digest"]: v  # type: ignore[index]
