@@ -266,9 +266,23 @@ def stack_down(c: Context) -> None:
     print("stopped: " + (", ".join(stopped) if stopped else "nothing (the stack started none)"))
 
 
+@task(help={"repo": "the repository (default: this checkout)"})
+def keygen(c: Context, repo: str = ".") -> None:
+    """Make the offline attestation key pair (attestation-key, attestation-public-key).
+
+    The private key is encrypted with the password in $COSIGN_PASSWORD (attestation-password-env),
+    which reaches cosign through its environment only. An existing key is never replaced. Keep
+    cosign.key secret (it is git-ignored); publish cosign.pub for consumers.
+    """
+    from release import cosign
+
+    key, public = cli.run(lambda: cosign.keygen(Path(repo)))
+    print(f"wrote {key} (secret) and {public} (publish it)")
+
+
 release_tasks = Collection("release")
 release_tasks.add_task(release_all, name="all", default=True)
-for each in (prepare, tag, notes, changelog, build, publish, github, attest, verify):
+for each in (prepare, tag, notes, changelog, build, publish, github, attest, verify, keygen):
     release_tasks.add_task(each)
 
 hotfix_tasks = Collection("hotfix")

@@ -249,3 +249,33 @@ def verify_blob_attestation(blob: Path, bundle: Path, public_key: Path) -> Verif
             error=VerificationError,
         )
     return Verified((), (result.stderr + result.stdout).strip())
+
+
+def keygen(root: Path) -> tuple[Path, Path]:
+    """`invoke release.keygen`: the configured key pair, its password from the configured
+    environment variable (COSIGN_PASSWORD by default); an existing key is never replaced."""
+    from release.config import load_config
+
+    config = load_config(root)
+    variable = config.attestation_password_env
+    password = os.environ.get(variable, "")
+    if not password:
+        raise ReleaseError(
+            f"${variable} is empty",
+            f"export the new key's password in ${variable} first (read -s {variable}; export "
+            f"{variable})",
+        )
+    key, public = root / config.attestation_key, root / config.attestation_public_key
+    for existing in (key, public):
+        if existing.exists():
+            raise ReleaseError(
+                f"{existing} exists already",
+                "keep it, or move it away first: a new key invalidates what it signed",
+            )
+    with tempfile.TemporaryDirectory(prefix="barycenter-keygen-") as scratch:
+        made_key, made_public = generate_key_pair(Path(scratch), password)
+        key.parent.mkdir(parents=True, exist_ok=True)
+        public.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(made_key, key)
+        shutil.move(made_public, public)
+    return key, public
