@@ -306,3 +306,26 @@ def test_keyless_in_actions_without_a_key(attested: Release, tmp_path: Path) -> 
         "in GitHub Actions without absent/cosign.key, the workflow's "
         "actions/attest-build-provenance attests keyless"
     )
+
+
+def test_keygen_writes_the_configured_pair_and_wants_a_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.barycenter.release]\n"
+        'attestation-key = "keys/release.key"\n'
+        'attestation-public-key = "keys/release.pub"\n'
+        'attestation-password-env = "BARYCENTER_TEST_KEY_PASSWORD"\n'
+    )
+    monkeypatch.delenv("BARYCENTER_TEST_KEY_PASSWORD", raising=False)
+    with pytest.raises(ReleaseError, match=r"^\$BARYCENTER_TEST_KEY_PASSWORD is empty"):
+        cosign.keygen(tmp_path)
+    monkeypatch.setenv("BARYCENTER_TEST_KEY_PASSWORD", PASSWORD)
+    key, public = cosign.keygen(tmp_path)
+    assert (key, public) == (tmp_path / "keys/release.key", tmp_path / "keys/release.pub")
+    assert key.read_text().startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert PASSWORD not in key.read_text()
+    with pytest.raises(ReleaseError, match="exists already"):
+        cosign.keygen(tmp_path)
