@@ -12,6 +12,7 @@ nox.options.sessions = ["tests", "lint"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON_VERSIONS = nox.project.python_versions(PYPROJECT)
 LINTED = ["release", "tasks.py", "noxfile.py", "tests"]
+WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 
 
 @nox.session(python=PYTHON_VERSIONS)
@@ -23,11 +24,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON_VERSIONS[0])
 def lint(session: nox.Session) -> None:
-    """ruff check, ruff format --check, mypy --strict."""
+    """ruff check, ruff format --check, mypy --strict, actionlint over the workflows."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", *LINTED)
     session.run("ruff", "format", "--check", *LINTED)
     session.run("mypy", "--strict", *LINTED)
+    # actionlint runs shellcheck over the run: scripts when shellcheck is on PATH.
+    session.run("actionlint", "-color=false", *WORKFLOWS)
 
 
 @nox.session(python=False)

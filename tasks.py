@@ -203,10 +203,24 @@ def github(c: Context, version: str = "") -> None:
     commands.run(lambda: commands.pending("release.github"))
 
 
-@task(help={"version": "the released version"})
-def attest(c: Context, version: str = "") -> None:
-    """Sign a build-provenance attestation for the published image."""
-    commands.run(lambda: commands.pending("release.attest"))
+@task(
+    help={
+        "version": "the released version",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def attest(
+    c: Context, version: str = "", image: str = "", dry_run: bool = False, repo: str = "."
+) -> None:
+    """Sign an SLSA provenance attestation of the index and the archives with cosign.
+
+    Attached to the image in the registry and written to dist/ as a bundle. The key is
+    attestation-key; its password comes from $COSIGN_PASSWORD (attestation-password-env).
+    """
+    options = ReleaseOptions(version=version, dry_run=dry_run, image=image)
+    commands.run(lambda: commands.run_slice("release.attest", Path(repo), options))
 
 
 @task(help={"version": "the released version"})
@@ -294,9 +308,23 @@ def stack_down(c: Context) -> None:
     print("stopped: " + (", ".join(stopped) if stopped else "nothing (the stack started none)"))
 
 
+@task(help={"repo": "the repository (default: this checkout)"})
+def keygen(c: Context, repo: str = ".") -> None:
+    """Make the offline attestation key pair (attestation-key, attestation-public-key).
+
+    The private key is encrypted with the password in $COSIGN_PASSWORD (attestation-password-env),
+    which reaches cosign through its environment only. An existing key is never replaced. Keep
+    cosign.key secret (it is git-ignored); publish cosign.pub for consumers.
+    """
+    from release import cosign
+
+    key, public = commands.run(lambda: cosign.keygen(Path(repo)))
+    print(f"wrote {key} (secret) and {public} (publish it)")
+
+
 release_tasks = Collection("release")
 release_tasks.add_task(release_all, name="all", default=True)
-for each in (prepare, tag, notes, changelog, build, publish, status, github, attest, verify):
+for each in (prepare, tag, notes, changelog, build, publish, status, github, attest, verify, keygen):
     release_tasks.add_task(each)
 
 hotfix_tasks = Collection("hotfix")

@@ -22,7 +22,6 @@ T = TypeVar("T")
 # Tasks whose capability has not landed yet, with the issue that brings each.
 PENDING = {
     "release.github": "the GitHub release",
-    "release.attest": "the signed build-provenance attestation",
     "release.verify": "the post-release checklist",
 }
 

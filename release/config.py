@@ -44,6 +44,12 @@ class ReleaseConfig:
     floating_tags: bool = True
     registry_username: str = ""
     registry_password_env: str = "GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
+    # The offline attestation key pair (invoke release.keygen), relative to the repository, and
+    # the variable holding the private key's password. In GitHub Actions without the key, the
+    # attestation is keyless (actions/attest-build-provenance).
+    attestation_key: str = "cosign.key"
+    attestation_public_key: str = "cosign.pub"
+    attestation_password_env: str = "COSIGN_PASSWORD"  # noqa: S105 - a variable name
 
     def release_commit_message(self, version: object) -> str:
         return self.commit_message.format(version=version)
@@ -80,6 +86,9 @@ KEYS = {
     "floating-tags": "floating_tags",
     "registry-username": "registry_username",
     "registry-password-env": "registry_password_env",
+    "attestation-key": "attestation_key",
+    "attestation-public-key": "attestation_public_key",
+    "attestation-password-env": "attestation_password_env",
 }
 
 

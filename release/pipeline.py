@@ -7,6 +7,7 @@ release, so the hotfix flow is the same list with its own first stages.
 from __future__ import annotations
 
 from release.steps import Step
+from release.steps.attest import AttestProvenance
 from release.steps.build import BuildImages, ExtractBinaries
 from release.steps.hotfix import (
     DeleteHotfixBranch,
@@ -33,6 +34,7 @@ PIPELINE: tuple[Step, ...] = (
     BuildImages(),  # one buildx build per platform from the tag, own cache, pushed per platform
     ExtractBinaries(),  # dist/barycenter-vX-linux-<arch>.tar.gz and SHA256SUMS
     PublishIndex(),  # one multi-arch index: vX, and latest / X.Y / X where the policy says
+    AttestProvenance(),  # SLSA provenance of the index and archives, signed with cosign
 )
 
 # Each task's stages, by step name; they always run in PIPELINE's order.
@@ -42,6 +44,7 @@ SLICES: dict[str, tuple[str, ...]] = {
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries"),
     "release.publish": ("publish",),
+    "release.attest": ("attest",),
     "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
     "hotfix.finish": (
         "prepare",

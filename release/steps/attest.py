@@ -1,0 +1,252 @@
+"""Step `attest`: sign the release's build provenance, attach it to the image, bundle it in dist/.
+
+With the offline key (attestation-key, its password in attestation-password-env): one in-toto
+Statement v1 (SLSA Provenance v1) whose subjects are the index and every archive is signed
+with cosign, attached to IMAGE@INDEX-DIGEST, and written as one Sigstore bundle,
+dist/barycenter-vX.provenance.sigstore.json, that covers every archive (the GitHub release
+uploads dist/barycenter-vX*). In GitHub Actions without the key file, the step does not apply:
+the workflow's keyless `actions/attest-build-provenance` attests instead (what `gh attestation
+verify` checks).
+
+Done when the registry holds an attestation of the index digest that verifies with the public
+key and the bundle in dist/ verifies against each archive, naming the same index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from release import cosign, registry
+from release.attestation import (
+    Provenance,
+    bundle,
+    canonical,
+    github_run,
+    statement,
+    statement_of,
+    subject_digests,
+)
+from release.errors import ReleaseError
+from release.steps import Say, Status, Step
+
+if TYPE_CHECKING:
+    from release.plan import Plan
+
+KEYLESS = (
+    "in GitHub Actions without {key}, the workflow's actions/attest-build-provenance attests "
+    "keyless"
+)
+
+
+def bundle_name(tag: str) -> str:
+    return f"barycenter-{tag}.provenance.sigstore.json"
+
+
+def key_path(plan: Plan) -> Path:
+    return plan.root / plan.config.attestation_key
+
+
+def public_key_path(plan: Plan) -> Path:
+    return plan.root / plan.config.attestation_public_key
+
+
+def bundle_path(plan: Plan) -> Path:
+    return plan.dist / bundle_name(plan.tag)
+
+
+def keyless(plan: Plan) -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true" and not key_path(plan).exists()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def index_digest(plan: Plan) -> str | None:
+    found = registry.manifest(f"{plan.image}:{plan.tag}")
+    return None if found is None else str(found["digest"])
+
+
+def archive_digests(plan: Plan) -> dict[str, str]:
+    return {name: file_sha256(plan.dist / name) for name in plan.archives}
+
+
+def covers(document: dict[str, Any], digest: str, archives: dict[str, str]) -> bool:
+    """Whether a statement names this index and every archive with these digests."""
+    subjects = subject_digests(document)
+    return digest.removeprefix("sha256:") in subjects.values() and all(
+        subjects.get(name) == sha for name, sha in archives.items()
+    )
+
+
+def attached_statement(plan: Plan, digest: str) -> dict[str, Any] | None:
+    """The envelope attached to the index that verifies with the public key and names every
+    archive as it is in dist/; None when there is none."""
+    try:
+        verified = cosign.verify_attestation(plan.image, digest, public_key_path(plan))
+    except cosign.VerificationError:
+        return None
+    archives = archive_digests(plan)
+    for dsse in verified.envelopes:
+        found = statement_of(dsse)
+        if found is not None and covers(found, digest, archives):
+            return dsse
+    return None
+
+
+def bundle_problem(plan: Plan, digest: str) -> str | None:
+    """Why dist/'s bundle is not this release's verified provenance, or None."""
+    path = bundle_path(plan)
+    if not path.is_file():
+        return f"{path.name} is not in {plan.dist}"
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return f"{path.name} is not JSON"
+    found = statement_of(document) if isinstance(document, dict) else None
+    if found is None or digest.removeprefix("sha256:") not in subject_digests(found).values():
+        return f"{path.name} names another index than {plan.image}@{digest}"
+    for name in plan.archives:
+        try:
+            cosign.verify_blob_attestation(plan.dist / name, path, public_key_path(plan))
+        except cosign.VerificationError:
+            return f"{name} does not verify against {path.name}"
+    return None
+
+
+class AttestProvenance(Step):
+    name = "attest"
+    title = "Sign the build provenance: attached to the image, a bundle in dist/"
+
+    def check(self, plan: Plan) -> list[str]:
+        if keyless(plan):
+            return []
+        problems = []
+        config = plan.config
+        key, public = key_path(plan), public_key_path(plan)
+        if not key.is_file():
+            problems.append(
+                f"the attestation key {key} is missing: make one with `invoke release.keygen`, "
+                "or name yours in attestation-key"
+            )
+        if not public.is_file():
+            problems.append(
+                f"the attestation public key {public} is missing: keep it beside the key "
+                "(invoke release.keygen writes both), or name it in attestation-public-key"
+            )
+        if config.attestation_password_env not in os.environ:
+            problems.append(
+                f"${config.attestation_password_env} is not set: export the attestation key's "
+                "password in it (attestation-password-env names another variable)"
+            )
+        if not config.source_url:
+            problems.append(
+                "source-url is empty in [tool.barycenter.release]: set it, e.g. "
+                'source-url = "https://github.com/o/barycenter"'
+            )
+        try:
+            cosign.binary()
+        except ReleaseError as error:
+            problems.append(str(error))
+        if plan.revision is None and not {"tag", "push"} & plan.stages:
+            problems.append(f"the tag {plan.tag} does not exist: tag it first (invoke release.tag)")
+        if "binaries" not in plan.stages:
+            problems.extend(
+                f"{plan.dist / name} is missing: build it first (invoke release.build)"
+                for name in plan.archives
+                if not (plan.dist / name).is_file()
+            )
+        if "publish" not in plan.stages:
+            try:
+                if index_digest(plan) is None:
+                    problems.append(
+                        f"{plan.image}:{plan.tag} is not in the registry: publish it first "
+                        "(invoke release.publish)"
+                    )
+            except ReleaseError as error:
+                problems.append(str(error))
+        return problems
+
+    def state(self, plan: Plan) -> Status:
+        if keyless(plan):
+            return Status.skip(KEYLESS.format(key=plan.config.attestation_key))
+        if not public_key_path(plan).is_file():
+            return Status.todo(f"no public key {public_key_path(plan)} to verify with")
+        missing = [name for name in plan.archives if not (plan.dist / name).is_file()]
+        if missing:
+            return Status.todo(f"{', '.join(missing)} not in {plan.dist}")
+        digest = index_digest(plan)
+        if digest is None:
+            return Status.todo(f"{plan.image}:{plan.tag} is not published")
+        if attached_statement(plan, digest) is None:
+            return Status.todo(
+                f"no attestation of {plan.image}@{digest} covering the archives verifies with "
+                f"{public_key_path(plan).name}"
+            )
+        problem = bundle_problem(plan, digest)
+        if problem is not None:
+            return Status.todo(problem)
+        return Status.done(
+            f"{plan.image}@{digest} and {len(plan.archives)} archives verify with "
+            f"{public_key_path(plan).name}"
+        )
+
+    def describe(self, plan: Plan) -> list[str]:
+        subjects = ", ".join((f"{plan.image}:{plan.tag} (index digest)", *plan.archives))
+        return [
+            f"make an in-toto SLSA provenance statement of {subjects}",
+            f"sign it with cosign and {key_path(plan).name}; attach it to the index",
+            f"write {plan.dist / bundle_name(plan.tag)}",
+        ]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        started = datetime.now(UTC)
+        digest = index_digest(plan)
+        if digest is None:
+            raise ReleaseError(
+                f"{plan.image}:{plan.tag} is not in the registry",
+                "publish it (invoke release.publish)",
+            )
+        if plan.revision is None:
+            raise ReleaseError(f"the tag {plan.tag} does not exist", "tag it (invoke release.tag)")
+        dsse = attached_statement(plan, digest)
+        if dsse is None:
+            actions = github_run(os.environ)
+            provenance = Provenance(
+                image=plan.image,
+                index_digest=digest,
+                archives=archive_digests(plan),
+                source_url=plan.config.source_url,
+                tag=plan.tag,
+                revision=plan.revision,
+                invocation_id=actions.invocation_id if actions else f"urn:uuid:{uuid.uuid4()}",
+                started_on=started,
+                finished_on=datetime.now(UTC),
+                run=actions,
+            )
+            password = os.environ.get(plan.config.attestation_password_env, "")
+            dsse = cosign.sign_statement(canonical(statement(provenance)), key_path(plan), password)
+            cosign.attach_attestation(plan.image, digest, dsse)
+            say(f"attached the provenance to {plan.image}@{digest}")
+        else:
+            say(f"{plan.image}@{digest} holds a verified provenance already: reusing it")
+        hint = cosign.key_hint(public_key_path(plan).read_text())
+        write_atomically(bundle_path(plan), json.dumps(bundle(dsse, hint), indent=2) + "\n")
+        say(f"wrote {bundle_path(plan)}")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".part")
+    scratch.write_text(text)
+    scratch.replace(path)
