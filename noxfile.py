@@ -11,7 +11,7 @@ nox.options.sessions = ["tests", "lint"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON_VERSIONS = nox.project.python_versions(PYPROJECT)
-LINTED = ["release", "tasks.py", "noxfile.py", "tests"]
+LINTED = ["release", "devstack", "tasks.py", "noxfile.py", "tests"]
 WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 
 

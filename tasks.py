@@ -164,7 +164,8 @@ def build(
 ) -> None:
     """Build the image once per platform from the tag, with its own cache; push; extract binaries.
 
-    The build context is the tagged tree (git archive), never the working tree. Each platform is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
+    The build context is the tagged tree (git archive), never the working tree. Each platform
+    is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
     SHA256SUMS and one build log per platform (dist/logs/).
     """
     options = ReleaseOptions(version=version, dry_run=dry_run, platform=platform, image=image)
@@ -324,7 +325,19 @@ def keygen(c: Context, repo: str = ".") -> None:
 
 release_tasks = Collection("release")
 release_tasks.add_task(release_all, name="all", default=True)
-for each in (prepare, tag, notes, changelog, build, publish, status, github, attest, verify, keygen):
+for each in (
+    prepare,
+    tag,
+    notes,
+    changelog,
+    build,
+    publish,
+    status,
+    github,
+    attest,
+    verify,
+    keygen,
+):
     release_tasks.add_task(each)
 
 hotfix_tasks = Collection("hotfix")

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.errors import ReleaseError
 from devstack.packages import debian_mirror
 from devstack.paths import StackPaths
 from devstack.registry import MIRROR
+from release.errors import ReleaseError
 
 ARCHITECTURES = ("amd64", "arm64")
 SUITE = "bookworm"

@@ -8,9 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.errors import ReleaseError
 from devstack import services
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 DOCKERD = Path("/usr/sbin/dockerd")

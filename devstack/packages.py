@@ -12,8 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from release.errors import ReleaseError
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 BOOKWORM_PACKAGES = (
     "qemu-user-static",

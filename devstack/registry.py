@@ -6,9 +6,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from release.errors import ReleaseError
 from devstack import services
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.errors import ReleaseError
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ def registry_host(image: str) -> str:
     return "docker.io"
 
 
+def is_loopback(host: str) -> bool:
+    """Registries on loopback speak plain HTTP (docker allows 127.0.0.0/8 without TLS)."""
+    return host.startswith(("127.", "localhost", "[::1]"))
+
+
 def imagetools(*args: str) -> str:
     return str(run([*docker.buildx.docker_cmd, "buildx", "imagetools", *args]))
 

@@ -141,7 +141,7 @@ def hotfix_base(
     if newer:
         raise ReleaseError(
             f"{version.major}.{version.minor} already has release {newer[-1]}, above {version}",
-            f"hotfix the line's next patch, {newer[-1].bump_patch() if is_stable(newer[-1]) else newer[-1].finalize_version()}",
+            f"hotfix the line's next patch, {newer[-1].bump_patch()}",
         )
     if version.patch != base.patch + 1 and not force:
         raise ReleaseError(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from release.errors import ReleaseError
 from devstack import baseimages, engine, packages, registry, services
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 
 @pytest.fixture

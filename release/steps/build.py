@@ -14,10 +14,10 @@ import json
 import os
 import signal
 import tarfile
-import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from release import registry
 from release.errors import ReleaseError
 from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
 from release.plan import CHECKSUMS, Plan
-from release.steps import Say, State, Status, Step
+from release.steps import Say, Status, Step
 
 
 def engine_problems() -> list[str]:
@@ -38,7 +38,7 @@ def engine_problems() -> list[str]:
         docker.system.info()
     except DockerException:
         return ["no Docker engine answers: start one (invoke stack.up locally), or set DOCKER_HOST"]
-    except Exception:  # noqa: BLE001 - no docker CLI at all raises something else entirely
+    except Exception:
         return ["the docker CLI is missing: install Docker with buildx"]
     return []
 
@@ -331,9 +331,9 @@ class ExtractBinaries(Step):
     def state(self, plan: Plan) -> Status:
         commit = tagged_commit(plan)
         problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
-        if not problems and set(plan.platforms) == set(plan.config.platforms):
-            if (why := checksums_problem(plan)) is not None:
-                problems.append(why)
+        complete = set(plan.platforms) == set(plan.config.platforms)
+        if not problems and complete and (why := checksums_problem(plan)) is not None:
+            problems.append(why)
         if problems:
             return Status.todo("; ".join(problems))
         return Status.done(", ".join(plan.archive(p) for p in plan.platforms))

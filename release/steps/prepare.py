@@ -8,6 +8,7 @@ exactly the planned contents) and finished by the rerun.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import semver
@@ -39,7 +40,7 @@ def is_release_commit(repo: GitRepo, ref: str, version: semver.Version, message:
         return False
     try:
         declared = cargo.version_in_manifest(manifest)
-    except Exception:  # noqa: BLE001 - an unparsable manifest is simply not a release commit
+    except Exception:
         return False
     return declared == str(version) and changelog.has_release(log, version)
 
@@ -92,7 +93,7 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
     try:
         current = cargo.version_in_manifest(manifest_text)
         new_manifest = cargo.bumped_manifest(manifest_text, str(plan.version))
-    except Exception as error:  # noqa: BLE001 - tomlkit's errors are many; all mean "fix it"
+    except Exception as error:
         raise ReleaseError(f"Cargo.toml cannot be read ({error})", "fix Cargo.toml") from None
     if current is None:
         raise ReleaseError("Cargo.toml has no [package] version", 'add version = "X.Y.Z"')
@@ -267,12 +268,8 @@ class Prepare(Step):
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
-        try:
+        with contextlib.suppress(GitError):
             repo.call("reset", "--quiet", "--", *originals)
-        except GitError:
-            pass
         if branch and repo.current_branch() != branch:
-            try:
+            with contextlib.suppress(GitError):
                 repo.call("switch", "--", branch)
-            except GitError:
-                pass

@@ -12,7 +12,7 @@ from typing import Any
 from release import registry
 from release.errors import ReleaseError
 from release.plan import Plan
-from release.steps import Say, State, Status, Step
+from release.steps import Say, Status, Step
 
 
 def child_digests(index: dict[str, Any]) -> set[str]:
@@ -105,12 +105,12 @@ class PublishIndex(Step):
             return problems
         children = planned_children(plan, sources)
         published = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
-        if published is not None and child_digests(published) != children:
-            if not plan.move_version_tag:
-                return [
-                    f"{plan.image}:{plan.tag} already points at other images (released tags "
-                    "are immutable): publish a new version, or pass --force to move it"
-                ]
+        moved = published is not None and child_digests(published) != children
+        if moved and not plan.move_version_tag:
+            return [
+                f"{plan.image}:{plan.tag} already points at other images (released tags "
+                "are immutable): publish a new version, or pass --force to move it"
+            ]
         return []
 
     def describe(self, plan: Plan) -> list[str]:
@@ -126,13 +126,13 @@ class PublishIndex(Step):
             raise ReleaseError(problems[0].split(": ", 1)[0], problems[0].split(": ", 1)[-1])
         children = planned_children(plan, sources)
         published = registry.manifest(f"{plan.image}:{plan.tag}")
-        if published is not None and child_digests(published) != children:
-            if not plan.move_version_tag:
-                raise ReleaseError(
-                    f"{plan.image}:{plan.tag} already points at other images "
-                    "(released tags are immutable)",
-                    "publish a new version, or pass --force to move it",
-                )
+        moved = published is not None and child_digests(published) != children
+        if moved and not plan.move_version_tag:
+            raise ReleaseError(
+                f"{plan.image}:{plan.tag} already points at other images "
+                "(released tags are immutable)",
+                "publish a new version, or pass --force to move it",
+            )
         stale = stale_tags(plan, children)
         registry.create_index([f"{plan.image}:{t}" for t in stale], sources)
         index = registry.manifest(f"{plan.image}:{plan.tag}")

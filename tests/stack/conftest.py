@@ -57,7 +57,7 @@ def authenticated_registry(tmp_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + 15
         while True:
             try:
-                urllib.request.urlopen("http://127.0.0.1:5002/v2/", timeout=1)  # noqa: S310
+                urllib.request.urlopen("http://127.0.0.1:5002/v2/", timeout=1)
             except urllib.error.HTTPError as error:
                 if error.code == 401:
                     break

@@ -3,14 +3,8 @@ that fails while the other builds."""
 
 from __future__ import annotations
 
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from python_on_whales import DockerClient
 
 from release import commands, registry
