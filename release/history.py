@@ -249,12 +249,13 @@ class Graph:
 
 
 def read_graph(root: Path, tips: Sequence[str]) -> Graph:
-    output = git(root, "log", "--topo-order", "--reverse", "--format=%H %ct %P", *tips, "--")
+    # rev-list's --timestamp comes from the commit-graph file when there is one: no commit read.
+    output = git(root, "rev-list", "--topo-order", "--reverse", "--parents", "--timestamp", *tips)
     order: list[str] = []
     parents: dict[str, list[str]] = {}
     dates: dict[str, int] = {}
     for line in output.decode().splitlines():
-        sha, date, *rest = line.split()
+        date, sha, *rest = line.split()
         order.append(sha)
         parents[sha] = rest
         dates[sha] = int(date)

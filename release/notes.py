@@ -52,10 +52,14 @@ def any_of(patterns: Sequence[str], setting: str) -> Callable[[str], bool]:
 
 # Markdown that a subject would otherwise trigger: raw HTML (`<name>` vanishing), emphasis,
 # links (`[1.2.0]` resolving to a changelog link), strikethrough, escapes.
-MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\*_<[]~"})
+MARKDOWN_SPECIAL = re.compile(r"[\\*_<\[\]~]")
 CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 # What would open a block at the start of an item: a heading, a quote, a nested list.
 BLOCK_START = re.compile(r"#{1,6}(?=\s|$)|>|[+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))")
+
+
+def escape_specials(text: str) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
 
 
 def escape(text: str) -> str:
@@ -63,11 +67,13 @@ def escape(text: str) -> str:
     if "`" in text:
         parts, last = [], 0
         for span in CODE_SPAN.finditer(text):
-            parts += [text[last : span.start()].translate(MARKDOWN_SPECIALS), span[0]]
+            parts += [escape_specials(text[last : span.start()]), span[0]]
             last = span.end()
-        escaped = "".join([*parts, text[last:].translate(MARKDOWN_SPECIALS)])
+        escaped = "".join([*parts, escape_specials(text[last:])])
+    elif MARKDOWN_SPECIAL.search(text) is None:
+        escaped = text
     else:
-        escaped = text.translate(MARKDOWN_SPECIALS)
+        escaped = escape_specials(text)
     start = BLOCK_START.match(escaped)
     if start is None:
         return escaped
