@@ -102,8 +102,8 @@ def tag(
 
 @task(
     help={
-        "version": "notes of this release: its tag if it exists, else as it would be at HEAD "
-        "(default: the unreleased work)",
+        "version": "notes of this release: its tag if it exists, else the next release as it "
+        "would be at HEAD (default: the unreleased work)",
         "repo": "the repository (default: this checkout)",
         "format": "md (default) or json",
     }
@@ -126,6 +126,7 @@ def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") ->
         "output": "where to write: a file, or - for stdout (default: CHANGELOG.md)",
         "repo": "the repository (default: this checkout)",
         "no_cache": "read every released range from git, not from the cache in .git/",
+        "force": "with --full, overwrite uncommitted changes to the output file",
     }
 )
 def changelog(
@@ -134,15 +135,18 @@ def changelog(
     output: str = "CHANGELOG.md",
     repo: str = ".",
     no_cache: bool = False,
+    force: bool = False,
 ) -> None:
     """Add CHANGELOG.md sections for release tags that lack one (--full: rebuild them all).
 
-    Released ranges are cached in .git/barycenter-release/, keyed by the release tags (released
-    tags are immutable); a new or moved tag rebuilds the cache.
+    --full rebuilds each tag's section from the range its notes cover, keeps hand-written
+    Unreleased entries and the sections of versions without a tag, and refuses to overwrite
+    uncommitted changes without --force. Released ranges are cached in .git/barycenter-release/,
+    keyed by the release tags (released tags are immutable); a new or moved tag rebuilds it.
     """
     from release.changelog_build import write
 
-    commands.run(lambda: write(Path(repo), full, output, use_cache=not no_cache))
+    commands.run(lambda: write(Path(repo), full, output, use_cache=not no_cache, force=force))
 
 
 @task(

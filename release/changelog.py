@@ -8,6 +8,7 @@ links at the bottom follow.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,7 +16,7 @@ import semver
 
 from release.errors import ReleaseError
 from release.history import Release
-from release.version import release_version, tag_name
+from release.version import TAG_PREFIX, release_version, tag_name
 
 UNRELEASED = re.compile(r"^## \[Unreleased\][^\n]*$", re.MULTILINE)
 RELEASE_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\][^\n]*$", re.MULTILINE)
@@ -72,6 +73,7 @@ def finalize(
     repository_url: str,
     generated: str = "",
     keep_unreleased: bool = False,
+    prefix: str = TAG_PREFIX,
 ) -> str:
     """Move Unreleased into `## [version] - day`; unchanged when that section exists.
 
@@ -103,15 +105,12 @@ def finalize(
         older = [found[label].heading_start for label, v in released.items() if v < version]
         insert_at = min(older) if older else start_of_links
         text = text[:insert_at].rstrip("\n") + "\n\n" + section + text[insert_at:].lstrip("\n")
-    return with_links(text, version, previous, repository_url, newest)
+    return with_links(text, version, previous, repository_url, newest, prefix)
 
 
 def label_version(label: str) -> semver.Version | None:
-    return release_version(tag_name_of(label))
-
-
-def tag_name_of(label: str) -> str:
-    return f"v{label}"
+    """The version a section heading `## [label]` names, or None (`Unreleased`, other text)."""
+    return release_version(label, "")
 
 
 def with_links(
@@ -120,18 +119,20 @@ def with_links(
     previous: semver.Version | None,
     repository_url: str,
     newest: bool,
+    prefix: str = TAG_PREFIX,
 ) -> str:
     if not repository_url:
         return text
     base = repository_url.rstrip("/")
     start = links_start(text)
     links = {m["label"]: m["url"] for m in LINK.finditer(text, start)}
+    tag = tag_name(version, prefix)
     if newest:
-        links["Unreleased"] = f"{base}/compare/{tag_name(version)}...HEAD"
+        links["Unreleased"] = f"{base}/compare/{tag}...HEAD"
     links[str(version)] = (
-        f"{base}/compare/{tag_name(previous)}...{tag_name(version)}"
+        f"{base}/compare/{tag_name(previous, prefix)}...{tag}"
         if previous
-        else f"{base}/releases/tag/{tag_name(version)}"
+        else f"{base}/releases/tag/{tag}"
     )
     versioned = {label: v for label in links if (v := label_version(label)) is not None}
     labels = (
@@ -154,37 +155,107 @@ and this project adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0
 """
 
 
+def hand_written(body: str, generated: Callable[[str], bool], titles: set[str]) -> str:
+    """What of an Unreleased section a person wrote: without the entries a previous run
+    generated (`generated` tells them) and the generated headings they leave empty."""
+    kept = [line for line in body.splitlines() if not generated(line)]
+    blocks: list[list[str]] = [[]]
+    for line in kept:
+        if line.startswith("#"):
+            blocks.append([])
+        blocks[-1].append(line)
+    parts = []
+    for block in blocks:
+        heading = block[0] if block and block[0].startswith("#") else ""
+        content = "\n".join(block[1:] if heading else block).strip("\n")
+        if content or (heading and heading.lstrip("# ") not in titles):
+            parts.append(f"{heading}\n\n{content}" if heading and content else heading or content)
+    return re.sub(r"\n{3,}", "\n\n", "\n\n".join(parts)).strip("\n")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A `## [label]` section as text, with the target of its link."""
+
+    label: str
+    text: str
+    link: str | None
+
+
+def untagged_sections(text: str, tagged: set[semver.Version]) -> list[Block]:
+    """The sections of the existing changelog that history cannot rebuild: of versions that
+    have no tag, or with a label that is no version."""
+    start_of_links = links_start(text)
+    links = {m["label"]: m["url"] for m in LINK.finditer(text, start_of_links)}
+    return [
+        Block(label, text[section.heading_start : section.end].strip("\n"), links.get(label))
+        for label, section in sections(text, start_of_links).items()
+        if label != "Unreleased" and label_version(label) not in tagged
+    ]
+
+
 def rebuilt(
     text: str,
     sections_by_version: list[tuple[Release, Release | None, str]],
     unreleased: str,
     url: str,
+    unreleased_previous: Release | None = None,
+    generated: Callable[[str], bool] = lambda line: False,
+    titles: Iterable[str] = (),
 ) -> str:
-    """A whole changelog from history: the existing preamble, then every release, newest first."""
+    """A whole changelog from history: the existing preamble, Unreleased (its hand-written
+    entries kept before the generated ones), then every release, newest first, with the
+    existing sections of versions that have no tag kept in version order."""
+    start_of_links = links_start(text)
+    found = sections(text, start_of_links)
     match = UNRELEASED.search(text)
     preamble = text[: match.start()].rstrip("\n") if match else DEFAULT_PREAMBLE.rstrip("\n")
-    parts = [preamble, "## [Unreleased]" + (f"\n\n{unreleased}" if unreleased else "")]
+    own = ""
+    if "Unreleased" in found:
+        old = found["Unreleased"]
+        own = hand_written(text[old.body_start : old.end], generated, set(titles))
+    body = "\n\n".join(part for part in (own, unreleased) if part)
+    parts = [preamble, "## [Unreleased]" + (f"\n\n{body}" if body else "")]
+    kept = untagged_sections(text, {release.version for release, _, _ in sections_by_version})
     links: dict[str, str] = {}
     base = url.rstrip("/")
-    newest = sections_by_version[0][0].tag if sections_by_version else None
     if base:
         links["Unreleased"] = (
-            f"{base}/compare/{newest}...HEAD" if newest else f"{base}/commits/HEAD"
+            f"{base}/compare/{unreleased_previous.tag}...HEAD"
+            if unreleased_previous
+            else f"{base}/commits/HEAD"
         )
-    for release, previous, body in sections_by_version:
-        parts.append(f"## [{release.version}] - {release.date}" + (f"\n\n{body}" if body else ""))
-        if base:
-            links[str(release.version)] = (
+    tagged = [
+        Block(
+            str(release.version),
+            f"## [{release.version}] - {release.date}" + (f"\n\n{notes}" if notes else ""),
+            (
                 f"{base}/compare/{previous.tag}...{release.tag}"
                 if previous
                 else f"{base}/releases/tag/{release.tag}"
             )
+            if base
+            else None,
+        )
+        for release, previous, notes in sections_by_version
+    ]
+    # Newest first; sections whose label is no version stay last, in the order they had.
+    versioned = [(v, s) for s in [*tagged, *kept] if (v := label_version(s.label)) is not None]
+    ordered = [s for _, s in sorted(versioned, key=lambda pair: pair[0], reverse=True)]
+    ordered += [s for s in kept if label_version(s.label) is None]
+    for section in ordered:
+        parts.append(section.text)
+        if section.link:
+            links[section.label] = section.link
     block = "".join(f"[{label}]: {target}\n" for label, target in links.items())
     return "\n\n".join(parts) + "\n" + (f"\n{block}" if block else "")
 
 
 def with_missing_releases(
-    text: str, sections_by_version: list[tuple[Release, Release | None, str]], url: str
+    text: str,
+    sections_by_version: list[tuple[Release, Release | None, str]],
+    url: str,
+    prefix: str = TAG_PREFIX,
 ) -> str:
     """The existing changelog plus a section for each release tag it lacks, in version order."""
     for release, previous, body in reversed(sections_by_version):
@@ -197,5 +268,6 @@ def with_missing_releases(
                 url,
                 generated=body,
                 keep_unreleased=True,
+                prefix=prefix,
             )
     return text

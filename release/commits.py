@@ -41,8 +41,8 @@ class Commit(NamedTuple):
 
     @property
     def listed(self) -> bool:
-        """Whether the commit belongs in release notes at all."""
-        return not self.subject.startswith(AUTOSQUASH)
+        """Whether the commit belongs in release notes at all (an empty message does not)."""
+        return bool(self.subject) and not self.subject.startswith(AUTOSQUASH)
 
 
 def footers(body: str) -> list[tuple[str, str]]:

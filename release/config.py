@@ -13,6 +13,26 @@ from release.errors import ReleaseError
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
 PLATFORM = re.compile(r"linux/[a-z0-9]+(/v[0-9]+)?")
+# Release commits of other tools, left out of release notes (regexes searched in the subject,
+# after a leading `[TICKET-1]` or `TICKET-1:` that a commit-msg hook may add). Each names a
+# version, so that `chore: release notes for the docs` stays news.
+DEFAULT_SKIP_COMMITS = (
+    # release-please, cargo-release, git-cliff: `chore: release 0.2.0`,
+    # `chore(main): release 17.11.1 (#2864)`, `chore(release): prepare for v2.0.4`,
+    # `chore: Release my-crate version 0.1.0`, `chore: prepare Tokio v1.2.0 release (#9)`
+    r"(?i)^chore(\([^)]*\))?: (release|prepare)( for)?( [\w.@/-]+)*? v?\d+\.\d+\.\d+\S*"
+    r"( release)?( \(#\d+\))?$",
+    # semantic-release: `chore(release): 1.2.3 [skip ci]`
+    r"^chore\(release\): v?\d+\.\d+\.\d+\S*( \[skip ci\])?$",
+    # commitizen: `bump: version 4.8.0 → 4.8.1`
+    r"^bump: version \S+ (→|->) \S+$",
+    # npm version and the like: a bare `8.0.0`, `v8.0.0 (#123)`
+    r"^v?\d+\.\d+\.\d+\S*( \(#\d+\))?$",
+    # `Release v1.2.3`, `prepare v0.2.0 release (#9)`
+    r"(?i)^(release|prepare)( for)? v?\d+\.\d+\.\d+\S*( release)?( \(#\d+\))?$",
+    # cargo-release before 0.22: `(cargo-release) version 0.1.0`
+    r"^\(cargo-release\) (version|start next development iteration) \S+$",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,10 @@ class ReleaseConfig:
 
     def release_commit_message(self, version: object) -> str:
         return self.commit_message.format(version=version)
+    # Release tags are `<tag-prefix><semver>`: "v" (v1.2.0), "" (1.2.0), "name-v" (monorepos).
+    tag_prefix: str = "v"
+    # Regexes for other tools' release commits, left out of the notes (commit-message always is).
+    skip_commits: tuple[str, ...] = DEFAULT_SKIP_COMMITS
 
     @property
     def cache_path(self) -> Path:
@@ -65,31 +89,6 @@ class ReleaseConfig:
     @property
     def dockerfile_path(self) -> Path:
         return self.root / self.dockerfile
-
-
-KEYS = {
-    "release-branch": "release_branch",
-    "develop-branch": "develop_branch",
-    "image": "image",
-    "platforms": "platforms",
-    "dockerfile": "dockerfile",
-    "cache-dir": "cache_dir",
-    "dist-dir": "dist_dir",
-    "source-url": "source_url",
-    "remote": "remote",
-    "commit-message": "commit_message",
-    "hotfix-tag-on-branch": "hotfix_tag_on_branch",
-    "groups": "groups",
-    "breaking-title": "breaking_title",
-    "cache": "cache",
-    "cache-ref": "cache_ref",
-    "floating-tags": "floating_tags",
-    "registry-username": "registry_username",
-    "registry-password-env": "registry_password_env",
-    "attestation-key": "attestation_key",
-    "attestation-public-key": "attestation_public_key",
-    "attestation-password-env": "attestation_password_env",
-}
 
 
 def key_of(name: str) -> str:

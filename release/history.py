@@ -1,12 +1,19 @@
 """Which commits belong to which release: ranges between release tags, read fast from git.
 
+One rule defines every range, for `release.notes` and `release.changelog` alike: release X
+covers the commits reachable from its tag and not from its previous release (the highest
+earlier release that is an ancestor of X; stable for a stable X), exactly `git log PREV..X`,
+in git log's order. The full history computes that rule for every tag at once from one read
+of the commit graph, so each changelog section equals its release's notes by construction.
+
 Speed matters here (the notes of a 50k-commit history): git is read with one `git log` of a
 machine-readable format per question, never commit by commit, and the full history is read by
-concurrent `git log` processes while the tag graph is labelled in Python.
+concurrent `git log` processes while the graph is walked in Python.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,23 +23,35 @@ import semver
 
 from release.commits import Commit, parse
 from release.errors import ReleaseError
-from release.version import is_stable, release_version, tag_name
+from release.version import TAG_PREFIX, is_stable, release_version
 
+# Subject and body in UTF-8 whatever encoding each commit was recorded in (i18n.commitEncoding).
 LOG_FORMAT = "--format=%H%x1f%s%x1f%b%x1e"
-TAG_FORMAT = "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)"
+ENCODING = "--encoding=UTF-8"
+TAG_FORMAT = (
+    "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)"
+    "%00%(*objecttype)%00%(*objectname)%00%(creatordate:short)"
+)
+# A tag that names a version, whatever its prefix: `v1.2.0`, `1.2.0`, `name-v0.3.160`, `py-1.0.0`.
+VERSION_LIKE = re.compile(r"(?P<prefix>.*?)(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)")
+UNSHALLOW = "run git fetch --unshallow --tags (in GitHub Actions: fetch-depth: 0 on checkout)"
 
 
 def git(root: Path, *args: str) -> bytes:
     # One large read instead of communicate()'s select loop: megabytes of log come back faster.
-    with subprocess.Popen(
-        ["git", "-C", str(root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    ) as process:
-        output, error = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    try:
+        process = subprocess.Popen(
+            ["git", "-C", str(root), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as failure:
+        raise ReleaseError(f"cannot run git ({failure.strerror})", "install git") from None
+    with process:
+        output, errors = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
     if process.returncode != 0:
-        message = error.decode(errors="replace").strip().splitlines()
+        message = errors.decode(errors="replace").strip().splitlines()
         raise ReleaseError(
             f"git {args[0]} failed in {root} ({message[-1] if message else process.returncode})",
             "check that it is a git repository with the refs named",
@@ -40,15 +59,29 @@ def git(root: Path, *args: str) -> bytes:
     return output
 
 
+def git_dir(root: Path) -> Path:
+    """The repository's git directory; refuses a shallow clone, whose ranges would be cut."""
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        directory, shallow = dot_git, (dot_git / "shallow").exists()
+    else:
+        lines = git(root, "rev-parse", "--absolute-git-dir", "--is-shallow-repository").split()
+        directory, shallow = Path(lines[0].decode()), lines[1] == b"true"
+    if shallow:
+        raise ReleaseError(
+            f"{root} is a shallow clone, so release notes would miss the commits it lacks",
+            UNSHALLOW,
+        )
+    return directory
+
+
 @dataclass(frozen=True)
 class Release:
     version: semver.Version
     commit: str
     date: str
-
-    @property
-    def tag(self) -> str:
-        return tag_name(self.version)
+    # The tag as written, prefix included (`v1.2.0`, `1.2.0`, `name-v1.2.0`).
+    tag: str
 
 
 @dataclass
@@ -60,14 +93,45 @@ class Range:
     commits: list[Commit] = field(default_factory=list)
 
 
-def release_tags(root: Path) -> dict[semver.Version, Release]:
+def release_tags(root: Path, prefix: str = TAG_PREFIX) -> dict[semver.Version, Release]:
+    """Every tag `<prefix><semver>` that names a commit, by version.
+
+    When none does but some tags look like versions, the prefix is wrong for this repository:
+    that is refused, naming a few of them and the setting to change, rather than notes over
+    the whole history.
+    """
     releases = {}
-    for line in git(root, "for-each-ref", TAG_FORMAT, "refs/tags").decode().splitlines():
-        name, obj, peeled, day = line.split("\0")
-        version = release_version(name)
+    names = []
+    output = git(root, "for-each-ref", TAG_FORMAT, "refs/tags").decode(errors="replace")
+    for line in output.splitlines():
+        name, kind, obj, peeled_kind, peeled, day = line.split("\0")
+        if (peeled_kind or kind) != "commit":
+            continue
+        names.append(name)
+        version = release_version(name, prefix)
         if version is not None:
-            releases[version] = Release(version, peeled or obj, day)
+            releases[version] = Release(version, peeled or obj, day, name)
+    if not releases:
+        refuse_unmatched_prefix(names, prefix)
     return releases
+
+
+def refuse_unmatched_prefix(names: Sequence[str], prefix: str) -> None:
+    by_prefix: dict[str, list[tuple[semver.Version, str]]] = {}
+    for name in names:
+        match = VERSION_LIKE.fullmatch(name)
+        if match and (version := release_version(match["version"], "")) is not None:
+            by_prefix.setdefault(match["prefix"], []).append((version, name))
+    if not by_prefix:
+        return
+    likely = max(by_prefix, key=lambda candidate: len(by_prefix[candidate]))
+    examples = [name for _, name in sorted(by_prefix[likely], reverse=True)[:3]]
+    count = sum(map(len, by_prefix.values()))
+    raise ReleaseError(
+        f'no tag matches tag-prefix "{prefix}" ({prefix}1.2.0), but {count} tags look like '
+        f"releases ({', '.join(examples)}{', ...' if count > len(examples) else ''})",
+        f'set tag-prefix = "{likely}" in [tool.barycenter.release] of pyproject.toml',
+    )
 
 
 def previous_release(
@@ -99,8 +163,8 @@ def parse_log(output: bytes) -> list[Commit]:
 
 
 def read_commits(root: Path, *revisions: str) -> list[Commit]:
-    """Non-merge commits of a revision range, newest first."""
-    return parse_log(git(root, "log", "--no-merges", LOG_FORMAT, *revisions, "--"))
+    """Non-merge commits of a revision range, in git log's order (newest first)."""
+    return parse_log(git(root, "log", "--no-merges", ENCODING, LOG_FORMAT, *revisions, "--"))
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
@@ -120,6 +184,7 @@ def find_previous(
     version: semver.Version | None,
     releases: dict[semver.Version, Release],
     tip: str,
+    prefix: str = TAG_PREFIX,
 ) -> semver.Version | None:
     """previous_release() for one tip, asking git as little as possible.
 
@@ -136,66 +201,72 @@ def find_previous(
             return candidate
     if len(candidates) <= PROBES:
         return None
-    merged = git(root, "tag", "--merged", tip).decode().split()
-    ancestors = [v for name in merged if (v := release_version(name)) is not None and v != version]
-    return previous_release(version, ancestors)
+    merged = git(root, "tag", "--merged", tip).decode(errors="replace").split()
+    ancestors = [
+        v for name in merged if (v := release_version(name, prefix)) is not None and v != version
+    ]
+    return previous_release(version, [v for v in ancestors if v in releases])
 
 
-def release_range(root: Path, version: semver.Version | None, target: str = "HEAD") -> Range:
-    """The range of one release: from its previous release to `target` (its tag, if it exists)."""
-    releases = release_tags(root)
+def release_range(
+    root: Path,
+    version: semver.Version | None,
+    target: str = "HEAD",
+    prefix: str = TAG_PREFIX,
+    only_next: bool = False,
+) -> Range:
+    """The range of one release: from its previous release to `target` (its tag, if it exists).
+
+    With `only_next`, a version without a tag must be above every release reachable from
+    `target`: the notes of a version never released below those would be of no release.
+    """
+    git_dir(root)
+    releases = release_tags(root, prefix)
     this = releases.get(version) if version is not None else None
+    if version is not None and this is None and only_next:
+        highest = find_previous(root, None, releases, target, prefix)
+        if highest is not None and version <= highest:
+            raise ReleaseError(
+                f"{prefix}{version} was never released, and it is not above "
+                f"{releases[highest].tag}, the highest release reachable from {target}",
+                f"pass the version of an existing tag, or one above {highest} for the notes "
+                "of the next release",
+            )
     tip = this.commit if this else target
-    previous = find_previous(root, version, releases, tip)
+    previous = find_previous(root, version, releases, tip, prefix)
     start = releases[previous] if previous is not None else None
     revisions = [tip] + ([f"^{start.commit}"] if start else [])
     return Range(this, start, read_commits(root, *revisions))
 
 
-def topo_parents(root: Path, tips: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """Commits reachable from `tips`, parents before children, with their parents."""
-    output = git(root, "log", "--topo-order", "--reverse", "--format=%H %P", *tips, "--")
+@dataclass
+class Graph:
+    """The commits reachable from some tips: parents before children, with parents and dates."""
+
+    order: list[str]
+    parents: dict[str, list[str]]
+    dates: dict[str, int]
+
+
+def read_graph(root: Path, tips: Sequence[str]) -> Graph:
+    # rev-list's --timestamp comes from the commit-graph file when there is one: no commit read.
+    output = git(root, "rev-list", "--topo-order", "--reverse", "--parents", "--timestamp", *tips)
     order: list[str] = []
     parents: dict[str, list[str]] = {}
+    dates: dict[str, int] = {}
     for line in output.decode().splitlines():
-        sha, *rest = line.split()
+        date, sha, *rest = line.split()
         order.append(sha)
         parents[sha] = rest
-    return order, parents
-
-
-def label(
-    order: list[str],
-    parents: dict[str, list[str]],
-    tips: Sequence[tuple[semver.Version | None, str]],
-) -> dict[str, semver.Version | None]:
-    """Give each commit the first tip, in topological order, that reaches it.
-
-    Processing tips ancestors-first makes each one's label set its ancestors minus those of
-    the tips before it: the release's own commits when the tips are its possible predecessors.
-    """
-    position = {sha: index for index, sha in enumerate(order)}
-    owner: dict[str, semver.Version | None] = {}
-    for key, tip in sorted(tips, key=lambda item: position.get(item[1], -1)):
-        if tip not in position or tip in owner:
-            continue
-        stack = [tip]
-        while stack:
-            sha = stack.pop()
-            if sha in owner:
-                continue
-            owner[sha] = key
-            stack.extend(p for p in parents.get(sha, ()) if p not in owner)
-    return owner
+        dates[sha] = int(date)
+    return Graph(order, parents, dates)
 
 
 def ancestor_releases(
-    order: list[str],
-    parents: dict[str, list[str]],
-    releases: dict[semver.Version, Release],
-    head: str,
+    graph: Graph, releases: dict[semver.Version, Release], head: str
 ) -> dict[semver.Version | None, list[semver.Version]]:
-    """For each release (and None: `head`), the other releases its commit descends from.
+    """For each release (and None: `head`), the other releases its commit descends from
+    (a release at the same commit included, as `git merge-base --is-ancestor` says).
 
     One pass over the graph, parents first, carrying the set of releases below each commit as
     a bitset.
@@ -205,10 +276,11 @@ def ancestor_releases(
     for bit, version in enumerate(versions):
         at[releases[version].commit] = at.get(releases[version].commit, 0) | (1 << bit)
     below: dict[str, int] = {}
-    for sha in order:
+    parents = graph.parents
+    for sha in graph.order:
         mask = at.get(sha, 0)
         for parent in parents[sha]:
-            mask |= below.get(parent, 0)
+            mask |= below[parent]
         below[sha] = mask
     found: dict[semver.Version | None, list[semver.Version]] = {}
     for bit, version in enumerate(versions):
@@ -217,6 +289,55 @@ def ancestor_releases(
     mask = below.get(head, 0)
     found[None] = [v for index, v in enumerate(versions) if mask >> index & 1]
     return found
+
+
+def reached_by(graph: Graph, starts: Sequence[str]) -> dict[str, int]:
+    """For each commit, the bitset of `starts` (by index) it is reachable from.
+
+    One pass, children first: a commit is reached by what reaches any of its children.
+    """
+    at: dict[str, int] = {}
+    for bit, sha in enumerate(starts):
+        at[sha] = at.get(sha, 0) | (1 << bit)
+    reached: dict[str, int] = {}
+    parents = graph.parents
+    for sha in reversed(graph.order):
+        mask = reached.get(sha, 0) | at.get(sha, 0)
+        reached[sha] = mask
+        for parent in parents[sha]:
+            reached[parent] = reached.get(parent, 0) | mask
+    return reached
+
+
+def walk(graph: Graph, tip: str, excluded: int, reached: dict[str, int]) -> list[str]:
+    """`git log tip ^previous` from the graph: the commits reachable from `tip` whose `reached`
+    bitset lacks every bit of `excluded` (previous's), in git log's default order.
+
+    That order is a walk from the tip through a list kept sorted by commit date, newest first,
+    a parent inserted after those of equal date: a heap keyed (-date, insertion).
+    """
+    import heapq
+
+    if reached[tip] & excluded:
+        return []
+    parents, dates = graph.parents, graph.dates
+    seen = {tip}
+    shown: list[str] = []
+    queue: list[tuple[int, int, str]] = []
+    counter = 0
+    sha: str | None = tip
+    while sha is not None:
+        shown.append(sha)
+        fresh = [p for p in parents[sha] if p not in seen and not reached[p] & excluded]
+        seen.update(fresh)
+        if len(fresh) == 1 and not queue:
+            sha = fresh[0]  # a straight line: no need for the heap
+            continue
+        for parent in fresh:
+            counter += 1
+            heapq.heappush(queue, (-dates[parent], counter, parent))
+        sha = heapq.heappop(queue)[2] if queue else None
+    return shown
 
 
 def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -> list[Commit]:
@@ -229,19 +350,20 @@ def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -
     with ThreadPoolExecutor(max_workers=2) as pool:
         outputs = list(
             pool.map(
-                lambda bound: git(root, "log", "--no-merges", LOG_FORMAT, *bound, *tips, "--"),
+                lambda bound: git(
+                    root, "log", "--no-merges", ENCODING, LOG_FORMAT, *bound, *tips, "--"
+                ),
                 halves,
             )
         )
     return [commit for output in outputs for commit in parse_log(output)]
 
 
-CACHE_FORMAT = "ranges-v2"
+CACHE_FORMAT = "ranges-v3"
 
 
-def cache_path(root: Path) -> Path:
-    git_dir = git(root, "rev-parse", "--absolute-git-dir").decode().strip()
-    return Path(git_dir) / "barycenter-release" / f"{CACHE_FORMAT}.json"
+def cache_path(directory: Path) -> Path:
+    return directory / "barycenter-release" / f"{CACHE_FORMAT}.json"
 
 
 def tags_key(releases: dict[semver.Version, Release]) -> str:
@@ -249,31 +371,35 @@ def tags_key(releases: dict[semver.Version, Release]) -> str:
     immutable once released, so this key says when cached ranges still hold."""
     import hashlib  # here, not at the top: `release.notes` answers faster without it
 
-    lines = sorted(f"{v} {r.commit}" for v, r in releases.items())
+    lines = sorted(f"{r.tag} {r.commit}" for r in releases.values())
     return hashlib.sha256("\n".join([CACHE_FORMAT, *lines]).encode()).hexdigest()
 
 
-def cached_ranges(root: Path, releases: dict[semver.Version, Release]) -> list[Range] | None:
+def cached_ranges(directory: Path, releases: dict[semver.Version, Release]) -> list[Range] | None:
+    """The cached released ranges, or None when there are none, stale or unreadable ones."""
     import json
 
     try:
-        data = json.loads(cache_path(root).read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("key") != tags_key(releases):
-        return None
-    ranges = []
-    for entry in data["ranges"]:
-        version = semver.Version.parse(entry["version"])
-        previous = semver.Version.parse(entry["previous"]) if entry["previous"] else None
-        commits = list(map(Commit._make, entry["commits"]))
-        ranges.append(
-            Range(releases[version], releases.get(previous) if previous else None, commits)
-        )
+        data = json.loads(cache_path(directory).read_text())
+        if data["key"] != tags_key(releases):
+            return None
+        ranges = []
+        for entry in data["ranges"]:
+            version = semver.Version.parse(entry["version"])
+            previous = semver.Version.parse(entry["previous"]) if entry["previous"] else None
+            commits = [Commit(*row) for row in entry["commits"]]
+            ranges.append(
+                Range(releases[version], releases[previous] if previous else None, commits)
+            )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, or written by something else: read from git and rewrite it
     return ranges
 
 
-def store_ranges(root: Path, releases: dict[semver.Version, Release], ranges: list[Range]) -> None:
+def store_ranges(
+    directory: Path, releases: dict[semver.Version, Release], ranges: list[Range]
+) -> None:
+    """Cache the released ranges; a git directory that cannot be written goes without."""
     import json
 
     entries = [
@@ -286,82 +412,73 @@ def store_ranges(root: Path, releases: dict[semver.Version, Release], ranges: li
         for found in ranges
         if found.release is not None
     ]
-    path = cache_path(root)
-    path.parent.mkdir(exist_ok=True)
+    path = cache_path(directory)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({"key": tags_key(releases), "ranges": entries}))
-    partial.replace(path)
-    for stale in path.parent.glob("ranges-*.json"):
-        if stale != path:
-            stale.unlink()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        partial.write_text(json.dumps({"key": tags_key(releases), "ranges": entries}))
+        partial.replace(path)
+        for stale in path.parent.glob("ranges-*.json"):
+            if stale != path:
+                stale.unlink()
+    except OSError:
+        return
 
 
-def full_history(root: Path, head: str = "HEAD", use_cache: bool = True) -> list[Range]:
+def full_history(
+    root: Path, head: str = "HEAD", use_cache: bool = True, prefix: str = TAG_PREFIX
+) -> list[Range]:
     """Every release's range and the unreleased work (first), newest release first.
 
     Released ranges are cached in the git directory, keyed by the release tags; the unreleased
     range is always read afresh.
     """
-    releases = release_tags(root)
+    directory = git_dir(root)
+    releases = release_tags(root, prefix)
     if use_cache:
-        released = cached_ranges(root, releases)
+        released = cached_ranges(directory, releases)
         if released is not None:
-            return [release_range(root, None, head), *released]
+            return [release_range(root, None, head, prefix), *released]
     ranges = read_full_history(root, releases, head)
     if use_cache:
-        store_ranges(root, releases, ranges)
+        store_ranges(directory, releases, ranges)
     return ranges
 
 
 def read_full_history(
     root: Path, releases: dict[semver.Version, Release], head: str
 ) -> list[Range]:
-    """full_history() from git alone: concurrent reads of every commit, one graph walk."""
+    """full_history() from git alone: concurrent reads of every commit, one graph, and for each
+    release the walk `git log release ^previous` would make."""
     from concurrent.futures import ThreadPoolExecutor
 
-    tips = [r.commit for r in releases.values()]
     head_commit = git(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
-    tips.append(head_commit)
+    tips = list(dict.fromkeys([*(r.commit for r in releases.values()), head_commit]))
     dates = sorted(
-        int(line)
-        for line in git(root, "log", "--no-walk", "--format=%ct", *set(tips), "--").split()
+        int(line) for line in git(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()
     )
     split_date = dates[len(dates) // 2] if len(dates) > 2 else None
     with ThreadPoolExecutor(max_workers=1) as pool:
         messages = pool.submit(read_all_messages, root, tips, split_date)
-        order, parents = topo_parents(root, tips)
+        graph = read_graph(root, tips)
         commits = messages.result()
-    non_merges = sum(1 for sha in order if len(parents[sha]) < 2)
+    non_merges = sum(1 for sha in graph.order if len(graph.parents[sha]) < 2)
     if len(commits) != non_merges:
         # Commit dates out of order can hide commits from a date-split read: read it whole.
         commits = read_commits(root, *tips)
     by_sha = {commit.sha: commit for commit in commits}
 
-    by_version = sorted(releases.items())
-    stable_tips: list[tuple[semver.Version | None, str]] = [
-        (v, r.commit) for v, r in by_version if is_stable(v)
-    ]
-    # The unreleased work (None) comes last, so it keeps only what no release has.
-    all_tips: list[tuple[semver.Version | None, str]] = [(v, r.commit) for v, r in by_version]
-    stable_owner = label(order, parents, stable_tips)
-    any_owner = label(order, parents, [*all_tips, (None, head_commit)])
-
-    ancestors = ancestor_releases(order, parents, releases, head_commit)
-    ranges: dict[semver.Version | None, Range] = {}
-    for version in [*releases, None]:
-        previous = previous_release(version, ancestors.get(version, ()))
-        ranges[version] = Range(
-            releases[version] if version is not None else None,
-            releases[previous] if previous is not None else None,
+    ancestors = ancestor_releases(graph, releases, head_commit)
+    reached = reached_by(graph, tips)
+    bit = {sha: 1 << index for index, sha in enumerate(tips)}
+    ranges: list[Range] = []
+    for version in [None, *sorted(releases, reverse=True)]:
+        this = releases[version] if version is not None else None
+        previous = previous_release(version, ancestors[version])
+        start = releases[previous] if previous is not None else None
+        shas = walk(
+            graph, this.commit if this else head_commit, bit[start.commit] if start else 0, reached
         )
-    for sha in reversed(order):
-        commit = by_sha.get(sha)
-        if commit is None:
-            continue
-        if sha in stable_owner:
-            ranges[stable_owner[sha]].commits.append(commit)
-        if sha in any_owner:
-            owner = any_owner[sha]
-            if owner is None or not is_stable(owner):
-                ranges[owner].commits.append(commit)
-    return [ranges[None], *(ranges[v] for v in sorted(releases, reverse=True))]
+        found = (by_sha.get(sha) for sha in shas)
+        ranges.append(Range(this, start, [c for c in found if c is not None]))
+    return ranges

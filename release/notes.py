@@ -9,17 +9,76 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from release.commits import Commit
-from release.config import ReleaseConfig, load_config
+from release.config import DEFAULT_SKIP_COMMITS, ReleaseConfig, load_config
+from release.errors import ReleaseError
 from release.history import Range, release_range
-from release.version import parse_version, tag_name
+from release.version import TAG_PREFIX, parse_version, tag_name
 
 BREAKING_TITLE = "⚠ Breaking Changes"
 PR_REFERENCE = re.compile(r"\(#(\d+)\)")
+# What a commit-msg hook may put before a subject: `[TICKET-1] `, `TICKET-1: `.
+HOOK_PREFIX = re.compile(r"(?:\[[^\]]*\]|[A-Z][A-Z0-9_]*-\d+:?)\s+")
+GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def any_of(patterns: Sequence[str], setting: str) -> Callable[[str], bool]:
+    """One test for many regexes: those anchored with `^` joined into one `match`, the others
+    into one `search` (a global flag such as `(?i)` becomes a scoped one)."""
+    anchored: list[str] = []
+    floating: list[str] = []
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ReleaseError(
+                f"{setting} pattern {pattern!r} is not a regular expression ({error})",
+                "fix it in [tool.barycenter.release] of pyproject.toml",
+            ) from None
+        flags = GLOBAL_FLAGS.match(pattern)
+        body = pattern[flags.end() :] if flags else pattern
+        wrapped = f"(?{flags[1]}:{body})" if flags else f"(?:{body})"
+        (anchored if body.startswith("^") else floating).append(wrapped)
+    tests = [re.compile("|".join(anchored)).match] if anchored else []
+    tests += [re.compile("|".join(floating)).search] if floating else []
+    if len(tests) == 1:
+        return lambda text: tests[0](text) is not None
+    return lambda text: any(test(text) is not None for test in tests)
+
+
+# Markdown that a subject would otherwise trigger: raw HTML (`<name>` vanishing), emphasis,
+# links (`[1.2.0]` resolving to a changelog link), strikethrough, escapes.
+MARKDOWN_SPECIAL = re.compile(r"[\\*_<\[\]~]")
+CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+# What would open a block at the start of an item: a heading, a quote, a nested list.
+BLOCK_START = re.compile(r"#{1,6}(?=\s|$)|>|[+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))")
+
+
+def escape_specials(text: str) -> str:
+    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
+def escape(text: str) -> str:
+    """The subject as plain text in Markdown; `code spans` stay code."""
+    if "`" in text:
+        parts, last = [], 0
+        for span in CODE_SPAN.finditer(text):
+            parts += [escape_specials(text[last : span.start()]), span[0]]
+            last = span.end()
+        escaped = "".join([*parts, escape_specials(text[last:])])
+    elif MARKDOWN_SPECIAL.search(text) is None:
+        escaped = text
+    else:
+        escaped = escape_specials(text)
+    start = BLOCK_START.match(escaped)
+    if start is None:
+        return escaped
+    at = start.end() if start[0][0].isdigit() else 0  # `1\. x`, `\# x`
+    return f"{escaped[:at]}\\{escaped[at:]}"
 
 
 @dataclass(frozen=True)
@@ -32,13 +91,24 @@ class Groups:
         ("Other Changes", ("*",)),
     )
     breaking_title: str = BREAKING_TITLE
-    # Release commits ("chore(release): v{version}") are bookkeeping, never news.
+    # Release commits ("chore(release): v{version}", and other tools') are bookkeeping, never news.
     release_commit: str = "chore(release): v{version}"
+    skip_commits: tuple[str, ...] = DEFAULT_SKIP_COMMITS
 
     @functools.cached_property
-    def release_subject(self) -> re.Pattern[str]:
-        pattern = re.escape(self.release_commit).replace(re.escape("{version}"), r"\S+")
-        return re.compile(pattern)
+    def bookkeeping(self) -> Callable[[str], bool]:
+        """Whether a subject is a release commit, this project's or another tool's, also behind
+        a commit-msg hook's `[TICKET-1]`."""
+        own = "^" + re.escape(self.release_commit).replace(re.escape("{version}"), r"\S+") + "$"
+        matches = any_of([own, *self.skip_commits], "skip-commits")
+
+        def test(subject: str) -> bool:
+            if matches(subject):
+                return True
+            hook = HOOK_PREFIX.match(subject)
+            return hook is not None and matches(subject[hook.end() :])
+
+        return test
 
     def title_of(self, commit: Commit) -> str:
         if commit.breaking:
@@ -77,8 +147,7 @@ def grouped(
     commits: Sequence[Commit], tag: str | None, previous_tag: str | None, groups: Groups
 ) -> Notes:
     notes = Notes(tag, previous_tag, {title: [] for title in groups.order})
-    sections, title_of = notes.groups, groups.title_of
-    bookkeeping = groups.release_subject.fullmatch
+    sections, title_of, bookkeeping = notes.groups, groups.title_of, groups.bookkeeping
     for commit in commits:
         if commit.listed and not bookkeeping(commit.subject):
             sections[title_of(commit)].append(commit)
@@ -97,9 +166,9 @@ def from_range(found: Range, groups: Groups | None = None) -> Notes:
 def entry(commit: Commit, repository_url: str) -> str:
     """The subject as written; with a repository URL, PR references and the commit link."""
     if not repository_url:
-        return f"- {commit.subject}"
+        return f"- {escape(commit.subject)}"
     base = repository_url.rstrip("/")
-    subject = PR_REFERENCE.sub(lambda m: f"([#{m[1]}]({base}/pull/{m[1]}))", commit.subject)
+    subject = PR_REFERENCE.sub(lambda m: f"([#{m[1]}]({base}/pull/{m[1]}))", escape(commit.subject))
     return f"- {subject} ([{commit.sha[:7]}]({base}/commit/{commit.sha}))"
 
 
@@ -160,17 +229,23 @@ def as_json(notes: Notes, repository_url: str = "") -> str:
 
 
 def groups_of(config: ReleaseConfig) -> Groups:
-    return Groups(config.groups, config.breaking_title, config.commit_message)
+    return Groups(
+        config.groups, config.breaking_title, config.commit_message, tuple(config.skip_commits)
+    )
 
 
 def notes_for(root: Path, version_text: str = "", config: ReleaseConfig | None = None) -> Notes:
-    """The notes of release X as it is (its tag) or would be (at HEAD); unreleased without X."""
+    """The notes of release X as it is (its tag) or would be at HEAD (the next release only);
+    the unreleased work without X."""
     config = config or load_config(root, missing_ok=True)
+    prefix = config.tag_prefix
+    if prefix and prefix != TAG_PREFIX:
+        version_text = version_text.removeprefix(prefix)
     version = parse_version(version_text) if version_text else None
-    found = release_range(root, version)
+    found = release_range(root, version, prefix=prefix, only_next=True)
     notes = from_range(found, groups_of(config))
     if version is not None and found.release is None:
-        notes.tag = tag_name(version)
+        notes.tag = tag_name(version, prefix)
     return notes
 
 
@@ -181,8 +256,6 @@ def render(root: Path, version_text: str = "", output_format: str = "md") -> str
         return as_json(notes, config.source_url) + "\n"
     if output_format == "md":
         return markdown(notes, config.source_url)
-    from release.errors import ReleaseError
-
     raise ReleaseError(f"unknown format '{output_format}'", "use --format md or --format json")
 
 

@@ -165,6 +165,12 @@ def make_plan(
     version = parse_version(options.version)
     repo = GitRepo(root)
     config = config or load_config(repo.root)
+    if config.tag_prefix != "v":
+        raise ReleaseError(
+            f"tag-prefix = {config.tag_prefix!r}: releases are made with v-prefixed tags only; "
+            "tag-prefix applies to reading notes and changelogs",
+            'remove tag-prefix (or set it to "v") to release with this tool',
+        )
     remote = repo.remote_state(config.remote)
     tags = all_tags(repo, remote)
     tag = tag_name(version)

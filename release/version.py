@@ -45,24 +45,25 @@ def parse_version(text: str) -> semver.Version:
     return version
 
 
-def tag_name(version: semver.Version) -> str:
-    return f"{TAG_PREFIX}{version}"
+def tag_name(version: semver.Version, prefix: str = TAG_PREFIX) -> str:
+    return f"{prefix}{version}"
 
 
-def release_version(tag: str) -> semver.Version | None:
-    """The version a release tag names, or None for tags that are not `v<semver>` releases."""
-    if not tag.startswith(TAG_PREFIX):
+def release_version(tag: str, prefix: str = TAG_PREFIX) -> semver.Version | None:
+    """The version a release tag names, or None for tags that are not `<prefix><semver>`."""
+    if not tag.startswith(prefix):
         return None
     try:
-        version = semver.Version.parse(tag[len(TAG_PREFIX) :])
+        version = semver.Version.parse(tag[len(prefix) :])
     except ValueError:
         return None
     return None if version.build else version
 
 
-def release_versions(tags: Iterable[str]) -> list[semver.Version]:
+def release_versions(tags: Iterable[str], prefix: str = TAG_PREFIX) -> list[semver.Version]:
     """The release versions among tag names, in ascending SemVer order."""
-    return sorted(v for v in map(release_version, tags) if v is not None)
+    found = (release_version(tag, prefix) for tag in tags)
+    return sorted(v for v in found if v is not None)
 
 
 def is_stable(version: semver.Version) -> bool:

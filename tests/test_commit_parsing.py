@@ -156,3 +156,72 @@ def test_release_commits_are_bookkeeping_not_news() -> None:
     ]
     custom = Groups(release_commit="release {version}")
     assert grouped([parse("d" * 40, "release 1.2.1")], "v1.2.1", None, custom).empty
+
+
+@pytest.mark.parametrize(
+    ("subject", "skipped"),
+    [
+        ("chore(release): v1.2.1", True),  # the project's own commit-message
+        ("[TICKET-1] chore(release): v1.1.0", True),  # ... behind a commit-msg hook
+        ("ABC-42: chore(release): v1.1.0", True),
+        ("chore: release 0.2.0", True),  # release-please
+        ("chore(main): release 17.11.1 (#2864)", True),
+        ("chore(main): release my-lib 2.0.0", True),
+        ("chore(release): prepare for v2.0.4", True),  # git-cliff
+        ("chore: Release my-crate version 0.1.0", True),  # cargo-release
+        ("(cargo-release) version 0.3.1", True),
+        ("chore(release): 1.2.3 [skip ci]", True),  # semantic-release
+        ("bump: version 4.8.0 → 4.8.1", True),  # commitizen
+        ("8.0.0", True),  # npm version
+        ("v2.1.0 (#301)", True),
+        ("Release v1.5.2", True),
+        ("chore: prepare Tokio v1.38.0 release (#6600)", True),
+        ("chore: release notes for the docs", False),
+        ("chore(deps): bump serde from 1.0.1 to 1.0.2", False),
+        ("feat: release 1.2.3 of the client", False),
+        ("Release process documented", False),
+        ("1.2 is out", False),
+        ("[docs] explain the release", False),
+    ],
+)
+def test_release_commits_of_this_project_and_other_tools_are_skipped(
+    subject: str, skipped: bool
+) -> None:
+    assert Groups().bookkeeping(subject) is skipped
+
+
+def test_skip_patterns_take_flags_and_search_anywhere() -> None:
+    groups = Groups(skip_commits=("(?i)^wip", "dependabot"))
+    assert [groups.bookkeeping(s) for s in ("WIP: x", "chore: bump by dependabot", "8.0.0")] == [
+        True,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subject", "entry"),
+    [
+        (
+            "fix: handle CARGO_REGISTRIES_<name>_TOKEN",
+            r"- fix: handle CARGO\_REGISTRIES\_\<name>\_TOKEN",
+        ),
+        ("fix: keep `<code>` and `a_b` as code", r"- fix: keep `<code>` and `a_b` as code"),
+        ("feat: *bold* and [1.2.0] and ~x~", r"- feat: \*bold\* and \[1.2.0\] and \~x\~"),
+        (r"fix: C:\Users", r"- fix: C:\\Users"),
+        ("# not a heading", r"- \# not a heading"),
+        ("> not a quote", r"- \> not a quote"),
+        ("1. not a list", r"- 1\. not a list"),
+        ("#123 is a plain reference", "- #123 is a plain reference"),
+        ("an ` unclosed backtick", "- an ` unclosed backtick"),
+    ],
+)
+def test_subjects_are_plain_text_in_markdown(subject: str, entry: str) -> None:
+    assert (
+        markdown(grouped([parse("e" * 40, subject)], None, None, Groups())).splitlines()[-1]
+        == entry
+    )
+
+
+def test_an_empty_message_gives_no_entry() -> None:
+    assert grouped([parse("f" * 40, ""), parse("f" * 40, "  ")], None, None, Groups()).empty

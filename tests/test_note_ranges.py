@@ -7,63 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import semver
 
 from release.changelog_build import regenerate
 from release.history import full_history, release_range
 from release.notes import markdown, notes_for
-from tests.gitrepos import REPO_ROOT, configure_identity, git
+from tests.gitrepos import REPO_ROOT
+from tests.histories import History
 
 pytestmark = pytest.mark.repo
-
-
-class History:
-    """A repository built commit by commit; tags are annotated, like the release system's."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir()
-        git(root, "init", "-q", "-b", "main")
-        configure_identity(root)
-        self.clock = 1_700_000_000
-
-    def commit(self, subject: str, body: str = "") -> str:
-        self.clock += 60
-        stamp = f"@{self.clock} +0000"
-        message = subject + (f"\n\n{body}" if body else "")
-        env = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-        subprocess.run(
-            ["git", "commit", "-q", "--allow-empty", "-m", message],
-            cwd=self.root,
-            check=True,
-            env={**__import__("os").environ, **env},
-        )
-        return git(self.root, "rev-parse", "HEAD")
-
-    def tag(self, version: str, ref: str = "HEAD") -> None:
-        git(self.root, "tag", "-a", f"v{version}", ref, "-m", f"v{version}")
-
-    def switch(self, branch: str, start: str | None = None) -> None:
-        git(self.root, "switch", "-q", *(["-c", branch, start] if start else [branch]))
-
-    def merge(self, ref: str) -> None:
-        self.clock += 60
-        stamp = f"@{self.clock} +0000"
-        subprocess.run(
-            ["git", "merge", "-q", "--no-ff", "--no-edit", ref],
-            cwd=self.root,
-            check=True,
-            env={**__import__("os").environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
-        )
-
-    def subjects(self, version: str | None) -> list[str]:
-        parsed = semver.Version.parse(version) if version else None
-        return sorted(c.subject for c in release_range(self.root, parsed).commits)
-
-    def previous(self, version: str | None) -> str | None:
-        parsed = semver.Version.parse(version) if version else None
-        found = release_range(self.root, parsed)
-        return found.previous.tag if found.previous else None
 
 
 @pytest.fixture
@@ -265,7 +216,7 @@ def test_released_ranges_are_cached_until_a_release_tag_changes(history: History
     cold = regenerate(history.root, full=True, use_cache=False)
     assert not cache.exists()
     first = regenerate(history.root, full=True)
-    assert [p.name for p in cache.iterdir()] == ["ranges-v2.json"]
+    assert [p.name for p in cache.iterdir()] == ["ranges-v3.json"]
     assert regenerate(history.root, full=True) == first == cold
 
     # The unreleased range is never cached; a new release tag rebuilds the cache.

@@ -4,12 +4,18 @@ Run by `nox -s bench`. Builds 5k- and 50k-commit histories with ../shared/bench/
 (deterministic), then times, in one run, this project's notes and changelog, git-cliff and a
 raw `git log`: the unreleased range and the full history, median wall time of several runs and
 the peak resident memory of each process.
+
+`nox -s bench -- --repo PATH ...` runs on real clones instead (each with its `tag-prefix` in a
+pyproject.toml when not `v`): for each, the tag count, whether every release's `--full`
+section equals its `release.notes --version X`, and the full changelog cold, cached and by
+git-cliff (`--tag-pattern '^PREFIX[0-9]'`, three runs: it takes a while on big histories).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -128,7 +134,63 @@ def commands(repo: Path) -> dict[tuple[str, str], list[str]]:
     }
 
 
+def sections_equal_notes(repo: Path) -> tuple[int, int]:
+    """(releases, releases whose `--full` section differs from their notes)."""
+    from release.changelog import section_body
+    from release.changelog_build import regenerate
+    from release.config import load_config
+    from release.history import release_tags
+    from release.notes import group_sections, notes_for
+
+    config = load_config(repo, missing_ok=True)
+    text = regenerate(repo, full=True, use_cache=False)
+    versions = sorted(release_tags(repo, config.tag_prefix))
+    differ = sum(
+        section_body(text, v) != group_sections(notes_for(repo, str(v), config), config.source_url)
+        for v in versions
+    )
+    return len(versions), differ
+
+
+def real_histories(repos: list[Path]) -> int:
+    """Each clone's tag count, its sections against its notes, and full-changelog times."""
+    from release.config import load_config
+
+    python, cliff = sys.executable, shutil.which("git-cliff") or "git-cliff"
+    table = Table(title="real histories: full changelog, median wall seconds")
+    for column in ("repository", "tags", "sections == notes", "cold", "cached", "git-cliff"):
+        table.add_column(column)
+    for repo in repos:
+        prefix = load_config(repo, missing_ok=True).tag_prefix
+        releases, differ = sections_equal_notes(repo)
+        build = [python, "-m", "release.changelog_build", "--full", "--output", "-"]
+        build += ["--repo", str(repo)]
+        RUNS["real"] = 5
+        cold = measure("real", "full", "cold", [*build, "--no-cache"], ROOT)
+        cached = measure("real", "full", "cached", build, ROOT)
+        RUNS["real"] = 3
+        pattern = f"^{re.escape(prefix)}[0-9]"
+        theirs = measure(
+            "real", "full", "git-cliff", [cliff, "-r", str(repo), "--tag-pattern", pattern], ROOT
+        )
+        tags = subprocess.run(
+            ["git", "-C", str(repo), "tag"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        table.add_row(
+            repo.name,
+            f"{len(tags)} ({releases} releases)",
+            "yes" if differ == 0 else f"no ({differ} differ)",
+            f"{cold.median_s:.2f}",
+            f"{cached.median_s:.2f}",
+            f"{theirs.median_s:.2f}",
+        )
+    Console(width=160).print(table)
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--repo"]:
+        return real_histories([Path(path).resolve() for path in sys.argv[2:]])
     WORK.mkdir(exist_ok=True)
     if not MAKE_HISTORY.exists():
         raise SystemExit(
