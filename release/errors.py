@@ -28,6 +28,11 @@ class PreflightError(ReleaseError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
+        # Each line is "what is wrong: how to fix it", like every ReleaseError.
+        self.items = [tuple(line.split(": ", 1)) for line in problems]
+        first = problems[0].split(": ", 1) if problems else ["no problem"]
+        self.problem = first[0]
+        self.fix = first[1] if len(first) > 1 else None
         Exception.__init__(self, "\n".join(problems))
 
 

@@ -242,6 +242,25 @@ def test_configured_to_tag_the_branch_when_main_has_unreleased_work(tmp_path: Pa
     assert git(project.origin, "rev-parse", "hotfix/1.2.1") == tagged
 
 
+def test_configured_to_tag_the_branch_but_main_holds_released_code_only(tmp_path: Path) -> None:
+    # hotfix-tag-on-branch only matters when main carries unreleased work: here it does not, so
+    # the hotfix merges into main, is tagged there and pushed with main, like any hotfix.
+    project = setup(tmp_path, config="hotfix-tag-on-branch = true")
+    ok(project, "hotfix", "1.2.1")
+    project.commit("fix: token reuse (#50)", "src/auth.txt", "auth v2\n")
+
+    out = ok(project, "hotfix.finish")
+
+    assert "- merge-main: merge the hotfix into main" in out
+    tagged = project.git("rev-parse", "v1.2.1^{commit}")
+    assert project.git("rev-parse", "main") == tagged
+    assert len(project.git("rev-list", "--parents", "-1", "main").split()) == 3
+    assert git(project.origin, "rev-parse", "main") == tagged
+    assert git(project.origin, "rev-parse", "v1.2.1^{commit}") == tagged
+    assert project.git("status", "--porcelain") == ""
+    assert project.git("branch", "--list", "hotfix/*") == ""
+
+
 def test_a_hotfix_of_an_older_line_is_tagged_on_its_branch_and_main_stays(tmp_path: Path) -> None:
     project = setup(tmp_path)
     project.commit("feat: more (#60)", "src/more.txt", "more\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -26,7 +25,6 @@ def test_the_engine_uses_the_containerd_store_and_the_loopback_mirror() -> None:
         "registry-mirrors": ["http://127.0.0.1:5001"],
         "features": {"containerd-snapshotter": True},
     }
-    json.dumps(config)
 
 
 def test_trixie_is_pinned_for_dockers_packages_only(paths: StackPaths) -> None:

@@ -42,7 +42,6 @@ def test_latest_and_floating_tags_over_a_release_sequence(
     checkout = checkout_of(repo_root, tmp_path)
     context = tmp_path / "tiny"
     context.mkdir()
-    said: list[str] = []
     for step, version in enumerate(SEQUENCE):
         push_tiny_images(docker, checkout.image, version, context)
         git(checkout.root, "tag", f"v{version}")
@@ -59,7 +58,6 @@ def test_latest_and_floating_tags_over_a_release_sequence(
             if found is not None:
                 pointers[tag] = index_of[found["digest"]]
         assert pointers == EXPECTED[step], f"after publishing {version}"
-        said.append(version)
     assert registry.manifest(f"{checkout.image}:2") is None  # 2.0.0-beta.1 moves nothing
 
 
@@ -117,7 +115,7 @@ def test_a_registry_with_authentication_gets_the_password_on_stdin_only(
 FAILING = """\
 FROM debian:bookworm-slim AS builder
 ARG TARGETARCH
-RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 today" >&2; exit 3; fi; sleep 120
+RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 today" >&2; exit 3; fi; sleep infinity
 FROM builder AS runtime
 """
 
