@@ -228,10 +228,25 @@ def attest(
     commands.run(lambda: commands.run_slice("release.attest", Path(repo), options))
 
 
-@task(help={"version": "the released version"})
-def verify(c: Context, version: str = "") -> None:
-    """Check the post-release checklist against the registry, git and GitHub."""
-    commands.run(lambda: commands.pending("release.verify"))
+@task(
+    help={
+        "version": "the released version",
+        "format": "table (default) or json",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def verify(
+    c: Context, version: str = "", format: str = "table", image: str = "", repo: str = "."
+) -> None:
+    """Check the post-release checklist against git, the registry, cosign and dist/.
+
+    The index holds exactly the configured platforms; vX pulls and runs on each, printing X and
+    the tag's commit; latest and the floating tags are where the policy says; the provenance
+    verifies and names the commit; dist/'s checksums match; develop holds the release.
+    Exits 1 naming each failure; the manual items are printed as reminders.
+    """
+    commands.run(lambda: commands.verify(Path(repo), version, format, image))
 
 
 @task(

@@ -7,6 +7,7 @@ the system's apt sources and preferences are left untouched.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -121,6 +122,7 @@ def ensure_cosign(paths: StackPaths) -> bool:
     """Unpack trixie's static cosign into the stack's bin directory; it needs no other package."""
     target = cosign_path(paths)
     if target.exists():
+        put_on_path(target)
         return False
     options = trixie_apt_options(paths)
     log = paths.logfile("apt")
@@ -141,4 +143,18 @@ def ensure_cosign(paths: StackPaths) -> bool:
         unpacked = Path(scratch) / "unpacked"
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
         shutil.copy2(unpacked / "usr" / "bin" / "cosign", target)
+    put_on_path(target)
     return True
+
+
+ON_PATH = Path("/usr/local/bin")
+
+
+def put_on_path(binary: Path) -> None:
+    """The release finds cosign on PATH, as on a maintainer's machine: link the stack's copy
+    into /usr/local/bin unless a cosign is there already."""
+    if shutil.which(binary.name) is not None:
+        return
+    link = ON_PATH / binary.name
+    if not link.exists() and os.access(ON_PATH, os.W_OK):
+        link.symlink_to(binary)

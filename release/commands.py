@@ -22,7 +22,6 @@ T = TypeVar("T")
 # Tasks whose capability has not landed yet, with the issue that brings each.
 PENDING = {
     "release.github": "the GitHub release",
-    "release.verify": "the post-release checklist",
 }
 
 
@@ -98,6 +97,45 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
     for name, _title, s in rows:
         table.add_row(name, marks[s.state], s.detail)
     Console(width=160).print(table)
+
+
+def verify(repo: Path, version: str, output_format: str, image: str) -> None:
+    """The post-release checklist: a table (or JSON) of findings; exit 1 naming each failure."""
+    from release.verify import REMINDERS, failures
+    from release.verify import verify as checklist
+
+    if output_format not in ("table", "json"):
+        raise ReleaseError(f"unknown format {output_format!r}", "use --format table or json")
+    plan = make_plan(repo, ReleaseOptions(version=version, image=image), frozenset())
+    findings = checklist(plan)
+    if output_format == "json":
+        print(
+            json.dumps(
+                {
+                    "version": str(plan.version),
+                    "checks": [f.__dict__ for f in findings],
+                    "reminders": list(REMINDERS),
+                },
+                indent=2,
+            )
+        )
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"release {plan.tag}: post-release checklist")
+        for column in ("check", "result", "detail"):
+            table.add_column(column)
+        for finding in findings:
+            table.add_row(finding.check, "ok" if finding.ok else "FAILED", finding.detail)
+        Console(width=160).print(table)
+        for reminder in REMINDERS:
+            print(f"reminder (by hand): {reminder}")
+    wrong = failures(findings)
+    if wrong:
+        raise ReleaseError(
+            f"{len(wrong)} check(s) failed: {'; '.join(wrong)}", "fix each, then verify again"
+        )
 
 
 def run(action: Callable[[], T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import typing
@@ -73,6 +74,7 @@ class ReleaseConfig:
 
     def release_commit_message(self, version: object) -> str:
         return self.commit_message.format(version=version)
+
     # Release tags are `<tag-prefix><semver>`: "v" (v1.2.0), "" (1.2.0), "name-v" (monorepos).
     tag_prefix: str = "v"
     # Regexes for other tools' release commits, left out of the notes (commit-message always is).
@@ -135,6 +137,27 @@ def typed(key: str, value: Any, kind: Any) -> Any:
     raise ReleaseError(f"{where} has a type this version cannot read", "remove it")
 
 
+OVERRIDES = "BARYCENTER_RELEASE_CONFIG"
+
+
+def overrides() -> dict[str, Any]:
+    """Keys from the TOML file $BARYCENTER_RELEASE_CONFIG names, over pyproject.toml's: how a
+    rehearsal points the release at the local stack, or CI picks its cache kind, without a
+    commit."""
+    name = os.environ.get(OVERRIDES)
+    if not name:
+        return {}
+    try:
+        document = tomllib.loads(Path(name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ReleaseError(
+            f"${OVERRIDES} names {name}, which cannot be read as TOML ({error})",
+            f"fix the file, or unset {OVERRIDES}",
+        ) from None
+    table = document.get("tool", {}).get("barycenter", {}).get("release", document)
+    return dict(table) if isinstance(table, dict) else {}
+
+
 def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
     """The configuration of the repository at `root`; defaults if `missing_ok` and it has none."""
     pyproject = root / "pyproject.toml"
@@ -153,6 +176,7 @@ def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
     table = document.get("tool", {}).get("barycenter", {}).get("release", {})
     if not isinstance(table, dict):
         raise ReleaseError(f"{TABLE} in {pyproject} is not a table", f"write it as {TABLE}")
+    table = {**table, **overrides()}
     hints = typing.get_type_hints(ReleaseConfig)
     values: dict[str, Any] = {}
     for key, value in table.items():

@@ -20,6 +20,7 @@ from release.steps.hotfix import (
 from release.steps.prepare import Prepare
 from release.steps.publish import PublishIndex
 from release.steps.tag import Push, Tag
+from release.steps.verify import VerifyRelease
 
 PIPELINE: tuple[Step, ...] = (
     StartHotfix(),  # hotfix: hotfix/X from the latest release of X's line
@@ -28,23 +29,36 @@ PIPELINE: tuple[Step, ...] = (
     MergeIntoMain(),  # hotfix: merge --no-ff into main (unless tagged on its own branch)
     Tag(),  # annotated tag vX carrying the release notes
     Push(),  # the branch and the tag in one atomic push: the tag-triggered pipeline starts
-    MergeBackIntoDevelop(),  # hotfix: bring the fix (and its CHANGELOG section) into develop
-    PushDevelop(),  # hotfix: publish develop
+    MergeBackIntoDevelop(),  # bring the release (a hotfix's CHANGELOG section too) into develop
+    PushDevelop(),  # publish develop
     DeleteHotfixBranch(),  # hotfix: the branch is merged; remove it here and on the remote
     BuildImages(),  # one buildx build per platform from the tag, own cache, pushed per platform
     ExtractBinaries(),  # dist/barycenter-vX-linux-<arch>.tar.gz and SHA256SUMS
     PublishIndex(),  # one multi-arch index: vX, and latest / X.Y / X where the policy says
     AttestProvenance(),  # SLSA provenance of the index and archives, signed with cosign
+    VerifyRelease(),  # the post-release checklist, read from reality
 )
 
 # Each task's stages, by step name; they always run in PIPELINE's order.
 SLICES: dict[str, tuple[str, ...]] = {
-    "release": ("prepare", "tag", "push", "build", "binaries", "publish"),
+    "release": (
+        "prepare",
+        "tag",
+        "push",
+        "merge-develop",
+        "push-develop",
+        "build",
+        "binaries",
+        "publish",
+        "attest",
+        "verify",
+    ),
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries"),
     "release.publish": ("publish",),
     "release.attest": ("attest",),
+    "release.verify": ("verify",),
     "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
     "hotfix.finish": (
         "prepare",
@@ -59,7 +73,7 @@ SLICES: dict[str, tuple[str, ...]] = {
 # What release.status shows for each flow: every stage of the whole release.
 STATUS = {
     "release": SLICES["release"],
-    "hotfix": (*SLICES["hotfix.finish"], "build", "binaries", "publish"),
+    "hotfix": (*SLICES["hotfix.finish"], "build", "binaries", "publish", "attest", "verify"),
 }
 
 

@@ -91,6 +91,13 @@ class Plan:
     keep_branch: bool = False
 
     @property
+    def rerun(self) -> str:
+        """The command that continues this release where it stopped."""
+        if self.flow == "hotfix":
+            return f"invoke hotfix.finish --version {self.version}"
+        return f"invoke release --version {self.version}"
+
+    @property
     def root(self) -> Path:
         return self.repo.root
 

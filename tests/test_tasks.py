@@ -51,7 +51,6 @@ def test_task_help_is_the_docstring_and_names_the_options(repo_root: Path) -> No
     "argv",
     [
         ["release.github", "--version", "1.2.0"],
-        ["release.verify", "--version", "1.2.0"],
     ],
 )
 def test_tasks_whose_issue_has_not_landed_say_so_and_fail(repo_root: Path, argv: list[str]) -> None:

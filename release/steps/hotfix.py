@@ -186,8 +186,6 @@ class MergeBackIntoDevelop(Step):
     title = "merge the hotfix back into develop"
 
     def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
         if plan.develop_branch is None:
             return Status.skip(f"there is no {plan.config.develop_branch} branch")
         repo = plan.repo
@@ -202,7 +200,7 @@ class MergeBackIntoDevelop(Step):
         return Status.todo()
 
     def check(self, plan: Plan) -> list[str]:
-        if plan.flow != "hotfix" or plan.develop_branch is None:
+        if plan.develop_branch is None:
             return []
         develop = plan.develop_branch
         repo = plan.repo
@@ -262,8 +260,7 @@ class MergeBackIntoDevelop(Step):
         if left:
             raise ReleaseError(
                 f"merging {plan.tag} into {develop} stopped on conflicts in {', '.join(left)}",
-                f"resolve them, git add them, git commit, then run invoke hotfix.finish "
-                f"--version {plan.version} again",
+                f"resolve them, git add them, git commit, then run {plan.rerun} again",
             )
         repo.call("commit", "--no-edit")
 
@@ -291,8 +288,6 @@ class PushDevelop(Step):
     title = "push develop"
 
     def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
         if plan.develop_branch is None:
             return Status.skip(f"there is no {plan.config.develop_branch} branch")
         develop = plan.develop_branch
@@ -318,7 +313,7 @@ class PushDevelop(Step):
             raise ReleaseError(
                 f"{plan.remote} rejected the push of {develop} ({error.reason})",
                 f"git switch {develop} && git pull --no-rebase {plan.remote} {develop}, then run "
-                f"invoke hotfix.finish --version {plan.version} again",
+                f"{plan.rerun} again",
             ) from None
 
 

@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from release import registry
+from release import cosign, registry
 from tests.gitrepos import REPO_ROOT, configure_identity, git
 
 VERSION = "0.2.0"
+
+
+PASSWORD = "pipeline-test-key-password"  # noqa: S105 - a throwaway test key's
+
+
+def environment(overrides: Path) -> dict[str, str]:
+    return {**os.environ, "COSIGN_PASSWORD": PASSWORD, "BARYCENTER_RELEASE_CONFIG": str(overrides)}
 
 
 def invoke_args(work: Path, *args: str) -> list[str]:
@@ -26,7 +33,12 @@ def invoke_args(work: Path, *args: str) -> list[str]:
 
 def run(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        invoke_args(work, *args), capture_output=True, text=True, check=False, timeout=1500
+        invoke_args(work, *args),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+        env=environment(work.parent / "overrides.toml"),
     )
 
 
@@ -54,14 +66,33 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     configure_identity(work)
     git(work, "commit", "-q", "--allow-empty", "-m", "feat: a change worth releasing")
     git(work, "push", "-q", "origin", "HEAD:main")
+    # An ephemeral key pair outside the clone, named by an overrides file, as a rehearsal does.
+    keys = base / "keys"
+    keys.mkdir()
+    key, public = cosign.generate_key_pair(keys, PASSWORD)
+    (base / "overrides.toml").write_text(
+        f'attestation-key = "{key}"\nattestation-public-key = "{public}"\n'
+    )
     return work, origin, f"127.0.0.1:5000/barycenter-pipeline-{uuid.uuid4().hex[:8]}"
 
 
 def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: tuple[Path, Path, str]) -> None:
     work, origin, image = sandbox
     before = states(work, image)
+    assert list(before) == [
+        "prepare",
+        "tag",
+        "push",
+        "merge-develop",
+        "push-develop",
+        "build",
+        "binaries",
+        "publish",
+        "attest",
+        "verify",
+    ]
+    assert before.pop("merge-develop") == before.pop("push-develop") == "does not apply"
     assert before == {s: "to do" for s in before}
-    assert list(before) == ["prepare", "tag", "push", "build", "binaries", "publish"]
 
     untouched = snapshot(work, origin)
     dry = run(work, "release", "--version", VERSION, "--image", image, "--dry-run")
@@ -83,6 +114,7 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: tuple[Path, Path,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        env=environment(work.parent / "overrides.toml"),
     )
     assert first.stdout is not None
     seen = []
@@ -105,7 +137,12 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: tuple[Path, Path,
         assert f"= {finished}: already done" in rerun.stdout
 
     after = states(work, image)
+    assert after.pop("merge-develop") == after.pop("push-develop") == "does not apply"
     assert after == {s: "done" for s in after}, after
+    verified = run(work, "release.verify", "--version", VERSION, "--image", image)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    for check in ("runs on linux/amd64", "runs on linux/arm64", "provenance", "tag latest"):
+        assert check in verified.stdout
     index = registry.manifest(f"{image}:v{VERSION}")
     assert index is not None
     releases = git(origin, "log", "--format=%s", "main").splitlines()
