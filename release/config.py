@@ -43,6 +43,12 @@ class ReleaseConfig:
     floating_tags: bool = True
     registry_username: str = ""
     registry_password_env: str = "GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
+    # The GitHub release: the repository (owner/name) and the REST API's base URL
+    # (https://api.github.com, https://HOST/api/v3 for Enterprise Server, or the stand-in).
+    github_repository: str = "barycenter-oidc/barycenter"
+    github_api_url: str = "https://api.github.com"
+    # Seconds one GitHub call may spend waiting out rate limits and retries before giving up.
+    github_max_wait: int = 300
 
     @property
     def cache_path(self) -> Path:
@@ -76,6 +82,9 @@ KEYS = {
     "floating-tags": "floating_tags",
     "registry-username": "registry_username",
     "registry-password-env": "registry_password_env",
+    "github-repository": "github_repository",
+    "github-api-url": "github_api_url",
+    "github-max-wait": "github_max_wait",
 }
 
 
