@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pydantic
@@ -221,10 +221,10 @@ class GitHubClient:
     def call(
         self,
         what: str,
-        send: Callable[[], Response[T]],
+        send: Callable[[], T],
         recover: Callable[[], T | None] | None = None,
     ) -> T:
-        """GitHub's parsed answer to `send`, retried as the module says.
+        """What `send` returns (it parses GitHub's answer), retried as the module says.
 
         `recover` runs before each retry of a call that is not idempotent: it returns the
         result when the failed attempt took effect after all, and removes any partial effect.
@@ -262,9 +262,9 @@ class GitHubClient:
                     if recovered is not None:
                         return recovered
 
-    def attempt(self, what: str, send: Callable[[], Response[T]]) -> T:
+    def attempt(self, what: str, send: Callable[[], T]) -> T:
         try:
-            return send().parsed_data
+            return send()
         except RequestFailed as failure:
             status = failure.response.status_code
             if is_rate_limit(failure):
@@ -303,7 +303,8 @@ class GitHubClient:
         """Every item of a paginated list, PER_PAGE at a time."""
         found: list[T] = []
         for number in itertools.count(1):
-            batch = items(self.call(f"{what} (page {number})", functools.partial(fetch, number)))
+            answer = self.call(f"{what} (page {number})", functools.partial(parsed, fetch, number))
+            batch = items(answer)
             found.extend(batch)
             if len(batch) < PER_PAGE:
                 break
@@ -332,16 +333,18 @@ class GitHubClient:
         """A new release of the existing tag `tag`; a retry never makes a second one."""
         return self.call(
             f"creating the release {tag}",
-            lambda: self.github.rest.repos.create_release(
-                self.owner,
-                self.name,
-                data={
-                    "tag_name": tag,
-                    "name": name,
-                    "body": body,
-                    "draft": draft,
-                    "prerelease": prerelease,
-                },
+            lambda: (
+                self.github.rest.repos.create_release(
+                    self.owner,
+                    self.name,
+                    data={
+                        "tag_name": tag,
+                        "name": name,
+                        "body": body,
+                        "draft": draft,
+                        "prerelease": prerelease,
+                    },
+                ).parsed_data
             ),
             recover=lambda: self.find_release(tag),
         )
@@ -359,15 +362,17 @@ class GitHubClient:
         """Change what is given; `draft=False` publishes."""
         return self.call(
             f"updating release {release_id}",
-            lambda: self.github.rest.repos.update_release(
-                self.owner,
-                self.name,
-                release_id,
-                name=UNSET if name is None else name,
-                body=UNSET if body is None else body,
-                prerelease=UNSET if prerelease is None else prerelease,
-                draft=UNSET if draft is None else draft,
-                make_latest=UNSET if make_latest is None else make_latest,
+            lambda: (
+                self.github.rest.repos.update_release(
+                    self.owner,
+                    self.name,
+                    release_id,
+                    name=UNSET if name is None else name,
+                    body=UNSET if body is None else body,
+                    prerelease=UNSET if prerelease is None else prerelease,
+                    draft=UNSET if draft is None else draft,
+                    make_latest=UNSET if make_latest is None else make_latest,
+                ).parsed_data
             ),
         )
 
@@ -400,8 +405,8 @@ class GitHubClient:
         digest = "sha256:" + hashlib.sha256(content).hexdigest()
         url = release.upload_url.split("{", 1)[0]
 
-        def send() -> Response[ReleaseAsset]:
-            return self.github.request(
+        def send() -> ReleaseAsset:
+            response = self.github.request(
                 "POST",
                 url,
                 params={"name": name},
@@ -412,6 +417,7 @@ class GitHubClient:
                 },
                 response_model=ReleaseAsset,
             )
+            return response.parsed_data
 
         def recover() -> ReleaseAsset | None:
             for asset in self.assets(release.id):
@@ -430,14 +436,14 @@ class GitHubClient:
             lambda: self.github.rest.repos.delete_release_asset(self.owner, self.name, asset_id),
         )
 
-    def delete(self, what: str, send: Callable[[], Response[T]]) -> None:
+    def delete(self, what: str, send: Callable[[], Response[Any]]) -> None:
         """A delete; a 404 after a failed attempt means that attempt took effect."""
         attempts = 0
 
-        def once() -> Response[T]:
+        def once() -> None:
             nonlocal attempts
             attempts += 1
-            return send()
+            send()
 
         try:
             self.call(what, once)
@@ -478,7 +484,9 @@ class GitHubClient:
     def workflow_run(self, run_id: int) -> WorkflowRun:
         return self.call(
             f"reading workflow run {run_id}",
-            lambda: self.github.rest.actions.get_workflow_run(self.owner, self.name, run_id),
+            lambda: (
+                self.github.rest.actions.get_workflow_run(self.owner, self.name, run_id).parsed_data
+            ),
         )
 
     def run_jobs(self, run_id: int) -> list[Job]:
@@ -489,6 +497,10 @@ class GitHubClient:
             ),
             lambda answer: answer.jobs,
         )
+
+
+def parsed(fetch: Callable[[int], Response[P]], page: int) -> P:
+    return fetch(page).parsed_data
 
 
 def _same(items: list[T]) -> list[T]:
