@@ -89,7 +89,7 @@ def file_digest(path: Path) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    # Attempts of one call against 5xx answers and dropped connections.
+    # Attempts of one call against 5xx answers, dropped connections and rate limits.
     attempts: int = 5
     # The first pause after a 5xx or dropped connection, doubled each time.
     first_pause: float = 1.0
@@ -235,8 +235,8 @@ class GitHubClient:
             try:
                 return self.attempt(what, send)
             except RetryableError as retry:
-                failures += 0 if retry.rate_limited else 1
-                if not retry.rate_limited and failures >= self.retry.attempts:
+                failures += 1
+                if failures >= self.retry.attempts:
                     raise ReleaseError(
                         f"GitHub failed {what} {failures} times ({retry.reason})",
                         "GitHub may be unavailable; run again later, a rerun resumes",
@@ -248,9 +248,10 @@ class GitHubClient:
                 )
                 if waited + wait > self.retry.max_wait:
                     resume = datetime.fromtimestamp(time.time() + wait, UTC)
+                    asks = "GitHub asks to wait" if retry.rate_limited else "retrying needs"
                     raise ReleaseError(
-                        f"GitHub asks to wait {wait:.0f} s before {what} ({retry.reason}), "
-                        f"more than the {self.retry.max_wait:.0f} s allowed",
+                        f"{asks} {wait:.0f} s more before {what} ({retry.reason}), "
+                        f"past the {self.retry.max_wait:.0f} s allowed (github-max-wait)",
                         f"run again after {resume:%H:%M:%S} UTC; a rerun resumes",
                     ) from None
                 kind = "rate limit" if retry.rate_limited else "retrying"
