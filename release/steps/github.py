@@ -245,7 +245,9 @@ class PublishGitHubRelease(Step):
             assets = asset_plan(client.assets(kept.id), expected)
         lines += [f"delete asset {a.name} (not part of {plan.tag})" for a in assets.delete]
         lines += [f"replace asset {a.name} ({why})" for a, why in assets.replace]
-        lines += [f"upload {expected[name]} as {name}" for name in assets.upload]
+        lines += [
+            f"upload {name} ({expected[name].stat().st_size} bytes)" for name in assets.upload
+        ]
         if kept is None or kept.draft:
             lines.append(f"publish {plan.tag} (make_latest: {latest})")
         return lines
