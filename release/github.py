@@ -205,6 +205,14 @@ class GitHubClient:
             user_agent="barycenter-release",
         )
 
+    def __enter__(self) -> GitHubClient:
+        """Keep one HTTP connection pool for the calls made inside `with` (else one per call)."""
+        self.github.__enter__()  # type: ignore[no-untyped-call]
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.github.__exit__()
+
     @classmethod
     def from_environment(
         cls,

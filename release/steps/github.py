@@ -209,7 +209,10 @@ class PublishGitHubRelease(Step):
         return problems
 
     def state(self, plan: Plan) -> Status:
-        client = self.client(plan)
+        with self.client(plan) as client:
+            return self.read_state(client, plan)
+
+    def read_state(self, client: GitHubClient, plan: Plan) -> Status:
         kept, surplus = choose(self.releases(client, plan))
         if kept is None:
             return Status.todo(f"no GitHub release for {plan.tag}")
@@ -227,10 +230,15 @@ class PublishGitHubRelease(Step):
         return Status.done(f"published with {len(assets.keep)} assets: {kept.html_url}")
 
     def describe(self, plan: Plan) -> list[str]:
+        if token_from_environment() is None:
+            return self.actions(None, plan)
+        with self.client(plan) as client:
+            return self.actions(client, plan)
+
+    def actions(self, client: GitHubClient | None, plan: Plan) -> list[str]:
         expected = expected_assets(plan)
         latest = make_latest(plan)
         where = f"{plan.config.github_repository} ({plan.config.github_api_url})"
-        client = self.client(plan) if token_from_environment() is not None else None
         kept, surplus = choose(self.releases(client, plan)) if client else (None, [])
         lines = [f"delete surplus draft release {r.id} of {plan.tag}" for r in surplus]
         if kept is None or client is None:
@@ -259,7 +267,10 @@ class PublishGitHubRelease(Step):
                 f"{plan.image}:{plan.tag} is not in the registry",
                 f"run invoke release.publish --version {plan.version} first",
             )
-        client = self.client(plan, say)
+        with self.client(plan, say) as client:
+            self.converge(client, plan, digest, say)
+
+    def converge(self, client: GitHubClient, plan: Plan, digest: str, say: Say) -> None:
         body = release_body(plan, digest)
         prerelease = is_prerelease(plan)
         kept, surplus = choose(self.releases(client, plan))
