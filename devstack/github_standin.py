@@ -915,6 +915,15 @@ class StandInHandler(BaseHTTPRequestHandler):
             text = f"{type(problem).__name__}: {problem}"
             if details is not None:
                 text += f" ({details})"
+            # The schema error itself, not the whole document it was found in.
+            found = getattr(details, "schema_errors", None) or getattr(
+                problem, "schema_errors", None
+            )
+            if found:
+                text = f"{type(problem).__name__}: " + "; ".join(
+                    ("/".join(map(str, e.absolute_path)) + ": ").lstrip(": ") + e.message
+                    for e in found
+                )
             return text
         return ""
 

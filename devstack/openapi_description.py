@@ -96,9 +96,25 @@ def references(node: Any) -> Iterable[str]:
             yield from references(value)
 
 
+def allow_null_in_nullable_enums(node: Any) -> None:
+    """OpenAPI 3.0.3 reads `nullable: true` with an `enum` lacking null as refusing null, and
+    openapi-core does; GitHub's description means null allowed (a running job's `conclusion`
+    is null on GitHub). The one normalization the stand-in makes: null joins such enums."""
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if node.get("nullable") is True and isinstance(enum, list) and None not in enum:
+            enum.append(None)
+        for value in node.values():
+            allow_null_in_nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            allow_null_in_nullable_enums(value)
+
+
 def subset(document: dict[str, Any], operation_ids: Iterable[str]) -> dict[str, Any]:
     """A valid description holding only `operation_ids` and every component they reference,
-    transitively. Path-level parameters come along; other operations of a path do not."""
+    transitively. Path-level parameters come along; other operations of a path do not.
+    Nullable enums are normalized (`allow_null_in_nullable_enums`)."""
     where = operations(document)
     paths: dict[str, Any] = {}
     for operation_id in operation_ids:
@@ -121,19 +137,22 @@ def subset(document: dict[str, Any], operation_ids: Iterable[str]) -> dict[str, 
         target = document["components"][kind][name]
         components.setdefault(kind, {})[name] = target
         pending.extend(references(target))
-    return {
+    kept_document = {
         "openapi": document["openapi"],
         "info": document["info"],
         "servers": document["servers"],
         "paths": paths,
         "components": components,
     }
+    kept_document = dict(json.loads(json.dumps(kept_document)))
+    allow_null_in_nullable_enums(kept_document)
+    return kept_document
 
 
 def subset_cached(operation_ids: Iterable[str]) -> dict[str, Any]:
     """`subset` of the pinned description, kept in the cache beside the tarball."""
     wanted = sorted(operation_ids)
-    key = hashlib.sha256(json.dumps([VERSION, INTEGRITY, wanted]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([VERSION, INTEGRITY, wanted, 2]).encode()).hexdigest()[:16]
     path = cache_dir() / f"octokit-openapi-{VERSION}-subset-{key}.json"
     if path.exists():
         cached: dict[str, Any] = json.loads(path.read_text())

@@ -124,13 +124,13 @@ def github_message(failure: RequestFailed) -> str:
         return response.text.strip()[:200]
     if not isinstance(document, dict):
         return ""
-    message = str(document.get("message", ""))
+    message = str(document.get("message", ""))[:200]
     errors = document.get("errors") or []
     details = [
         str(e.get("code") or e.get("message") or e) if isinstance(e, dict) else str(e)
         for e in errors
     ]
-    return f"{message} ({', '.join(details)})" if details else message
+    return f"{message} ({', '.join(details)[:200]})" if details else message
 
 
 def rate_limit_wait(headers: httpx.Headers, now: float) -> float:
