@@ -187,3 +187,13 @@ def test_a_release_as_the_stand_in_serves_it(standin: GitHubStandIn, tmp_path: P
     assert [(a["name"], a["size"], a["state"]) for a in document["assets"]] == [
         ("SHA256SUMS", 103, "uploaded")
     ]
+
+
+def test_production_code_never_imports_the_stand_in() -> None:
+    root = Path(__file__).resolve().parent.parent / "release"
+    importing = [
+        str(path.relative_to(root.parent))
+        for path in sorted(root.rglob("*.py"))
+        if "github_standin" in path.read_text() or "openapi_description" in path.read_text()
+    ]
+    assert importing == []
