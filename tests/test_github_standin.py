@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,14 @@ def test_production_code_never_imports_the_stand_in() -> None:
         if "github_standin" in path.read_text() or "openapi_description" in path.read_text()
     ]
     assert importing == []
+
+
+def test_latency_delays_the_answer_of_the_chosen_call(standin: GitHubStandIn) -> None:
+    github = client(standin)
+    standin.latency("repos/list-releases", 0.4, call=2)
+    timings = []
+    for _ in range(3):
+        started = time.monotonic()
+        assert github.releases() == []
+        timings.append(time.monotonic() - started)
+    assert timings[1] >= 0.4 > max(timings[0], timings[2])
