@@ -202,10 +202,24 @@ def publish(
     commands.run(lambda: commands.run_slice("release.publish", Path(repo), options))
 
 
-@task(help={"version": "the released version"})
-def github(c: Context, version: str = "") -> None:
-    """Create the GitHub release with its notes and per-platform binaries."""
-    commands.run(lambda: commands.pending("release.github"))
+@task(
+    help={
+        "version": "the released version",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def github(
+    c: Context, version: str = "", image: str = "", dry_run: bool = False, repo: str = "."
+) -> None:
+    """Create or finish the GitHub release of vVERSION: notes, pull line, assets, published.
+
+    A rerun after any failure finds its own draft, keeps the assets already uploaded whole, and
+    ends with one release, each asset once. The token comes from $GITHUB_TOKEN or $GH_TOKEN.
+    """
+    options = ReleaseOptions(version=version, dry_run=dry_run, image=image)
+    commands.run(lambda: commands.run_slice("release.github", Path(repo), options))
 
 
 @task(

@@ -11,22 +11,13 @@ from typing import TypeVar
 from invoke.exceptions import Exit
 
 from release import pipeline, runner
-from release.errors import NotYetAvailableError, ReleaseError
+from release.errors import ReleaseError
 from release.git import GitRepo
 from release.plan import HotfixOptions, Plan, ReleaseOptions, make_plan
 from release.steps import State, Status
 from release.steps.hotfix import infer_hotfix_version
 
 T = TypeVar("T")
-
-# Tasks whose capability has not landed yet, with the issue that brings each.
-PENDING = {
-    "release.github": "the GitHub release",
-}
-
-
-def pending(task: str) -> None:
-    raise NotYetAvailableError(task, PENDING[task])
 
 
 def say(line: str) -> None:

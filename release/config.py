@@ -79,6 +79,12 @@ class ReleaseConfig:
     tag_prefix: str = "v"
     # Regexes for other tools' release commits, left out of the notes (commit-message always is).
     skip_commits: tuple[str, ...] = DEFAULT_SKIP_COMMITS
+    # The GitHub release: the repository (owner/name) and the REST API's base URL
+    # (https://api.github.com, https://HOST/api/v3 for Enterprise Server, or the stand-in).
+    github_repository: str = "barycenter-oidc/barycenter"
+    github_api_url: str = "https://api.github.com"
+    # Seconds one GitHub call may spend waiting out rate limits and retries before giving up.
+    github_max_wait: int = 300
 
     @property
     def cache_path(self) -> Path:
@@ -112,6 +118,10 @@ def typed(key: str, value: Any, kind: Any) -> Any:
             raise ReleaseError(
                 f"{where} is {value!r}, not a boolean", f"write {key} = true or false"
             )
+        return value
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ReleaseError(f"{where} is {value!r}, not a whole number", f"write {key} = 300")
         return value
     if kind is str:
         if not isinstance(value, str):

@@ -13,16 +13,6 @@ class ReleaseError(Exception):
         super().__init__(f"{problem}: {fix}" if fix else problem)
 
 
-class NotYetAvailableError(ReleaseError):
-    """A task whose issue has not landed yet."""
-
-    def __init__(self, task: str, issue: str) -> None:
-        super().__init__(
-            f"{task} is not available yet",
-            f"it arrives with the issue '{issue}'; until then do this step by hand",
-        )
-
-
 class PreflightError(ReleaseError):
     """Every problem a check found, one line each, so a maintainer fixes them in one pass."""
 

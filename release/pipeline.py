@@ -9,6 +9,7 @@ from __future__ import annotations
 from release.steps import Step
 from release.steps.attest import AttestProvenance
 from release.steps.build import BuildImages, ExtractBinaries
+from release.steps.github import PublishGitHubRelease
 from release.steps.hotfix import (
     DeleteHotfixBranch,
     MergeBackIntoDevelop,
@@ -36,6 +37,7 @@ PIPELINE: tuple[Step, ...] = (
     ExtractBinaries(),  # dist/barycenter-vX-linux-<arch>.tar.gz and SHA256SUMS
     PublishIndex(),  # one multi-arch index: vX, and latest / X.Y / X where the policy says
     AttestProvenance(),  # SLSA provenance of the index and archives, signed with cosign
+    PublishGitHubRelease(),  # the GitHub release: notes, pull line, archives, sums, provenance
     VerifyRelease(),  # the post-release checklist, read from reality
 )
 
@@ -51,6 +53,7 @@ SLICES: dict[str, tuple[str, ...]] = {
         "binaries",
         "publish",
         "attest",
+        "github",
         "verify",
     ),
     "release.prepare": ("prepare",),
@@ -58,6 +61,7 @@ SLICES: dict[str, tuple[str, ...]] = {
     "release.build": ("build", "binaries"),
     "release.publish": ("publish",),
     "release.attest": ("attest",),
+    "release.github": ("github",),
     "release.verify": ("verify",),
     "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
     "hotfix.finish": (
@@ -73,7 +77,15 @@ SLICES: dict[str, tuple[str, ...]] = {
 # What release.status shows for each flow: every stage of the whole release.
 STATUS = {
     "release": SLICES["release"],
-    "hotfix": (*SLICES["hotfix.finish"], "build", "binaries", "publish", "attest", "verify"),
+    "hotfix": (
+        *SLICES["hotfix.finish"],
+        "build",
+        "binaries",
+        "publish",
+        "attest",
+        "github",
+        "verify",
+    ),
 }
 
 

@@ -113,6 +113,26 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
     ]
 
 
+def github_check(plan: Plan) -> list[Finding]:
+    """The release page: published, titled with the tag, every asset whole (size and digest)."""
+    from release.github import token_from_environment
+    from release.steps.github import PublishGitHubRelease
+
+    if token_from_environment() is None:
+        return [Finding("GitHub release", False, "GITHUB_TOKEN and GH_TOKEN are unset")]
+    step = PublishGitHubRelease()
+    try:
+        with step.client(plan) as client:
+            status = step.read_state(client, plan)
+            found = client.find_release(plan.tag)
+    except ReleaseError as error:
+        return [Finding("GitHub release", False, str(error))]
+    titled = found is not None and found.name == plan.tag
+    ok = status.state.value == "done" and titled
+    detail = status.detail if titled else f"not titled {plan.tag}; {status.detail}"
+    return [Finding("GitHub release", ok, detail)]
+
+
 def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
     develop = plan.develop_branch
     if develop is None:
@@ -138,6 +158,7 @@ def verify(plan: Plan) -> list[Finding]:
     findings.append(
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )
+    findings += github_check(plan)
     findings += develop_check(plan, commit)
     return findings
 

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 INVOKE = [sys.executable, "-m", "invoke"]
 
 
@@ -45,18 +43,3 @@ def test_task_help_is_the_docstring_and_names_the_options(repo_root: Path) -> No
     assert "once per platform" in help_text
     assert "--version" in help_text
     assert "--platform" in help_text
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["release.github", "--version", "1.2.0"],
-    ],
-)
-def test_tasks_whose_issue_has_not_landed_say_so_and_fail(repo_root: Path, argv: list[str]) -> None:
-    result = invoke(repo_root, *argv)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "is not available yet" in lines[0]
-    assert "arrives with the issue" in lines[0]

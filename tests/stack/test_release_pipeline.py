@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from devstack.github_standin import GitHubStandIn
 from release import cosign, registry
 from tests.gitrepos import REPO_ROOT, configure_identity, git
 
@@ -23,8 +26,16 @@ VERSION = "0.2.0"
 PASSWORD = "pipeline-test-key-password"  # noqa: S105 - a throwaway test key's
 
 
+TOKEN = "ghp_" + secrets.token_hex(18)
+
+
 def environment(overrides: Path) -> dict[str, str]:
-    return {**os.environ, "COSIGN_PASSWORD": PASSWORD, "BARYCENTER_RELEASE_CONFIG": str(overrides)}
+    return {
+        **os.environ,
+        "COSIGN_PASSWORD": PASSWORD,
+        "GITHUB_TOKEN": TOKEN,
+        "BARYCENTER_RELEASE_CONFIG": str(overrides),
+    }
 
 
 def invoke_args(work: Path, *args: str) -> list[str]:
@@ -57,7 +68,16 @@ def snapshot(work: Path, origin: Path) -> tuple[str, str, str]:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+def standin() -> Iterator[GitHubStandIn]:
+    with GitHubStandIn("barycenter-oidc/barycenter", TOKEN) as running:
+        yield running
+    assert running.mismatches == []
+
+
+@pytest.fixture(scope="module")
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory, standin: GitHubStandIn
+) -> tuple[Path, Path, str]:
     base = tmp_path_factory.mktemp("pipeline")
     origin = base / "origin.git"
     git(base, "clone", "-q", "--bare", "--no-tags", str(REPO_ROOT), str(origin))
@@ -72,6 +92,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     key, public = cosign.generate_key_pair(keys, PASSWORD)
     (base / "overrides.toml").write_text(
         f'attestation-key = "{key}"\nattestation-public-key = "{public}"\n'
+        f'github-api-url = "{standin.api_url}"\n'
     )
     return work, origin, f"127.0.0.1:5000/barycenter-pipeline-{uuid.uuid4().hex[:8]}"
 
@@ -89,6 +110,7 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: tuple[Path, Path,
         "binaries",
         "publish",
         "attest",
+        "github",
         "verify",
     ]
     assert before.pop("merge-develop") == before.pop("push-develop") == "does not apply"
@@ -141,7 +163,13 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: tuple[Path, Path,
     assert after == {s: "done" for s in after}, after
     verified = run(work, "release.verify", "--version", VERSION, "--image", image)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    for check in ("runs on linux/amd64", "runs on linux/arm64", "provenance", "tag latest"):
+    for check in (
+        "runs on linux/amd64",
+        "runs on linux/arm64",
+        "provenance",
+        "tag latest",
+        "GitHub release",
+    ):
         assert check in verified.stdout
     index = registry.manifest(f"{image}:v{VERSION}")
     assert index is not None

@@ -1,0 +1,1022 @@
+"""A local, stateful GitHub stand-in for the release's tests and rehearsals.
+
+It serves exactly the routes `release.github` uses, laid out as GitHub Enterprise Server lays
+them out: the REST API under `/api/v3` and the uploads host under `/api/uploads` (a release's
+`upload_url` names the latter, as github.com's names uploads.github.com):
+
+- releases: list, get by tag (published only, as GitHub), get, create, update, delete;
+- release assets: list, upload (uploads route), delete;
+- Actions: workflow runs of a workflow and of the repository (filter head_sha, event), one run,
+  a run's jobs.
+
+Every request and every response is validated against GitHub's official OpenAPI description
+(`@octokit/openapi`, pinned in `devstack.openapi_description`) with openapi-core. A mismatch
+is answered 500 with the validation error and recorded in `mismatches`; the tests fail on any.
+Requests to a route it does not serve are answered 404 and recorded the same way. Exempt, and
+said here so nobody is misled: the responses of injected faults (GitHub's description lists no
+5xx or rate-limit answers for these routes) and the body of an upload that a fault cuts off.
+
+Like GitHub, drafts do not reserve a tag: a second draft for the same tag is accepted, and only
+a published release makes another `create` for its tag fail with 422 already_exists.
+
+Fault knobs, per route (operationId, e.g. "repos/upload-release-asset") and per call number
+(1 is that route's first call; None every call): a 5xx, a 403/429 secondary rate limit with
+Retry-After (or x-ratelimit-reset), a connection dropped mid-request (mid-upload after N bytes
+of the body), latency. `apply=True` carries the request out before failing, as GitHub's own
+502 after an upload that half-happened.
+
+Production code never imports this module. `python -m devstack.github_standin` serves one for
+a rehearsal (token from GITHUB_TOKEN).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from devstack.openapi_description import subset_cached
+
+API_PREFIX = "/api/v3"
+UPLOADS_PREFIX = "/api/uploads"
+# Where each served route lives on GitHub: the description's servers.
+API_HOST = "https://api.github.com"
+UPLOADS_HOST = "https://uploads.github.com"
+DOCS = "https://docs.github.com/rest"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    operation: str
+    uploads: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
+
+
+REPO = "/repos/{owner}/{repo}"
+ROUTES = (
+    Route("GET", REPO + "/releases", "repos/list-releases"),
+    Route("POST", REPO + "/releases", "repos/create-release"),
+    Route("GET", REPO + "/releases/tags/{tag}", "repos/get-release-by-tag"),
+    Route("GET", REPO + "/releases/{release_id}", "repos/get-release"),
+    Route("PATCH", REPO + "/releases/{release_id}", "repos/update-release"),
+    Route("DELETE", REPO + "/releases/{release_id}", "repos/delete-release"),
+    Route("GET", REPO + "/releases/{release_id}/assets", "repos/list-release-assets"),
+    Route("POST", REPO + "/releases/{release_id}/assets", "repos/upload-release-asset", True),
+    Route("DELETE", REPO + "/releases/assets/{asset_id}", "repos/delete-release-asset"),
+    Route("GET", REPO + "/actions/workflows/{workflow_id}/runs", "actions/list-workflow-runs"),
+    Route("GET", REPO + "/actions/runs", "actions/list-workflow-runs-for-repo"),
+    Route("GET", REPO + "/actions/runs/{run_id}", "actions/get-workflow-run"),
+    Route("GET", REPO + "/actions/runs/{run_id}/jobs", "actions/list-jobs-for-workflow-run"),
+)
+OPERATIONS = tuple(route.operation for route in ROUTES)
+
+_validator: OpenAPI | None = None
+_validator_lock = threading.Lock()
+# openapi-core is not documented as thread-safe: one validation at a time.
+_validation_lock = threading.Lock()
+# Seconds the last validator build took (the measured figure the README quotes).
+validator_build_seconds = 0.0
+
+
+def validator() -> OpenAPI:
+    """openapi-core over the served operations of the pinned description, built once."""
+    global _validator, validator_build_seconds
+    with _validator_lock:
+        if _validator is None:
+            started = time.perf_counter()
+            _validator = OpenAPI.from_dict(subset_cached(OPERATIONS))
+            validator_build_seconds = time.perf_counter() - started
+        return _validator
+
+
+# Faults
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: Literal["status", "rate_limit", "drop", "delay"]
+    status: int = 502
+    # rate_limit: Retry-After seconds; None sends x-ratelimit-reset = now + reset_in instead.
+    retry_after: int | None = 1
+    reset_in: int = 1
+    # drop: bytes of the request body read before the connection is cut.
+    after_bytes: int = 0
+    # delay: seconds before the answer.
+    seconds: float = 0.0
+    # status/drop: carry the request out first, then fail.
+    apply: bool = False
+
+
+# The stand-in's answers to the OpenAPI validator, in its protocol's shape
+
+
+@dataclass
+class CheckedRequest:
+    host_url: str
+    path: str
+    method: str
+    parameters: RequestParameters
+    content_type: str
+    body: bytes | None
+
+
+@dataclass
+class CheckedResponse:
+    status_code: int
+    content_type: str
+    headers: Headers
+    data: bytes | None
+
+
+@dataclass
+class Call:
+    """One request as the stand-in saw it."""
+
+    operation: str
+    number: int
+    method: str
+    path: str
+    status: int | None = None
+    fault: str = ""
+
+
+@dataclass
+class Answer:
+    status: int
+    document: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Asset:
+    id: int
+    name: str
+    label: str | None
+    content_type: str
+    content: bytes
+    state: Literal["uploaded", "open"]
+    created_at: str
+    updated_at: str
+
+    @property
+    def digest(self) -> str | None:
+        if self.state != "uploaded":
+            return None
+        return "sha256:" + hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class StoredRelease:
+    id: int
+    tag_name: str
+    target_commitish: str
+    name: str | None
+    body: str | None
+    draft: bool
+    prerelease: bool
+    created_at: str
+    published_at: str | None
+    assets: dict[int, Asset] = field(default_factory=dict)
+    # Every make_latest this release was created or updated with, in order.
+    make_latest: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoredRun:
+    id: int
+    workflow_id: int
+    workflow: str
+    name: str
+    head_sha: str
+    head_branch: str | None
+    event: str
+    status: str
+    conclusion: str | None
+    run_number: int
+    created_at: str
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def error(status: int, message: str, **extra: Any) -> Answer:
+    return Answer(status, {"message": message, "documentation_url": DOCS, **extra})
+
+
+def version_key(tag: str) -> tuple[int, ...]:
+    numbers = re.findall(r"\d+", tag.split("-", 1)[0])
+    return tuple(int(n) for n in numbers)
+
+
+class GitHubStandIn:
+    """One repository on a local GitHub; `start()` serves it on 127.0.0.1, any free port."""
+
+    def __init__(self, repository: str = "barycenter-oidc/barycenter", token: str = "") -> None:
+        self.owner, _, self.repo = repository.partition("/")
+        self.repository = repository
+        self.token = token
+        self.lock = threading.RLock()
+        self.ids = itertools.count(1001)
+        self.releases: dict[int, StoredRelease] = {}
+        self.runs: dict[int, StoredRun] = {}
+        self.latest_id: int | None = None
+        self.calls: list[Call] = []
+        self.mismatches: list[str] = []
+        self.unauthenticated: list[str] = []
+        self.faults: dict[tuple[str, int | None], Fault] = {}
+        self.counts: dict[str, int] = {}
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self, port: int = 0) -> GitHubStandIn:
+        validator()
+        handler = type("Handler", (StandInHandler,), {"standin": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def __enter__(self) -> GitHubStandIn:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def base(self) -> str:
+        if self.server is None:
+            raise RuntimeError("the stand-in is not started")
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        """What github-api-url is set to, as for an Enterprise Server."""
+        return self.base + API_PREFIX
+
+    # Knobs
+
+    def inject(self, operation: str, fault: Fault, call: int | None = 1) -> None:
+        """Fail `operation`'s call number `call` (None: every call) with `fault`."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"the stand-in serves no {operation}")
+        with self.lock:
+            self.faults[(operation, call)] = fault
+
+    def server_error(
+        self, operation: str, call: int | None = 1, status: int = 502, apply: bool = False
+    ) -> None:
+        self.inject(operation, Fault("status", status=status, apply=apply), call)
+
+    def rate_limit(
+        self,
+        operation: str,
+        call: int | None = 1,
+        retry_after: int | None = 1,
+        status: int = 403,
+        reset_in: int = 1,
+    ) -> None:
+        fault = Fault("rate_limit", status=status, retry_after=retry_after, reset_in=reset_in)
+        self.inject(operation, fault, call)
+
+    def drop(
+        self, operation: str, call: int | None = 1, after_bytes: int = 0, apply: bool = False
+    ) -> None:
+        self.inject(operation, Fault("drop", after_bytes=after_bytes, apply=apply), call)
+
+    def latency(self, operation: str, seconds: float, call: int | None = None) -> None:
+        self.inject(operation, Fault("delay", seconds=seconds), call)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    # Reading the state, for tests
+
+    def calls_to(self, operation: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.operation == operation]
+
+    def release_documents(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.release_json(r) for r in self.ordered_releases()]
+
+    def latest_tag(self) -> str | None:
+        with self.lock:
+            latest = self.releases.get(self.latest_id) if self.latest_id else None
+            return latest.tag_name if latest else None
+
+    def add_workflow_run(
+        self,
+        workflow: str,
+        head_sha: str,
+        *,
+        name: str = "",
+        head_branch: str | None = None,
+        event: str = "push",
+        status: str = "completed",
+        conclusion: str | None = "success",
+        jobs: list[tuple[str, str, str | None]] | None = None,
+    ) -> int:
+        """A run of `workflow` (its file name, e.g. release.yml) with jobs (name, status,
+        conclusion); returns its id."""
+        with self.lock:
+            run_id = next(self.ids)
+            workflow_id = 100 + sum(map(ord, workflow))
+            stamp = now()
+            run = StoredRun(
+                id=run_id,
+                workflow_id=workflow_id,
+                workflow=workflow,
+                name=name or workflow.removesuffix(".yml"),
+                head_sha=head_sha,
+                head_branch=head_branch,
+                event=event,
+                status=status,
+                conclusion=conclusion,
+                run_number=len(self.runs) + 1,
+                created_at=stamp,
+            )
+            for job_name, job_status, job_conclusion in jobs or []:
+                run.jobs.append(
+                    self.job_json(run, next(self.ids), job_name, job_status, job_conclusion)
+                )
+            self.runs[run_id] = run
+            return run_id
+
+    # JSON as GitHub serves it
+
+    def repo_url(self) -> str:
+        return f"{self.api_url}/repos/{self.repository}"
+
+    def user_json(self) -> dict[str, Any]:
+        url = f"{self.api_url}/users/barycenter-bot"
+        return {
+            "login": "barycenter-bot",
+            "id": 41898282,
+            "node_id": "MDM6Qm90NDE4OTgyODI=",
+            "avatar_url": f"{self.base}/avatars/barycenter-bot",
+            "gravatar_id": "",
+            "url": url,
+            "html_url": f"{self.base}/barycenter-bot",
+            "followers_url": url + "/followers",
+            "following_url": url + "/following{/other_user}",
+            "gists_url": url + "/gists{/gist_id}",
+            "starred_url": url + "/starred{/owner}{/repo}",
+            "subscriptions_url": url + "/subscriptions",
+            "organizations_url": url + "/orgs",
+            "repos_url": url + "/repos",
+            "events_url": url + "/events{/privacy}",
+            "received_events_url": url + "/received_events",
+            "type": "Bot",
+            "site_admin": False,
+        }
+
+    def asset_json(self, release: StoredRelease, asset: Asset) -> dict[str, Any]:
+        return {
+            "url": f"{self.repo_url()}/releases/assets/{asset.id}",
+            "browser_download_url": (
+                f"{self.base}/{self.repository}/releases/download/{release.tag_name}/{asset.name}"
+            ),
+            "id": asset.id,
+            "node_id": f"RA_standin{asset.id}",
+            "name": asset.name,
+            "label": asset.label,
+            "state": asset.state,
+            "content_type": asset.content_type,
+            "size": len(asset.content),
+            "digest": asset.digest,
+            "download_count": 0,
+            "created_at": asset.created_at,
+            "updated_at": asset.updated_at,
+            "uploader": self.user_json(),
+        }
+
+    def release_json(self, release: StoredRelease) -> dict[str, Any]:
+        url = f"{self.repo_url()}/releases/{release.id}"
+        html = f"{self.base}/{self.repository}/releases/tag/{release.tag_name}"
+        return {
+            "url": url,
+            "html_url": html,
+            "assets_url": url + "/assets",
+            "upload_url": (
+                f"{self.base}{UPLOADS_PREFIX}/repos/{self.repository}/releases/{release.id}"
+                "/assets{?name,label}"
+            ),
+            "tarball_url": f"{self.repo_url()}/tarball/{release.tag_name}",
+            "zipball_url": f"{self.repo_url()}/zipball/{release.tag_name}",
+            "id": release.id,
+            "node_id": f"RE_standin{release.id}",
+            "tag_name": release.tag_name,
+            "target_commitish": release.target_commitish,
+            "name": release.name,
+            "body": release.body,
+            "draft": release.draft,
+            "prerelease": release.prerelease,
+            "immutable": False,
+            "created_at": release.created_at,
+            "published_at": release.published_at,
+            "updated_at": release.published_at or release.created_at,
+            "author": self.user_json(),
+            "assets": [self.asset_json(release, a) for a in sorted_assets(release)],
+        }
+
+    def minimal_repository_json(self) -> dict[str, Any]:
+        url = self.repo_url()
+        templated = {
+            "archive_url": "/{archive_format}{/ref}",
+            "assignees_url": "/assignees{/user}",
+            "blobs_url": "/git/blobs{/sha}",
+            "branches_url": "/branches{/branch}",
+            "collaborators_url": "/collaborators{/collaborator}",
+            "comments_url": "/comments{/number}",
+            "commits_url": "/commits{/sha}",
+            "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}",
+            "git_commits_url": "/git/commits{/sha}",
+            "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}",
+            "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}",
+            "issues_url": "/issues{/number}",
+            "keys_url": "/keys{/key_id}",
+            "labels_url": "/labels{/name}",
+            "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}",
+            "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}",
+            "statuses_url": "/statuses/{sha}",
+            "trees_url": "/git/trees{/sha}",
+        }
+        plain = [
+            "contributors",
+            "deployments",
+            "downloads",
+            "events",
+            "forks",
+            "hooks",
+            "languages",
+            "merges",
+            "stargazers",
+            "subscribers",
+            "subscription",
+            "tags",
+            "teams",
+        ]
+        document: dict[str, Any] = {key: url + tail for key, tail in templated.items()}
+        document.update({f"{key}_url": f"{url}/{key}" for key in plain})
+        document.update(
+            {
+                "id": 7000001,
+                "node_id": "R_standin",
+                "name": self.repo,
+                "full_name": self.repository,
+                "owner": self.user_json() | {"login": self.owner, "type": "Organization"},
+                "private": False,
+                "html_url": f"{self.base}/{self.repository}",
+                "description": "Barycenter, an OpenID Connect identity provider",
+                "fork": False,
+                "url": url,
+            }
+        )
+        return document
+
+    def run_json(self, run: StoredRun) -> dict[str, Any]:
+        url = f"{self.repo_url()}/actions/runs/{run.id}"
+        repository = self.minimal_repository_json()
+        return {
+            "id": run.id,
+            "name": run.name,
+            "node_id": f"WFR_standin{run.id}",
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "path": f".github/workflows/{run.workflow}",
+            "display_title": run.name,
+            "run_number": run.run_number,
+            "run_attempt": 1,
+            "event": run.event,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "workflow_id": run.workflow_id,
+            "url": url,
+            "html_url": f"{self.base}/{self.repository}/actions/runs/{run.id}",
+            "pull_requests": [],
+            "created_at": run.created_at,
+            "updated_at": run.created_at,
+            "jobs_url": url + "/jobs",
+            "logs_url": url + "/logs",
+            "check_suite_url": f"{self.repo_url()}/check-suites/{run.id}",
+            "artifacts_url": url + "/artifacts",
+            "cancel_url": url + "/cancel",
+            "rerun_url": url + "/rerun",
+            "workflow_url": f"{self.repo_url()}/actions/workflows/{run.workflow_id}",
+            "head_commit": {
+                "id": run.head_sha,
+                "tree_id": hashlib.sha1(run.head_sha.encode()).hexdigest(),  # noqa: S324 - an id
+                "message": f"chore(release): {run.head_branch or run.head_sha[:7]}",
+                "timestamp": run.created_at,
+                "author": {"name": "Barycenter Release", "email": "release@example.com"},
+                "committer": {"name": "Barycenter Release", "email": "release@example.com"},
+            },
+            "repository": repository,
+            "head_repository": repository,
+        }
+
+    def job_json(
+        self, run: StoredRun, job_id: int, name: str, status: str, conclusion: str | None
+    ) -> dict[str, Any]:
+        done = status == "completed"
+        return {
+            "id": job_id,
+            "run_id": run.id,
+            "run_url": f"{self.repo_url()}/actions/runs/{run.id}",
+            "run_attempt": 1,
+            "node_id": f"CR_standin{job_id}",
+            "head_sha": run.head_sha,
+            "url": f"{self.repo_url()}/actions/jobs/{job_id}",
+            "html_url": f"{self.base}/{self.repository}/actions/runs/{run.id}/job/{job_id}",
+            "status": status,
+            "conclusion": conclusion,
+            "created_at": run.created_at,
+            "started_at": run.created_at,
+            "completed_at": run.created_at if done else None,
+            "name": name,
+            "steps": [],
+            "check_run_url": f"{self.repo_url()}/check-runs/{job_id}",
+            "labels": ["ubuntu-24.04"],
+            "runner_id": 1 if done else None,
+            "runner_name": "standin-runner" if done else None,
+            "runner_group_id": 1 if done else None,
+            "runner_group_name": "standin" if done else None,
+            "workflow_name": run.name,
+            "head_branch": run.head_branch,
+        }
+
+    # Route handlers: (params from the path, query, JSON body or raw bytes) -> Answer
+
+    def ordered_releases(self) -> list[StoredRelease]:
+        return sorted(self.releases.values(), key=lambda r: r.id, reverse=True)
+
+    def page(self, items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
+        per_page = min(int(query.get("per_page", "30")), 100)
+        number = int(query.get("page", "1"))
+        chunk = items[(number - 1) * per_page : number * per_page]
+        return chunk, {}
+
+    def release_or_404(self, params: dict[str, str]) -> StoredRelease | Answer:
+        release = self.releases.get(int(params["release_id"]))
+        return release if release is not None else error(404, "Not Found")
+
+    def repos_list_releases(self, params: dict[str, str], query: dict[str, str], _: Any) -> Answer:
+        chunk, headers = self.page(self.ordered_releases(), query)
+        return Answer(200, [self.release_json(r) for r in chunk], headers)
+
+    def repos_create_release(self, params: dict[str, str], _: dict[str, str], body: Any) -> Answer:
+        tag = body["tag_name"]
+        if any(r.tag_name == tag and not r.draft for r in self.releases.values()):
+            return error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Release", "code": "already_exists", "field": "tag_name"}],
+            )
+        stamp = now()
+        draft = bool(body.get("draft", False))
+        release = StoredRelease(
+            id=next(self.ids),
+            tag_name=tag,
+            target_commitish=body.get("target_commitish", "main"),
+            name=body.get("name", tag),
+            body=body.get("body"),
+            draft=draft,
+            prerelease=bool(body.get("prerelease", False)),
+            created_at=stamp,
+            published_at=None if draft else stamp,
+        )
+        self.releases[release.id] = release
+        if not draft:
+            self.publish(release, body.get("make_latest", "true"))
+        return Answer(201, self.release_json(release))
+
+    def publish(self, release: StoredRelease, make_latest: str) -> None:
+        release.make_latest.append(make_latest)
+        if release.prerelease or make_latest == "false":
+            return
+        if make_latest == "true":
+            self.latest_id = release.id
+        else:
+            self.latest_id = self.legacy_latest()
+
+    def legacy_latest(self) -> int | None:
+        stable = [r for r in self.releases.values() if not r.draft and not r.prerelease]
+        if not stable:
+            return None
+        return max(stable, key=lambda r: (version_key(r.tag_name), r.created_at)).id
+
+    def repos_get_release_by_tag(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        for release in self.ordered_releases():
+            if release.tag_name == params["tag"] and not release.draft:
+                return Answer(200, self.release_json(release))
+        return error(404, "Not Found")
+
+    def repos_get_release(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        found = self.release_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        return Answer(200, self.release_json(found))
+
+    def repos_update_release(self, params: dict[str, str], _: Any, body: Any) -> Answer:
+        found = self.release_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        body = body or {}
+        for key in ("tag_name", "target_commitish", "name", "body", "prerelease"):
+            if key in body:
+                setattr(found, key, body[key])
+        if found.draft and body.get("draft") is False:
+            found.draft = False
+            found.published_at = now()
+            self.publish(found, body.get("make_latest", "true"))
+        elif not found.draft and "make_latest" in body:
+            self.publish(found, body["make_latest"])
+        elif body.get("draft") is True:
+            found.draft = True
+            found.published_at = None
+        return Answer(200, self.release_json(found))
+
+    def repos_delete_release(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        found = self.release_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        del self.releases[found.id]
+        if self.latest_id == found.id:
+            self.latest_id = self.legacy_latest()
+        return Answer(204)
+
+    def repos_list_release_assets(
+        self, params: dict[str, str], query: dict[str, str], _: Any
+    ) -> Answer:
+        found = self.release_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        chunk, headers = self.page(sorted_assets(found), query)
+        return Answer(200, [self.asset_json(found, a) for a in chunk], headers)
+
+    def store_asset(
+        self,
+        release: StoredRelease,
+        query: dict[str, str],
+        content_type: str,
+        content: bytes,
+        state: Literal["uploaded", "open"],
+    ) -> Asset:
+        stamp = now()
+        asset = Asset(
+            id=next(self.ids),
+            name=query["name"],
+            label=query.get("label"),
+            content_type=content_type,
+            content=content,
+            state=state,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        release.assets[asset.id] = asset
+        return asset
+
+    def upload(
+        self, params: dict[str, str], query: dict[str, str], content_type: str, content: bytes
+    ) -> Answer:
+        found = self.release_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        if any(a.name == query["name"] for a in found.assets.values()):
+            return Answer(422)
+        asset = self.store_asset(found, query, content_type, content, "uploaded")
+        return Answer(201, self.asset_json(found, asset))
+
+    def repos_delete_release_asset(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        asset_id = int(params["asset_id"])
+        for release in self.releases.values():
+            if asset_id in release.assets:
+                del release.assets[asset_id]
+                return Answer(204)
+        return error(404, "Not Found")
+
+    def filtered_runs(self, query: dict[str, str], workflow: str | None) -> list[StoredRun]:
+        runs = sorted(self.runs.values(), key=lambda r: r.id, reverse=True)
+        if workflow is not None:
+            runs = [r for r in runs if workflow in (r.workflow, str(r.workflow_id))]
+        for key in ("head_sha", "event", "status"):
+            if key in query:
+                runs = [r for r in runs if query[key] in (getattr(r, key), r.conclusion)]
+        if "branch" in query:
+            runs = [r for r in runs if r.head_branch == query["branch"]]
+        return runs
+
+    def runs_answer(self, runs: list[StoredRun], query: dict[str, str]) -> Answer:
+        chunk, headers = self.page(runs, query)
+        document = {"total_count": len(runs), "workflow_runs": [self.run_json(r) for r in chunk]}
+        return Answer(200, document, headers)
+
+    def actions_list_workflow_runs(
+        self, params: dict[str, str], query: dict[str, str], _: Any
+    ) -> Answer:
+        return self.runs_answer(self.filtered_runs(query, params["workflow_id"]), query)
+
+    def actions_list_workflow_runs_for_repo(
+        self, _: dict[str, str], query: dict[str, str], __: Any
+    ) -> Answer:
+        return self.runs_answer(self.filtered_runs(query, None), query)
+
+    def actions_get_workflow_run(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        run = self.runs.get(int(params["run_id"]))
+        if run is None:
+            return error(404, "Not Found")
+        return Answer(200, self.run_json(run))
+
+    def actions_list_jobs_for_workflow_run(
+        self, params: dict[str, str], query: dict[str, str], _: Any
+    ) -> Answer:
+        run = self.runs.get(int(params["run_id"]))
+        if run is None:
+            return error(404, "Not Found")
+        chunk, headers = self.page(run.jobs, query)
+        return Answer(200, {"total_count": len(run.jobs), "jobs": chunk}, headers)
+
+
+def sorted_assets(release: StoredRelease) -> list[Asset]:
+    return sorted(release.assets.values(), key=lambda a: a.id)
+
+
+class StandInHandler(BaseHTTPRequestHandler):
+    standin: GitHubStandIn
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without this, Nagle and delayed ACKs add
+    # 40 ms to every answer.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.handle_call()
+
+    def do_POST(self) -> None:
+        self.handle_call()
+
+    def do_PATCH(self) -> None:
+        self.handle_call()
+
+    def do_DELETE(self) -> None:
+        self.handle_call()
+
+    # One request
+
+    def route(self) -> tuple[Route, dict[str, str], str] | None:
+        path = urlsplit(self.path).path
+        for route in ROUTES:
+            prefix = UPLOADS_PREFIX if route.uploads else API_PREFIX
+            if route.method != self.command or not path.startswith(prefix + "/"):
+                continue
+            local = path.removeprefix(prefix)
+            match = route.pattern.match(local)
+            if match:
+                return route, {k: unquote(v) for k, v in match.groupdict().items()}, local
+        return None
+
+    def handle_call(self) -> None:
+        standin = self.standin
+        found = self.route()
+        if found is None:
+            self.read_body()
+            with standin.lock:
+                standin.mismatches.append(
+                    f"{self.command} {self.path}: a route the stand-in does not serve"
+                )
+            self.send(Answer(404, {"message": "Not Found", "documentation_url": DOCS}))
+            return
+        route, params, local = found
+        with standin.lock:
+            number = standin.counts.get(route.operation, 0) + 1
+            standin.counts[route.operation] = number
+            fault = standin.faults.get((route.operation, number)) or standin.faults.get(
+                (route.operation, None)
+            )
+            call = Call(route.operation, number, self.command, self.path)
+            standin.calls.append(call)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
+            fault = None
+        if fault is not None and fault.kind == "drop":
+            self.drop(route, params, fault, call)
+            return
+        body = self.read_body()
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        request = CheckedRequest(
+            host_url=UPLOADS_HOST if route.uploads else API_HOST,
+            path=local,
+            method=self.command.lower(),
+            parameters=RequestParameters(
+                query=ImmutableMultiDict(
+                    parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
+                ),
+                header=Headers(list(self.headers.items())),
+                path=params,
+            ),
+            content_type=self.headers.get("Content-Type", ""),
+            body=body or None,
+        )
+        problem = self.check(lambda: validator().validate_request(request))
+        if problem:
+            self.mismatch(call, f"request {route.operation}: {problem}")
+            return
+        if not self.authorized():
+            with standin.lock:
+                standin.unauthenticated.append(f"{self.command} {self.path}")
+            call.status = 401
+            self.send(Answer(401, {"message": "Bad credentials", "documentation_url": DOCS}))
+            return
+        if params["owner"] != standin.owner or params["repo"] != standin.repo:
+            answer = error(404, "Not Found")
+        elif fault is not None and fault.kind in ("status", "rate_limit") and not fault.apply:
+            self.fail(fault, call)
+            return
+        else:
+            with standin.lock:
+                answer = self.dispatch(route, params, query, body)
+            if fault is not None:
+                self.fail(fault, call)
+                return
+        encoded = b"" if answer.document is None else json.dumps(answer.document).encode()
+        checked = CheckedResponse(
+            answer.status,
+            "application/json; charset=utf-8" if answer.document is not None else "",
+            Headers(list(answer.headers.items())),
+            encoded or None,
+        )
+        problem = self.check(lambda: validator().validate_response(request, checked))
+        if problem:
+            self.mismatch(call, f"response {route.operation} {answer.status}: {problem}")
+            return
+        call.status = answer.status
+        self.send(answer, encoded)
+
+    def dispatch(
+        self, route: Route, params: dict[str, str], query: dict[str, str], body: bytes
+    ) -> Answer:
+        standin = self.standin
+        if route.operation == "repos/upload-release-asset":
+            content_type = self.headers.get("Content-Type", "application/octet-stream")
+            return standin.upload(params, query, content_type, body)
+        handler: Callable[[dict[str, str], dict[str, str], Any], Answer] = getattr(
+            standin, route.operation.replace("/", "_").replace("-", "_")
+        )
+        document = json.loads(body) if body else None
+        return handler(params, query, document)
+
+    def authorized(self) -> bool:
+        given = self.headers.get("Authorization", "")
+        token = self.standin.token
+        return not token or given in (f"token {token}", f"Bearer {token}")
+
+    def check(self, validate: Callable[[], None]) -> str:
+        try:
+            with _validation_lock:
+                validate()
+        except Exception as problem:
+            details = getattr(problem, "__cause__", None)
+            text = f"{type(problem).__name__}: {problem}"
+            if details is not None:
+                text += f" ({details})"
+            # The schema error itself, not the whole document it was found in.
+            found = getattr(details, "schema_errors", None) or getattr(
+                problem, "schema_errors", None
+            )
+            if found:
+                text = f"{type(problem).__name__}: " + "; ".join(
+                    ("/".join(map(str, e.absolute_path)) + ": ").lstrip(": ") + e.message
+                    for e in found
+                )
+            return text
+        return ""
+
+    def mismatch(self, call: Call, text: str) -> None:
+        with self.standin.lock:
+            self.standin.mismatches.append(text)
+        call.status = 500
+        self.send(Answer(500, {"message": text, "documentation_url": DOCS}))
+
+    def fail(self, fault: Fault, call: Call) -> None:
+        call.status, call.fault = fault.status, fault.kind
+        if fault.kind == "status":
+            self.send(Answer(fault.status, {"message": "Server Error (stand-in fault)"}))
+            return
+        headers = {"x-ratelimit-limit": "5000", "x-ratelimit-used": "1"}
+        if fault.retry_after is not None:
+            headers["retry-after"] = str(fault.retry_after)
+            headers["x-ratelimit-remaining"] = "4999"
+        else:
+            headers["x-ratelimit-remaining"] = "0"
+            headers["x-ratelimit-reset"] = str(int(time.time()) + fault.reset_in)
+        message = (
+            "You have exceeded a secondary rate limit. "
+            "Please wait a few minutes before you try again."
+        )
+        self.send(Answer(fault.status, {"message": message, "documentation_url": DOCS}, headers))
+
+    def drop(self, route: Route, params: dict[str, str], fault: Fault, call: Call) -> None:
+        """Cut the connection: after `after_bytes` of the body (an upload keeps what arrived,
+        as an asset in state open) or, with apply, after carrying the request out."""
+        call.fault = "drop"
+        length = int(self.headers.get("Content-Length", "0"))
+        if fault.apply:
+            body = self.read_body()
+            query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            with self.standin.lock:
+                self.dispatch(route, params, query, body)
+        else:
+            received = self.rfile.read(min(fault.after_bytes, length)) if length else b""
+            if route.operation == "repos/upload-release-asset":
+                query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+                with self.standin.lock:
+                    release = self.standin.releases.get(int(params["release_id"]))
+                    if release is not None and "name" in query:
+                        self.standin.store_asset(
+                            release, query, "application/octet-stream", received, "open"
+                        )
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(length) if length else b""
+
+    def send(self, answer: Answer, encoded: bytes | None = None) -> None:
+        if encoded is None:
+            encoded = b"" if answer.document is None else json.dumps(answer.document).encode()
+        self.send_response(answer.status)
+        if encoded:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(encoded)))
+        self.send_header("X-GitHub-Request-Id", f"STANDIN:{time.monotonic_ns()}")
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if encoded:
+            self.wfile.write(encoded)
+
+
+def main() -> int:
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m devstack.github_standin", description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--repository", default="barycenter-oidc/barycenter")
+    arguments = parser.parse_args()
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
+    standin = GitHubStandIn(arguments.repository, token).start(arguments.port)
+    print(f"github-api-url = {standin.api_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

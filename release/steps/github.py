@@ -1,0 +1,317 @@
+"""release.github: the GitHub release of vX, converged from whatever a failed run left.
+
+1. Find the release of the tag, drafts included (GET /releases/tags/{tag} skips drafts, so the
+   releases are listed). Drafts do not reserve a tag on GitHub: should several exist, the one
+   with the most assets is kept and the other drafts deleted. A published one is never deleted.
+2. None: create it as a draft. Name: the tag. Body: the release notes and the image's pull line
+   with the index digest. `prerelease` from SemVer.
+3. Assets. The expected set, read from dist/:
+   - the plan's per-platform archives and SHA256SUMS;
+   - every other file named `barycenter-{tag}.…` (a whole-release bundle, e.g.
+     `barycenter-v1.2.0.provenance.sigstore.json`) or `barycenter-{tag}-linux-…` (a per-archive
+     file, e.g. `barycenter-v1.2.0-linux-amd64.tar.gz.sigstore.json`). The dot or `-linux-`
+     after the tag keeps v1.2.0 from taking v1.2.0-rc.1's files.
+   An asset already there, uploaded, with the same size and digest is kept (GitHub's `digest`;
+   an Enterprise Server that gives none is matched by size). A partial (state `open`) or
+   different one is deleted and uploaded again; one outside the expected set is deleted.
+4. Publish: draft=false, `make_latest` "true" exactly when the version gets the `latest` image
+   tag (the highest stable release), else "false": a hotfix of an older line or a pre-release
+   never becomes the latest release.
+
+`state` reads GitHub alone: done when a published release of the tag holds exactly the expected
+assets, each matching its file in dist/. A rerun after any failure gives one release, each
+asset once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from release import registry
+from release.errors import ReleaseError
+from release.github import (
+    GitHubClient,
+    MakeLatest,
+    Release,
+    ReleaseAsset,
+    RetryPolicy,
+    file_digest,
+    token_from_environment,
+)
+from release.notes import markdown, notes_for
+from release.plan import CHECKSUMS
+from release.steps import Say, Status, Step
+
+if TYPE_CHECKING:
+    from release.plan import Plan
+
+IndexDigest = Callable[["Plan"], "str | None"]
+
+
+def registry_index_digest(plan: Plan) -> str | None:
+    """The digest of the published multi-arch index IMAGE:vX, None when it is not there."""
+    found = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
+    return None if found is None else str(found["digest"])
+
+
+def expected_assets(plan: Plan) -> dict[str, Path]:
+    """Asset name -> file in dist/, by the rule in the module's docstring."""
+    names = {*plan.archives, CHECKSUMS}
+    own = re.compile(rf"barycenter-{re.escape(plan.tag)}(\.|-linux-).+")
+    if plan.dist.is_dir():
+        names |= {p.name for p in plan.dist.iterdir() if p.is_file() and own.fullmatch(p.name)}
+    return {name: plan.dist / name for name in sorted(names)}
+
+
+def size_of(path: Path) -> str:
+    """For a dry run: a file an earlier step of the run makes may not exist yet."""
+    return f"{path.stat().st_size} bytes" if path.is_file() else "made by an earlier step"
+
+
+def make_latest(plan: Plan) -> MakeLatest:
+    return "true" if "latest" in plan.image_tags else "false"
+
+
+def is_prerelease(plan: Plan) -> bool:
+    return plan.version.prerelease is not None
+
+
+def pull_line(plan: Plan, digest: str) -> str:
+    return f"docker pull {plan.image}:{plan.tag}@{digest}"
+
+
+def release_body(plan: Plan, digest: str) -> str:
+    notes = markdown(notes_for(plan.root, str(plan.version), plan.config), plan.config.source_url)
+    return (
+        f"{notes.rstrip()}\n\n"
+        "## Container image\n\n"
+        f"```\n{pull_line(plan, digest)}\n```\n\n"
+        f"Linux binaries for {', '.join(plan.config.platforms)} are attached, "
+        f"with their sha256 in {CHECKSUMS}.\n"
+    )
+
+
+def checksum_problems(plan: Plan) -> list[str]:
+    """Each archive present, listed in SHA256SUMS with its own sha256."""
+    build = f"run invoke release.build --version {plan.version}"
+    problems = [
+        f"{plan.dist / name} is missing: {build}"
+        for name in (*plan.archives, CHECKSUMS)
+        if not (plan.dist / name).is_file()
+    ]
+    if problems:
+        return problems
+    listed = {}
+    for line in (plan.dist / CHECKSUMS).read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name.strip()] = digest.strip()
+    for name in plan.archives:
+        actual = file_digest(plan.dist / name).removeprefix("sha256:")
+        if listed.get(name) != actual:
+            problems.append(
+                f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {build}"
+            )
+    return problems
+
+
+@dataclass
+class AssetPlan:
+    """What the assets of a release need: kept, uploaded, replaced (with why) and deleted."""
+
+    keep: list[str] = field(default_factory=list)
+    upload: list[str] = field(default_factory=list)
+    replace: list[tuple[ReleaseAsset, str]] = field(default_factory=list)
+    delete: list[ReleaseAsset] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.upload or self.replace or self.delete)
+
+
+def asset_plan(current: list[ReleaseAsset], expected: dict[str, Path]) -> AssetPlan:
+    plan = AssetPlan()
+    found = {asset.name: asset for asset in current}
+    plan.delete = [asset for asset in current if asset.name not in expected]
+    for name, path in expected.items():
+        asset = found.get(name)
+        if asset is None:
+            plan.upload.append(name)
+            continue
+        size, digest = path.stat().st_size, file_digest(path)
+        if asset.state != "uploaded":
+            plan.replace.append((asset, f"partial upload, state {asset.state}"))
+        elif asset.size != size:
+            plan.replace.append((asset, f"{asset.size} bytes, the file has {size}"))
+        elif asset.digest is not None and asset.digest != digest:
+            plan.replace.append((asset, f"digest {asset.digest[:19]}…, the file's {digest[:19]}…"))
+        else:
+            plan.keep.append(name)
+    return plan
+
+
+def choose(releases: list[Release]) -> tuple[Release | None, list[Release]]:
+    """The release to converge (the published one, else the draft with the most assets) and
+    the surplus drafts of the same tag."""
+    if not releases:
+        return None, []
+    kept = max(releases, key=lambda r: (not r.draft, len(r.assets), -r.id))
+    return kept, [r for r in releases if r is not kept and r.draft]
+
+
+class PublishGitHubRelease(Step):
+    name = "github"
+    title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
+
+    def __init__(
+        self, retry: RetryPolicy | None = None, index_digest: IndexDigest | None = None
+    ) -> None:
+        # Tests and rehearsals may shorten the waits; the index digest comes from the registry.
+        self.retry = retry
+        self.index_digest = index_digest or registry_index_digest
+
+    def client(self, plan: Plan, say: Say | None = None) -> GitHubClient:
+        retry = self.retry or RetryPolicy(max_wait=float(plan.config.github_max_wait))
+        if say is None:
+            return GitHubClient.from_environment(
+                plan.config.github_repository, plan.config.github_api_url, retry=retry
+            )
+        return GitHubClient.from_environment(
+            plan.config.github_repository, plan.config.github_api_url, say, retry
+        )
+
+    def releases(self, client: GitHubClient, plan: Plan) -> list[Release]:
+        return [r for r in client.releases() if r.tag_name == plan.tag]
+
+    # The four questions
+
+    def check(self, plan: Plan) -> list[str]:
+        problems = []
+        repository = plan.config.github_repository
+        if token_from_environment() is None:
+            problems.append(
+                "GITHUB_TOKEN and GH_TOKEN are unset: "
+                f"export one with a token that has contents: write on {repository}"
+            )
+        owner, _, name = repository.partition("/")
+        if not owner or not name or "/" in name:
+            problems.append(
+                f"github-repository '{repository}' is not owner/name: "
+                "set it in [tool.barycenter.release]"
+            )
+        if "binaries" not in plan.stages:
+            problems += checksum_problems(plan)
+        if "publish" in plan.stages:
+            return problems  # the index is published earlier in this very run
+        try:
+            if self.index_digest(plan) is None:
+                problems.append(
+                    f"{plan.image}:{plan.tag} is not in the registry, and the release body "
+                    f"names its digest: run invoke release.publish --version {plan.version}"
+                )
+        except ReleaseError as error:
+            problems.append(str(error))
+        return problems
+
+    def state(self, plan: Plan) -> Status:
+        with self.client(plan) as client:
+            return self.read_state(client, plan)
+
+    def read_state(self, client: GitHubClient, plan: Plan) -> Status:
+        kept, surplus = choose(self.releases(client, plan))
+        if kept is None:
+            return Status.todo(f"no GitHub release for {plan.tag}")
+        assets = asset_plan(client.assets(kept.id), expected_assets(plan))
+        if surplus:
+            return Status.todo(f"{len(surplus) + 1} releases for {plan.tag}, drafts among them")
+        total = len(assets.keep) + len(assets.upload) + len(assets.replace)
+        if kept.draft:
+            return Status.todo(f"draft release {kept.id}: {len(assets.keep)} of {total} assets")
+        if not assets.complete:
+            return Status.todo(
+                f"published, but {len(assets.upload)} assets missing, "
+                f"{len(assets.replace)} different, {len(assets.delete)} unexpected"
+            )
+        return Status.done(f"published with {len(assets.keep)} assets: {kept.html_url}")
+
+    def describe(self, plan: Plan) -> list[str]:
+        if token_from_environment() is None:
+            return self.actions(None, plan)
+        with self.client(plan) as client:
+            return self.actions(client, plan)
+
+    def actions(self, client: GitHubClient | None, plan: Plan) -> list[str]:
+        expected = expected_assets(plan)
+        latest = make_latest(plan)
+        where = f"{plan.config.github_repository} ({plan.config.github_api_url})"
+        kept, surplus = choose(self.releases(client, plan)) if client else (None, [])
+        lines = [f"delete surplus draft release {r.id} of {plan.tag}" for r in surplus]
+        if kept is None or client is None:
+            prerelease = "yes" if is_prerelease(plan) else "no"
+            lines.append(
+                f"create draft release {plan.tag} on {where}: name {plan.tag}, "
+                f"prerelease {prerelease}, body: release notes + docker pull "
+                f"{plan.image}:{plan.tag}@<index digest>"
+            )
+            assets = AssetPlan(upload=list(expected))
+        else:
+            assets = asset_plan(client.assets(kept.id), expected)
+        lines += [f"delete asset {a.name} (not part of {plan.tag})" for a in assets.delete]
+        lines += [f"replace asset {a.name} ({why})" for a, why in assets.replace]
+        lines += [f"upload {name} ({size_of(expected[name])})" for name in assets.upload]
+        if kept is None or kept.draft:
+            lines.append(f"publish {plan.tag} (make_latest: {latest})")
+        return lines
+
+    def run(self, plan: Plan, say: Say) -> None:
+        digest = self.index_digest(plan)
+        if digest is None:
+            raise ReleaseError(
+                f"{plan.image}:{plan.tag} is not in the registry",
+                f"run invoke release.publish --version {plan.version} first",
+            )
+        with self.client(plan, say) as client:
+            self.converge(client, plan, digest, say)
+
+    def converge(self, client: GitHubClient, plan: Plan, digest: str, say: Say) -> None:
+        body = release_body(plan, digest)
+        prerelease = is_prerelease(plan)
+        kept, surplus = choose(self.releases(client, plan))
+        for draft in surplus:
+            say(f"  delete surplus draft release {draft.id} of {plan.tag}")
+            client.delete_release(draft.id)
+        if kept is None:
+            say(f"  create draft release {plan.tag} on {plan.config.github_repository}")
+            kept = client.create_release(plan.tag, plan.tag, body, prerelease, draft=True)
+        elif kept.draft and (kept.name, kept.body, kept.prerelease) != (
+            plan.tag,
+            body,
+            prerelease,
+        ):
+            say(f"  update draft release {kept.id}: name, notes and prerelease flag")
+            kept = client.update_release(kept.id, name=plan.tag, body=body, prerelease=prerelease)
+        expected = expected_assets(plan)
+        assets = asset_plan(client.assets(kept.id), expected)
+        for asset in assets.delete:
+            say(f"  delete asset {asset.name} (not part of {plan.tag})")
+            client.delete_asset(asset.id)
+        for asset, why in assets.replace:
+            say(f"  replace asset {asset.name} ({why})")
+            client.delete_asset(asset.id)
+            client.upload_asset(kept, expected[asset.name])
+        for name in assets.upload:
+            say(f"  upload {name} ({expected[name].stat().st_size} bytes)")
+            client.upload_asset(kept, expected[name])
+        if kept.draft:
+            latest = make_latest(plan)
+            say(f"  publish {plan.tag} (make_latest: {latest})")
+            kept = client.update_release(
+                kept.id, draft=False, prerelease=prerelease, make_latest=latest
+            )
+        say(f"  {kept.html_url}")
+
+
+GITHUB = PublishGitHubRelease()
