@@ -24,6 +24,9 @@ from release.plan import HotfixOptions, ReleaseOptions
         "sign": "sign the tag with git's own signing setup (GPG or SSH)",
         "image": "the image repository (default: image in pyproject.toml)",
         "repo": "the repository (default: this checkout)",
+        "rehearsal": "release a clone of the checkout in a sandbox, for real, on the local stack "
+        "(registry, GitHub stand-in, ephemeral cosign key); VERSION defaults to the next one",
+        "fresh": "with --rehearsal: start from a new sandbox",
     },
 )
 def release_all(
@@ -34,12 +37,19 @@ def release_all(
     sign: bool = False,
     image: str = "",
     repo: str = ".",
+    rehearsal: bool = False,
+    fresh: bool = False,
 ) -> None:
     """Release VERSION from main: prepare, tag and push, build each platform, publish the index.
 
     Every check runs before the first change. Run it again after any failure: it continues
     where it stopped and repeats no side effect. `invoke release.status` shows where it is.
     """
+    if rehearsal:
+        from devstack import rehearsal as sandbox
+
+        commands.run(lambda: sandbox.rehearse_release(Path(repo), version, fresh, dry_run))
+        return
     options = ReleaseOptions(
         version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
     )
@@ -272,6 +282,9 @@ def verify(
         "force": "allow skipping patch numbers",
         "dry_run": "print each action, change nothing",
         "repo": "the repository (default: this checkout)",
+        "rehearsal": "in the rehearsal sandbox: start, commit an empty fix, finish, then build, "
+        "publish, release and verify it on the local stack",
+        "fresh": "with --rehearsal: start from a new sandbox",
     },
 )
 def hotfix_start(
@@ -281,8 +294,15 @@ def hotfix_start(
     force: bool = False,
     dry_run: bool = False,
     repo: str = ".",
+    rehearsal: bool = False,
+    fresh: bool = False,
 ) -> None:
     """Create hotfix/VERSION from the highest release tag of VERSION's major.minor, check it out."""
+    if rehearsal:
+        from devstack import rehearsal as sandbox
+
+        commands.run(lambda: sandbox.rehearse_hotfix(Path(repo), version, fresh))
+        return
     options = HotfixOptions(version=version, dry_run=dry_run, push_branch=push, skip_patches=force)
     commands.run(lambda: commands.run_slice("hotfix.start", Path(repo), options))
 

@@ -56,6 +56,8 @@ SLICES: dict[str, tuple[str, ...]] = {
         "github",
         "verify",
     ),
+    # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
+    "tagged": ("build", "binaries", "publish", "attest", "github", "verify"),
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries"),

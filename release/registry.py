@@ -172,7 +172,18 @@ def login(host: str, username: str, password_variable: str) -> bool:
     if not password:
         return False
     try:
-        docker.login(server=host, username=username or "oauth2", password=password)
+        # On stdin, output captured: docker's "Login Succeeded" and its warnings stay out.
+        run(
+            [
+                *docker.docker_cmd,
+                "login",
+                "--password-stdin",
+                "--username",
+                username or "oauth2",
+                host,
+            ],
+            input=password.encode(),
+        )
     except DockerException:
         # The exception would carry docker's output; say only what failed, never the secret.
         raise ReleaseError(

@@ -167,7 +167,7 @@ def test_the_whole_hotfix_flow(project: Project) -> None:
     # the hotfix branch is gone, here and on the remote.
     assert project.git("branch", "--list", "hotfix/*") == ""
     assert git(project.origin, "branch", "--list", "hotfix/*") == ""
-    assert "- merge-develop: merge the hotfix back into develop" in out
+    assert "- merge-develop: merge the release back into develop" in out
 
 
 def test_a_back_merge_conflict_stops_and_a_second_finish_continues(project: Project) -> None:

@@ -34,6 +34,7 @@ from release.attestation import (
 )
 from release.errors import ReleaseError
 from release.steps import Say, Status, Step
+from release.steps.build import tagged_commit
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -158,7 +159,7 @@ class AttestProvenance(Step):
             cosign.binary()
         except ReleaseError as error:
             problems.append(str(error))
-        if plan.revision is None and not {"tag", "push"} & plan.stages:
+        if tagged_commit(plan) is None and not {"tag", "push"} & plan.stages:
             problems.append(f"the tag {plan.tag} does not exist: tag it first (invoke release.tag)")
         if "binaries" not in plan.stages:
             problems.extend(
@@ -217,7 +218,8 @@ class AttestProvenance(Step):
                 f"{plan.image}:{plan.tag} is not in the registry",
                 "publish it (invoke release.publish)",
             )
-        if plan.revision is None:
+        revision = tagged_commit(plan)
+        if revision is None:
             raise ReleaseError(f"the tag {plan.tag} does not exist", "tag it (invoke release.tag)")
         dsse = attached_statement(plan, digest)
         if dsse is None:
@@ -228,7 +230,7 @@ class AttestProvenance(Step):
                 archives=archive_digests(plan),
                 source_url=plan.config.source_url,
                 tag=plan.tag,
-                revision=plan.revision,
+                revision=revision,
                 invocation_id=actions.invocation_id if actions else f"urn:uuid:{uuid.uuid4()}",
                 started_on=started,
                 finished_on=datetime.now(UTC),

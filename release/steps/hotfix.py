@@ -183,7 +183,7 @@ class MergeIntoMain(Step):
 
 class MergeBackIntoDevelop(Step):
     name = "merge-develop"
-    title = "merge the hotfix back into develop"
+    title = "merge the release back into develop"
 
     def state(self, plan: Plan) -> Status:
         if plan.develop_branch is None:
@@ -240,6 +240,8 @@ class MergeBackIntoDevelop(Step):
                 f"Merge {plan.tag} back into {develop}",
                 f"refs/tags/{plan.tag}",
             )
+            # Back where a release starts: a rerun (or the next release) begins on main.
+            repo.call("switch", "--", plan.release_branch)
             return
         except GitError:
             pass
@@ -263,6 +265,7 @@ class MergeBackIntoDevelop(Step):
                 f"resolve them, git add them, git commit, then run {plan.rerun} again",
             )
         repo.call("commit", "--no-edit")
+        repo.call("switch", "--", plan.release_branch)
 
     @staticmethod
     def merge_changelog(plan: Plan) -> None:
