@@ -274,6 +274,33 @@ def verify(
 
 
 @task(
+    help={
+        "version": "the release to undo",
+        "force": "roll back even when a newer release exists",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def rollback(
+    c: Context,
+    version: str = "",
+    force: bool = False,
+    image: str = "",
+    dry_run: bool = False,
+    repo: str = ".",
+) -> None:
+    """Undo the release of VERSION: the GitHub release, its images, its tag and release commit.
+
+    latest and the floating tags move back to the previous highest stable release before X's
+    images are deleted; the tag goes here and on the remote; the release commit is reverted on
+    main. Refused unless VERSION is the most recent release (--force). Rerunning converges.
+    """
+    options = ReleaseOptions(version=version, dry_run=dry_run, image=image)
+    commands.run(lambda: commands.rollback(Path(repo), options, force))
+
+
+@task(
     default=True,
     positional=["version"],
     help={
@@ -390,6 +417,7 @@ for each in (
     attest,
     verify,
     keygen,
+    rollback,
 ):
     release_tasks.add_task(each)
 

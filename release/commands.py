@@ -90,6 +90,18 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
     Console(width=160).print(table)
 
 
+def rollback(repo: Path, options: ReleaseOptions, force: bool) -> None:
+    """Undo the release of `options.version`: GitHub release, registry tags, git tag and commit."""
+    from release.errors import PreflightError
+    from release.rollback import ROLLBACK, refusals
+
+    plan = make_plan(repo, options, frozenset({"rollback"}))
+    problems = refusals(plan, force)
+    if problems:
+        raise PreflightError(problems)
+    runner.run(plan, ROLLBACK, say, f"release.rollback {plan.version}")
+
+
 def verify(repo: Path, version: str, output_format: str, image: str) -> None:
     """The post-release checklist: a table (or JSON) of findings; exit 1 naming each failure."""
     from release.verify import REMINDERS, failures

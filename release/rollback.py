@@ -1,0 +1,237 @@
+"""`invoke release.rollback --version X`: undo a release, in the order that is safe to rerun.
+
+The GitHub release goes first (what users see), then the registry (latest and the floating
+tags move back to the previous highest stable release before X's manifests are deleted), then
+git (the tag here and on the remote; the release commit reverted on main). Each step reads
+whether it is done from reality, so a rerun after a failure converges like every release step.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import semver
+
+from release import registry
+from release.errors import ReleaseError
+from release.git import GitError
+from release.plan import Plan
+from release.steps import Say, State, Status, Step
+from release.steps.publish import child_digests
+from release.version import is_stable, release_versions, tag_name
+
+ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+
+
+def other_releases(plan: Plan) -> list[semver.Version]:
+    tags = set(plan.repo.tags()) | set(plan.repo.remote_state(plan.remote).tags)
+    return [v for v in release_versions(tags) if v != plan.version]
+
+
+def successor(plan: Plan, floating: str) -> semver.Version | None:
+    """Who holds `floating` (latest, X.Y or X) once X is gone: the highest stable release of
+    the same scope, or nobody."""
+    stable = [v for v in other_releases(plan) if is_stable(v)]
+    if floating != "latest":
+        parts = [int(p) for p in floating.split(".")]
+        stable = [v for v in stable if [v.major, v.minor][: len(parts)] == parts]
+    return max(stable, default=None)
+
+
+def floating_tags(plan: Plan) -> list[str]:
+    return [t for t in plan.image_tags if t != plan.tag]
+
+
+def registry_url(image: str, reference: str) -> str:
+    host = registry.registry_host(image)
+    name = image.split("/", 1)[1]
+    scheme = "http" if registry.is_loopback(host) else "https"
+    return f"{scheme}://{host}/v2/{name}/manifests/{reference}"
+
+
+def delete_manifest(image: str, digest: str) -> None:
+    """DELETE a manifest by digest through the registry API (the tags naming it go with it)."""
+    request = urllib.request.Request(registry_url(image, digest), method="DELETE")  # noqa: S310
+    request.add_header("Accept", ACCEPT)
+    try:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return
+        raise ReleaseError(
+            f"the registry refused to delete {image}@{digest} (HTTP {error.code})",
+            "delete it by hand (GHCR: the package's versions page), then run rollback again",
+        ) from None
+    except OSError as error:
+        raise ReleaseError(
+            f"the registry does not answer the deletion of {image}@{digest} ({error})",
+            "check that it runs, then run rollback again",
+        ) from None
+
+
+class DeleteGitHubRelease(Step):
+    name = "github"
+    title = "delete the GitHub release and its assets"
+
+    def client(self, plan: Plan):  # type: ignore[no-untyped-def]
+        from release.steps.github import PublishGitHubRelease
+
+        return PublishGitHubRelease().client(plan)
+
+    def state(self, plan: Plan) -> Status:
+        from release.github import token_from_environment
+
+        if token_from_environment() is None:
+            return Status.skip("GITHUB_TOKEN and GH_TOKEN are unset")
+        with self.client(plan) as client:
+            found = client.find_release(plan.tag)
+        return Status.todo(f"release {found.id}") if found else Status.done("no release")
+
+    def describe(self, plan: Plan) -> list[str]:
+        return [f"delete the GitHub release {plan.tag} of {plan.config.github_repository}"]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        with self.client(plan) as client:
+            while (found := client.find_release(plan.tag)) is not None:
+                client.delete_release(found.id)
+
+
+class RollBackImages(Step):
+    name = "images"
+    title = "move latest and the floating tags back, delete X's images"
+    uses_registry = True
+
+    def targets(self, plan: Plan) -> dict[str, str | None]:
+        """Floating tag -> the release tag it goes back to (None: it goes with X)."""
+        return {
+            t: (tag_name(v) if (v := successor(plan, t)) else None) for t in floating_tags(plan)
+        }
+
+    def state(self, plan: Plan) -> Status:
+        if registry.manifest(f"{plan.image}:{plan.tag}") is not None:
+            return Status.todo(f"{plan.image}:{plan.tag} exists")
+        for platform in plan.config.platforms:
+            if registry.manifest(plan.platform_image(platform)) is not None:
+                return Status.todo(f"{plan.platform_image(platform)} exists")
+        for tag, back in self.targets(plan).items():
+            current = registry.manifest(f"{plan.image}:{tag}")
+            wanted = registry.manifest(f"{plan.image}:{back}") if back else None
+            if (current is None) != (wanted is None) or (
+                current and wanted and child_digests(current) != child_digests(wanted)
+            ):
+                return Status.todo(f"{tag} is not on {back or 'nothing'}")
+        return Status.done(f"no {plan.tag} images; floating tags on the previous releases")
+
+    def describe(self, plan: Plan) -> list[str]:
+        lines = [
+            f"docker buildx imagetools create -t {plan.image}:{tag} {plan.image}:{back}"
+            for tag, back in self.targets(plan).items()
+            if back
+        ]
+        lines.append(f"delete {plan.image}:{plan.tag} and its per-platform images by digest")
+        return lines
+
+    def run(self, plan: Plan, say: Say) -> None:
+        for tag, back in self.targets(plan).items():
+            if back is not None:
+                registry.imagetools_for(
+                    f"{plan.image}:{tag}",
+                    "create",
+                    "--tag",
+                    f"{plan.image}:{tag}",
+                    f"{plan.image}:{back}",
+                )
+                say(f"  {plan.image}:{tag} -> {back}")
+        index = registry.manifest(f"{plan.image}:{plan.tag}")
+        if index is not None:
+            delete_manifest(plan.image, str(index["digest"]))
+        for platform in plan.config.platforms:
+            found = registry.manifest(plan.platform_image(platform))
+            if found is not None:
+                delete_manifest(plan.image, str(found["digest"]))
+        say(f"  deleted {plan.image}:{plan.tag} ({json.dumps(list(plan.config.platforms))})")
+
+
+class RevertGit(Step):
+    name = "git"
+    title = "delete the tag here and on the remote, revert the release commit on main"
+
+    def release_commit(self, plan: Plan) -> str | None:
+        commit = plan.revision
+        if commit is None:
+            return None
+        subject = plan.repo.output("log", "-1", "--format=%s", commit)
+        return commit if plan.commit_message in subject else None
+
+    def state(self, plan: Plan) -> Status:
+        remote = plan.repo.remote_state(plan.remote)
+        if plan.tag in remote.tags or plan.repo.tag_target(plan.tag) is not None:
+            return Status.todo(f"{plan.tag} exists")
+        return Status.done(f"no {plan.tag}")
+
+    def check(self, plan: Plan) -> list[str]:
+        if self.state(plan).state is not State.TODO:
+            return []
+        problems = []
+        if plan.revision is not None and not plan.repo.has_object(plan.revision):
+            problems.append(f"{plan.tag}'s commit is not here: git fetch --tags {plan.remote}")
+        if plan.repo.current_branch() != plan.release_branch:
+            problems.append(f"not on {plan.release_branch}: git switch {plan.release_branch}")
+        if plan.repo.uncommitted():
+            problems.append("uncommitted or untracked files: commit or stash them")
+        return problems
+
+    def describe(self, plan: Plan) -> list[str]:
+        return [
+            f"git revert --no-edit {plan.tag} (the release commit) and push {plan.release_branch}",
+            f"git push {plan.remote} :refs/tags/{plan.tag}; git tag -d {plan.tag}",
+        ]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        repo = plan.repo
+        commit = self.release_commit(plan)
+        main = f"refs/heads/{plan.release_branch}"
+        try:
+            if commit is not None and repo.is_ancestor(commit, main):
+                reverted = f"This reverts commit {commit}"
+                log = repo.output("log", "--format=%B", f"{commit}..{main}")
+                if reverted not in log:
+                    repo.call("revert", "--no-edit", commit)
+            repo.call(
+                "push",
+                "--atomic",
+                "--",
+                plan.remote,
+                f"{main}:{main}",
+                f":refs/tags/{plan.tag}",
+            )
+            if repo.tag_target(plan.tag) is not None:
+                repo.call("tag", "-d", plan.tag)
+        except GitError as error:
+            raise ReleaseError(
+                f"rolling back {plan.tag} in git failed ({error.reason})",
+                f"fix what git says, then run invoke release.rollback --version {plan.version} "
+                "again",
+            ) from None
+
+
+ROLLBACK: tuple[Step, ...] = (DeleteGitHubRelease(), RollBackImages(), RevertGit())
+
+
+def refusals(plan: Plan, force: bool) -> list[str]:
+    newer = [v for v in other_releases(plan) if v > plan.version]
+    if newer and not force:
+        return [
+            f"{plan.tag} is not the most recent release ({tag_name(max(newer))} is): roll back "
+            "the newer ones first, or pass --force"
+        ]
+    return []
