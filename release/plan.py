@@ -107,7 +107,9 @@ class Plan:
 
     @property
     def dist(self) -> Path:
-        return self.config.dist_path
+        """This release's own directory in dist/: one release's SHA256SUMS never covers, nor
+        overwrites, another's."""
+        return self.config.dist_path / self.tag
 
     def archive(self, platform: str) -> str:
         return f"barycenter-{self.tag}-linux-{arch_of(platform)}.tar.gz"

@@ -91,8 +91,8 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
     push_tiny_images(docker, image, VERSION, context)
     registry.create_index([f"{image}:{TAG}"], [f"{image}:{TAG}-amd64", f"{image}:{TAG}-arm64"])
     config = ReleaseConfig(root=root, image=image, source_url="https://github.com/o/barycenter")
-    dist = config.dist_path
-    dist.mkdir()
+    dist = config.dist_path / TAG
+    dist.mkdir(parents=True)
     for arch in ("amd64", "arm64"):
         (dist / f"barycenter-{TAG}-linux-{arch}.tar.gz").write_bytes(f"binary {arch}\n".encode())
     cosign.generate_key_pair(root, PASSWORD)

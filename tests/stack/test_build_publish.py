@@ -97,7 +97,7 @@ def test_dist_holds_one_archive_per_platform_with_checksums(
     released: tuple[Checkout, str, str],
 ) -> None:
     checkout, _, _ = released
-    dist = checkout.root / "dist"
+    dist = checkout.root / "dist" / f"v{VERSION}"
     sums: dict[str, str] = {}
     for line in (dist / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
@@ -113,7 +113,7 @@ def test_dist_holds_one_archive_per_platform_with_checksums(
             assert archive.getnames() == ["barycenter"]
             member = archive.extractfile("barycenter")
             assert member is not None
-            binary = checkout.root / "dist" / f"check-{name}"
+            binary = dist / f"check-{name}"
             binary.write_bytes(member.read())
         assert elf_architecture(binary) == name.rsplit("-", 1)[1].removesuffix(".tar.gz")
     for platform in PLATFORMS:

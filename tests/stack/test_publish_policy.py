@@ -107,7 +107,7 @@ def test_a_registry_with_authentication_gets_the_password_on_stdin_only(
     assert built.returncode == 0, built.stderr
     assert published.returncode == 0, published.stderr
     assert "s3cret" not in built.stdout + built.stderr + published.stdout + published.stderr
-    for log in (checkout.root / "dist" / "logs").iterdir():
+    for log in (checkout.root / "dist" / "v1.6.0" / "logs").iterdir():
         if log.is_file():
             assert b"s3cret" not in log.read_bytes()
 
@@ -145,6 +145,6 @@ def test_a_failing_platform_stops_the_other_and_names_the_step(
         'RUN if [ "arm64" = arm64 ]; then echo "no arm64 today"'
     )
     assert "; stopped linux/amd64" in lines[0]
-    assert "dist/logs/build-linux-arm64.log" in lines[0]
+    assert "dist/v1.7.0/logs/build-linux-arm64.log" in lines[0]
     assert registry.manifest(f"{checkout.image}:v1.7.0-amd64") is None
     assert registry.manifest(f"{checkout.image}:v1.7.0-arm64") is None
