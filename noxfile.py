@@ -19,7 +19,7 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 def tests(session: nox.Session) -> None:
     """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them)."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *(session.posargs or ["-m", "not e2e"]))
 
 
 @nox.session(python=PYTHON_VERSIONS[0])
@@ -31,6 +31,14 @@ def lint(session: nox.Session) -> None:
     session.run("mypy", "--strict", *LINTED)
     # actionlint runs shellcheck over the run: scripts when shellcheck is on PATH.
     session.run("actionlint", "-color=false", *WORKFLOWS)
+
+
+@nox.session(python=PYTHON_VERSIONS[0])
+def e2e(session: nox.Session) -> None:
+    """1.0.0, 1.1.0, hotfix 1.0.1, 1.2.0-rc.1, 1.2.0 in one sandbox on the stack: kills, reruns,
+    verify, status, a dry run and a rollback."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "-m", "e2e", "tests/e2e", *session.posargs)
 
 
 @nox.session(python=False)
