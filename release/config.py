@@ -73,6 +73,7 @@ class ReleaseConfig:
 
     def release_commit_message(self, version: object) -> str:
         return self.commit_message.format(version=version)
+
     # Release tags are `<tag-prefix><semver>`: "v" (v1.2.0), "" (1.2.0), "name-v" (monorepos).
     tag_prefix: str = "v"
     # Regexes for other tools' release commits, left out of the notes (commit-message always is).
