@@ -63,7 +63,7 @@ def reproduce(repo: Path, version: str, platform: str, image: str, as_json: bool
     print(json.dumps(report.as_json(), indent=2) if as_json else render(report), flush=True)
     if not report.reproduced:
         raise ReleaseError(
-            f"{report.tag} is not reproduced: {', '.join(report.differing)} differ",
+            f"{report.tag} is not reproduced ({', '.join(report.differing)})",
             "the differences are listed above",
         )
 
