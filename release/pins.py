@@ -9,6 +9,7 @@ arguments into them). A rebuild reads them back, so it starts from the same byte
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def materials(provenance: dict[str, Any] | None) -> dict[str, str]:
         uri = str(material.get("uri", ""))
         if not uri.startswith("pkg:docker/"):
             continue
-        name = uri.removeprefix("pkg:docker/").split("?", 1)[0]
+        name = urllib.parse.unquote(uri.removeprefix("pkg:docker/").split("?", 1)[0])
         path, _, version = name.rpartition("@")
         reference = f"{path}:{version}" if version and not version.startswith("sha256") else path
         digest = (material.get("digest") or {}).get("sha256")

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 import tempfile
 import time
@@ -316,12 +317,14 @@ def explain(
 def layer_steps(config: dict[str, Any]) -> list[str]:
     """The instruction that made each layer, from the config's history."""
     return [
-        str(entry.get("created_by", "?")).removesuffix(" # buildkit")
+        # `RUN |2 A=1 B=2 /bin/sh -c ...`: the arguments in scope are left out.
+        RUN_ARGUMENTS.sub("RUN ", str(entry.get("created_by", "?")).removesuffix(" # buildkit"))
         for entry in config.get("history", [])
         if not entry.get("empty_layer")
     ]
 
 
+RUN_ARGUMENTS = re.compile(r"^RUN \|\d+ (?:\S+=\S* )*")
 FIELDS = ("type", "mode", "owner", "mtime", "size", "content", "link")
 
 

@@ -122,7 +122,9 @@ def test_a_step_that_writes_the_time_is_named_with_its_layer_and_file(
     assert lines[3] == "    files that differ: etc/built-at (content)"
     assert lines[4].startswith("barycenter-v1.4.0-linux-amd64.tar.gz: reproduced sha256 ")
     assert len(lines) == 5
-    assert result.stderr.strip() == "error: v1.4.0 is not reproduced (linux/amd64 image)"
+    assert result.stderr.strip() == (
+        "error: v1.4.0 is not reproduced (linux/amd64 image): the differences are listed above"
+    )
 
 
 @pytest.fixture
@@ -142,7 +144,9 @@ def move(base: str, tmp_path: Path) -> str:
     context = tmp_path / "moved-base"
     context.mkdir()
     (context / "moved").write_text("a newer base\n")
-    (context / "Dockerfile").write_text(f"FROM {MIRROR}/library/debian:bookworm-slim\nCOPY moved /\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {MIRROR}/library/debian:bookworm-slim\nCOPY moved /\n"
+    )
     subprocess.run(
         ["docker", "buildx", "build", "--platform", "linux/amd64", "--provenance=false",
          "--output", f"type=registry,name={base}", str(context)],
