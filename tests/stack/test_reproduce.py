@@ -30,10 +30,12 @@ def platform_digest(reference: str, platform: str) -> str:
     index = RegistryClient(parsed.host).manifest(parsed.repository, parsed.tag)
     assert index is not None
     os_name, arch = platform.split("/")
-    return next(
-        m["digest"]
-        for m in index.json["manifests"]
-        if m["platform"] == {"architecture": arch, "os": os_name}
+    return str(
+        next(
+            m["digest"]
+            for m in index.json["manifests"]
+            if m["platform"] == {"architecture": arch, "os": os_name}
+        )
     )
 
 
@@ -71,10 +73,10 @@ def test_a_release_is_reproduced_on_every_platform_from_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert (report["tag"], report["commit"], report["reproduced"]) == (f"v{VERSION}", commit, True)
-    sums = dict(
-        reversed(line.split("  "))
-        for line in (checkout.root / "dist" / "SHA256SUMS").read_text().splitlines()
-    )
+    sums: dict[str, str] = {}
+    for line in (checkout.root / "dist" / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        sums[name] = digest
     assert [p["platform"] for p in report["platforms"]] == list(PLATFORMS)
     for platform in report["platforms"]:
         arch = platform["platform"].split("/")[1]
