@@ -254,6 +254,32 @@ def attest(
 
 @task(
     help={
+        "version": "the released version to rebuild, e.g. 1.2.0 (its tag must be here)",
+        "platform": "rebuild only this platform",
+        "image": "the image repository (default: image in pyproject.toml)",
+        "json": "print the report as JSON",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def reproduce(
+    c: Context,
+    version: str = "",
+    platform: str = "",
+    image: str = "",
+    json: bool = False,
+    repo: str = ".",
+) -> None:
+    """Rebuild a release from its tag with no cache and compare it with what was published.
+
+    Each platform's image manifest digest against the registry's, each archive's sha256 against
+    dist/SHA256SUMS; names the layers and files, or the moved base image, behind a difference.
+    Pushes nothing. Exits 1 when anything differs.
+    """
+    commands.run(lambda: commands.reproduce(Path(repo), version, platform, image, json))
+
+
+@task(
+    help={
         "version": "the released version",
         "format": "table (default) or json",
         "image": "the image repository (default: image in pyproject.toml)",
@@ -416,6 +442,7 @@ for each in (
     github,
     attest,
     verify,
+    reproduce,
     keygen,
     rollback,
 ):

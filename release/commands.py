@@ -42,6 +42,22 @@ def hotfix_finish(repo: Path, options: HotfixOptions) -> None:
     run_slice("hotfix.finish", repo, options)
 
 
+def reproduce(repo: Path, version: str, platform: str, image: str, as_json: bool) -> None:
+    """Rebuild the release of `version` from its tag and compare; exit 1 on any difference."""
+    from release.reproduce import render
+    from release.reproduce import reproduce as rebuild
+
+    if not version:
+        raise ReleaseError("which release?", "name it with --version, e.g. --version 1.2.0")
+    report = rebuild(repo, version, platform, image)
+    print(json.dumps(report.as_json(), indent=2) if as_json else render(report), flush=True)
+    if not report.reproduced:
+        raise ReleaseError(
+            f"{report.tag} is not reproduced ({', '.join(report.differing)})",
+            "the differences are listed above",
+        )
+
+
 def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
     rows = []
     for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):

@@ -44,6 +44,12 @@ class BuildRequest:
     source_date_epoch: int | None = None
     # BuildKit's own SLSA provenance, recorded in the pushed image (mode=max).
     provenance: bool = False
+    # Write the image as an OCI layout tarball, file times rewritten to SOURCE_DATE_EPOCH.
+    oci_dest: Path | None = None
+    # More build arguments: the pinned base images, the cache mount namespace.
+    extra_args: tuple[tuple[str, str], ...] = ()
+    # False: no cache at all (no --cache-from/--cache-to, --no-cache): a rebuild from nothing.
+    use_cache: bool = True
 
     @property
     def platform_cache(self) -> Path:
@@ -69,6 +75,7 @@ class BuildRequest:
             arguments["SOURCE"] = self.source_url
         if self.source_date_epoch is not None:
             arguments["SOURCE_DATE_EPOCH"] = str(self.source_date_epoch)
+        arguments.update(self.extra_args)
         return arguments
 
 
@@ -116,11 +123,17 @@ def build(
     log_file: Path | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Run one platform's build, caching to and from that platform's own cache."""
-    cache_from, cache_to = request.cache_options()
+    """Run one platform's build, caching to and from that platform's own cache (unless the
+    request wants none), with SOURCE_DATE_EPOCH in buildx's environment as well as an argument.
+    """
+    cache_from, cache_to = request.cache_options() if request.use_cache else (None, None)
     output: dict[str, str] = {}
     if request.output_dir is not None:
         output = {"type": "local", "dest": str(request.output_dir)}
+    if request.oci_dest is not None:
+        output = {"type": "oci", "dest": str(request.oci_dest), "rewrite-timestamp": "true"}
+    if request.source_date_epoch is not None:
+        docker = with_environment(docker, SOURCE_DATE_EPOCH=str(request.source_date_epoch))
     stream = docker.buildx.build(  # with stream_logs=True, buildx.build yields log lines
         context,
         file=dockerfile,
@@ -133,6 +146,7 @@ def build(
         output=output,
         cache_from=cache_from,
         cache_to=cache_to,
+        cache=request.use_cache,
         metadata_file=request.metadata_file,
         provenance={"mode": "max"} if request.provenance else False,
         progress="plain",
@@ -152,6 +166,17 @@ def build(
         if log:
             log.close()
     return report
+
+
+def with_environment(docker: DockerClient, **variables: str) -> DockerClient:
+    """The same client, its docker commands run with `variables` set (through env(1))."""
+    from dataclasses import replace
+
+    from python_on_whales import DockerClient
+
+    prefix = ["env", *(f"{name}={value}" for name, value in variables.items())]
+    config = replace(docker.client_config, client_call=[*prefix, *docker.client_config.client_call])
+    return DockerClient(client_config=config)
 
 
 def failing_step(log: list[str]) -> str | None:

@@ -1,6 +1,11 @@
 """build and binaries: one buildx build per platform, each with its own cache, pushed by platform;
 the binary extracted from the `bin` stage into dist/ with SHA256SUMS.
 
+Builds are reproducible: SOURCE_DATE_EPOCH is the tag's commit time, file times in the layers
+are rewritten to it (an OCI layout exported with rewrite-timestamp=true, then pushed as is), and
+the base images are pinned by digest, recorded in the provenance and labels. `release.reproduce`
+rebuilds from the tag and compares.
+
 Platforms build concurrently, each with a log file and a live line on a terminal; when one
 fails, the other is stopped and the error names the platform and the failing Dockerfile step.
 """
@@ -28,6 +33,8 @@ from python_on_whales.exceptions import DockerException
 from release import registry
 from release.errors import ReleaseError
 from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
+from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
+from release.pins import pin_base_images, recorded_pins
 from release.plan import CHECKSUMS, Plan
 from release.steps import Say, Status, Step
 
@@ -143,7 +150,9 @@ class BuildImages(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         return [
-            f"docker buildx build --platform {platform} --push -t {plan.platform_image(platform)} "
+            f"docker buildx build --platform {platform} --output type=oci,rewrite-timestamp=true "
+            f"(SOURCE_DATE_EPOCH={plan.epoch}, base images pinned by digest), "
+            f"push it as {plan.platform_image(platform)} "
             f"(from git archive {plan.tag}; cache: {plan.config.cache}, "
             f"log: {build_log(plan, platform)})"
             for platform in plan.platforms
@@ -156,23 +165,38 @@ class BuildImages(Step):
         (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
         with exported_tree(plan, commit) as tree:
-            build_platforms(plan, commit, tree, todo, say)
+            pins = pin_base_images(tree / plan.config.dockerfile)
+            for name, pinned in pins.items():
+                say(f"  {name}={pinned}")
+            build_platforms(plan, commit, tree, todo, say, pins)
 
 
-def build_platforms(plan: Plan, commit: str, tree: Path, todo: list[str], say: Say) -> None:
+def push_client(plan: Plan, reference: str) -> RegistryClient:
+    return RegistryClient.for_reference(
+        Reference.parse(reference), plan.config.registry_password_env
+    )
+
+
+def build_platforms(
+    plan: Plan, commit: str, tree: Path, todo: list[str], say: Say, pins: dict[str, str]
+) -> None:
     """Build `todo` concurrently; when one fails, stop the others and name the failing step."""
     display = BuildDisplay(todo, say)
 
     def one(platform: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="barycenter-oci-") as scratch:
+            return build_and_push(platform, Path(scratch))
+
+    def build_and_push(platform: str, scratch: Path) -> str:
         metadata = plan.dist / "logs" / f"metadata-linux-{arch_of(platform)}.json"
         request = request_for(
             plan,
             commit,
             platform,
-            tags=(plan.platform_image(platform),),
-            push=True,
+            oci_dest=scratch / "image.tar",
             metadata_file=metadata,
             provenance=True,
+            extra_args=tuple(pins.items()),
         )
         lines: list[str] = []
 
@@ -201,6 +225,11 @@ def build_platforms(plan: Plan, commit: str, tree: Path, todo: list[str], say: S
                 f"{platform} failed at {step}", f"read {build_log(plan, platform)}"
             ) from None
         digest = str(json.loads(metadata.read_text())["containerimage.digest"])
+        reference = plan.platform_image(platform)
+        layout = Layout.from_tar(scratch / "image.tar", scratch / "layout")
+        if layout.top.digest != digest:
+            raise ReleaseError(f"{platform}: the OCI layout is not the image buildx reported")
+        push_layout(layout, Reference.parse(reference), push_client(plan, reference))
         say(
             f"  {platform}: pushed {plan.platform_image(platform)} ({digest}); "
             f"{len(report.steps)} steps, {len(report.uncached_steps)} not from cache"
@@ -359,9 +388,15 @@ class ExtractBinaries(Step):
             for platform in plan.platforms:
                 if archive_problem(plan, platform, commit) is None:
                     continue
+                pins = binary_pins(plan, platform, tree)
                 with tempfile.TemporaryDirectory(prefix="barycenter-bin-") as extracted:
                     request = request_for(
-                        plan, commit, platform, target="bin", output_dir=Path(extracted)
+                        plan,
+                        commit,
+                        platform,
+                        target="bin",
+                        output_dir=Path(extracted),
+                        extra_args=tuple(pins.items()),
                     )
                     try:
                         build(
@@ -380,6 +415,17 @@ class ExtractBinaries(Step):
                 archive = deterministic_tar_gz(binary, "barycenter", epoch)
                 write_atomically(dist / plan.archive(platform), archive)
         write_checksums(dist, plan.tag)
+
+
+def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
+    """The base images the platform's pushed image was built from, so the binary in dist/ is
+    the one in the image; pinned now when the image records none."""
+    image = published_image(
+        plan.platform_image(platform), platform, plan.config.registry_password_env
+    )
+    return recorded_pins(image.provenance if image else None) or pin_base_images(
+        tree / plan.config.dockerfile
+    )
 
 
 def write_atomically(path: Path, data: bytes) -> None:

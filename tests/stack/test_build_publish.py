@@ -199,8 +199,11 @@ def test_dry_runs_describe_the_builds_and_push_nothing(
     assert built.returncode == 0, built.stderr
     for arch in ("amd64", "arm64"):
         assert (
-            f"would docker buildx build --platform linux/{arch} --push -t {fresh}:v{VERSION}-{arch}"
-            in built.stdout
+            f"would docker buildx build --platform linux/{arch} --output type=oci,"
+            f"rewrite-timestamp=true (SOURCE_DATE_EPOCH=" in built.stdout
+        )
+        assert (
+            f"base images pinned by digest), push it as {fresh}:v{VERSION}-{arch} " in built.stdout
         )
         assert registry.manifest(f"{fresh}:v{VERSION}-{arch}") is None
     published = checkout.invoke(
