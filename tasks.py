@@ -27,6 +27,7 @@ from release.plan import HotfixOptions, ReleaseOptions
         "rehearsal": "release a clone of the checkout in a sandbox, for real, on the local stack "
         "(registry, GitHub stand-in, ephemeral cosign key); VERSION defaults to the next one",
         "fresh": "with --rehearsal: start from a new sandbox",
+        "ci": "stop after the tag push and follow the tag-triggered workflow run (Actions API)",
     },
 )
 def release_all(
@@ -39,6 +40,7 @@ def release_all(
     repo: str = ".",
     rehearsal: bool = False,
     fresh: bool = False,
+    ci: bool = False,
 ) -> None:
     """Release VERSION from main: prepare, tag and push, build each platform, publish the index.
 
@@ -53,7 +55,7 @@ def release_all(
     options = ReleaseOptions(
         version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
     )
-    commands.run(lambda: commands.release(Path(repo), options))
+    commands.run(lambda: commands.release(Path(repo), options, ci=ci))
 
 
 @task(

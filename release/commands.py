@@ -30,8 +30,20 @@ def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) ->
     runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
 
 
-def release(repo: Path, options: ReleaseOptions) -> None:
-    run_slice("release", repo, options)
+def release(repo: Path, options: ReleaseOptions, ci: bool = False) -> None:
+    if not ci:
+        run_slice("release", repo, options)
+        return
+    from release.steps.github import PublishGitHubRelease
+    from release.workflow_watch import follow
+
+    run_slice("release.ci", repo, options)
+    if options.dry_run:
+        say("would follow the release.yml run of the tag through the Actions API")
+        return
+    plan = make_plan(repo, options, frozenset())
+    with PublishGitHubRelease().client(plan) as client:
+        follow(plan, say, client)
 
 
 def hotfix_finish(repo: Path, options: HotfixOptions) -> None:

@@ -58,6 +58,8 @@ SLICES: dict[str, tuple[str, ...]] = {
     ),
     # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
     "tagged": ("build", "binaries", "publish", "attest", "github", "verify"),
+    # invoke release --ci: up to the tag push; the tag-triggered workflow does the rest.
+    "release.ci": ("prepare", "tag", "push", "merge-develop", "push-develop"),
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries"),

@@ -1,0 +1,92 @@
+"""`invoke release --ci` follows the tag's release.yml run through the Actions API, on the
+GitHub stand-in: the run's URL, each job's state as it changes, the run's conclusion."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from devstack.github_standin import GitHubStandIn
+from release.errors import ReleaseError
+from release.github import GitHubClient
+from release.workflow_watch import follow
+from tests import github_support
+from tests.github_support import History, config, plan_for
+
+pytestmark = pytest.mark.github
+standin = github_support.standin_fixture()
+
+
+def client_for(standin: GitHubStandIn) -> GitHubClient:
+    return GitHubClient.from_environment(
+        github_support.REPOSITORY, standin.api_url, lambda line: None, github_support.FAST
+    )
+
+
+def finish_later(standin: GitHubStandIn, run_id: int, conclusion: str) -> threading.Timer:
+    def finish() -> None:
+        with standin.lock:
+            run = standin.runs[run_id]
+            run.status, run.conclusion = "completed", conclusion
+            for job in run.jobs:
+                job["status"], job["conclusion"] = "completed", conclusion
+                job["completed_at"] = job.get("started_at")
+
+    timer = threading.Timer(0.5, finish)
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("conclusion", ["success", "failure"])
+def test_the_run_is_followed_to_its_conclusion(
+    standin: GitHubStandIn, tmp_path: Path, conclusion: str
+) -> None:
+    history = History(tmp_path / "repo")
+    history.tag("1.0.0", "feat: first")
+    plan = plan_for(history, "1.0.0", config(history.root, standin.api_url))
+    commit = github_support.git(history.root, "rev-parse", "v1.0.0^{commit}")
+    standin.add_workflow_run("ci.yml", commit, status="completed", conclusion="success")
+    run_id = standin.add_workflow_run(
+        "release.yml",
+        commit,
+        head_branch="v1.0.0",
+        status="in_progress",
+        conclusion=None,
+        jobs=[("build (linux/amd64)", "in_progress", None), ("publish", "queued", None)],
+    )
+    said: list[str] = []
+    timer = finish_later(standin, run_id, conclusion)
+    try:
+        with client_for(standin) as client:
+            if conclusion == "success":
+                follow(plan, said.append, client, poll=0.05)
+            else:
+                with pytest.raises(ReleaseError) as failed:
+                    follow(plan, said.append, client, poll=0.05)
+                assert str(failed.value).startswith(
+                    "the release workflow run of v1.0.0 ended failure: "
+                )
+    finally:
+        timer.cancel()
+    assert said[0] == f"waiting for the release.yml run of v1.0.0 ({commit[:12]})"
+    assert said[1].startswith(f"run {run_id}: http")
+    assert "  build (linux/amd64): in_progress" in said
+    assert "  publish: queued" in said
+    assert f"  publish: completed ({conclusion})" in said
+    assert (said[-1] == f"run {run_id} succeeded") == (conclusion == "success")
+
+
+def test_no_run_for_the_tag_is_an_error_after_the_wait(
+    standin: GitHubStandIn, tmp_path: Path
+) -> None:
+    history = History(tmp_path / "repo")
+    history.tag("1.0.0", "feat: first")
+    plan = plan_for(history, "1.0.0", config(history.root, standin.api_url))
+    with client_for(standin) as client, pytest.raises(ReleaseError) as missing:
+        follow(plan, lambda line: None, client, poll=0.01, appear_within=0.05)
+    assert str(missing.value) == (
+        "no release.yml run started for v1.0.0 within 0 s: check the workflow's tag filter and "
+        "that Actions is enabled"
+    )
