@@ -125,10 +125,12 @@ class RegistryClient:
     tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def for_reference(cls, reference: Reference, password_env: str = "") -> RegistryClient:
+    def for_reference(
+        cls, reference: Reference, password_env: str = "", username: str = ""
+    ) -> RegistryClient:
         credentials = docker_credentials(reference.host)
         if password_env and os.environ.get(password_env):
-            credentials = ("oauth2", os.environ[password_env])
+            credentials = (username or "oauth2", os.environ[password_env])
         return cls(reference.host, credentials)
 
     @property

@@ -173,7 +173,9 @@ class BuildImages(Step):
 
 def push_client(plan: Plan, reference: str) -> RegistryClient:
     return RegistryClient.for_reference(
-        Reference.parse(reference), plan.config.registry_password_env
+        Reference.parse(reference),
+        plan.config.registry_password_env,
+        plan.config.registry_username,
     )
 
 

@@ -74,7 +74,7 @@ def test_a_release_is_reproduced_on_every_platform_from_nothing(
     report = json.loads(result.stdout)
     assert (report["tag"], report["commit"], report["reproduced"]) == (f"v{VERSION}", commit, True)
     sums: dict[str, str] = {}
-    for line in (checkout.root / "dist" / "SHA256SUMS").read_text().splitlines():
+    for line in (checkout.root / "dist" / f"v{VERSION}" / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
         sums[name] = digest
     assert [p["platform"] for p in report["platforms"]] == list(PLATFORMS)
