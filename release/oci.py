@@ -367,10 +367,12 @@ class Source:
         return None
 
 
-def published_image(reference: str, platform: str, password_env: str = "") -> Image | None:
+def published_image(
+    reference: str, platform: str, password_env: str = "", username: str = ""
+) -> Image | None:
     """`platform`'s image under `reference` in its registry, None when there is none."""
     parsed = Reference.parse(reference)
-    client = RegistryClient.for_reference(parsed, password_env)
+    client = RegistryClient.for_reference(parsed, password_env, username)
     top = client.manifest(parsed.repository, parsed.tag)
     if top is None:
         return None

@@ -172,7 +172,7 @@ def rebuild(
 ) -> tuple[PlatformResult, ArchiveResult]:
     reference = plan.platform_image(platform)
     password = plan.config.registry_password_env
-    published = published_image(reference, platform, password)
+    published = published_image(reference, platform, password, plan.config.registry_username)
     if published is None:
         raise ReleaseError(
             f"{reference} holds no {platform} image",
@@ -214,7 +214,8 @@ def rebuild(
     if not result.reproduced:
         parsed = Reference.parse(reference)
         remote = Source.of_registry(
-            RegistryClient.for_reference(parsed, password), parsed.repository
+            RegistryClient.for_reference(parsed, password, plan.config.registry_username),
+            parsed.repository,
         )
         explain(result, published, rebuilt, remote, local)
     binary = (scratch / "bin" / "barycenter").read_bytes()

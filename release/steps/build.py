@@ -423,7 +423,10 @@ def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
     """The base images the platform's pushed image was built from, so the binary in dist/ is
     the one in the image; pinned now when the image records none."""
     image = published_image(
-        plan.platform_image(platform), platform, plan.config.registry_password_env
+        plan.platform_image(platform),
+        platform,
+        plan.config.registry_password_env,
+        plan.config.registry_username,
     )
     return recorded_pins(image.provenance if image else None) or pin_base_images(
         tree / plan.config.dockerfile
