@@ -79,6 +79,8 @@ def make_sandbox(checkout: Path, paths: StackPaths, fresh: bool) -> Sandbox:
     sandbox = Sandbox(paths.root / "rehearsal")
     if fresh and sandbox.root.exists():
         shutil.rmtree(sandbox.root)
+        # The stand-in's releases belong to the old sandbox: a new one starts with none.
+        services.stop("github-standin", paths.pidfile("github-standin"))
     sandbox.root.mkdir(parents=True, exist_ok=True)
     if not sandbox.origin.exists():
         git(sandbox.root, "clone", "-q", "--bare", str(checkout), str(sandbox.origin))
@@ -149,8 +151,9 @@ def prepare_rehearsal(checkout: Path, fresh: bool, say: Callable[[str], None]) -
         cosign.generate_key_pair(sandbox.keys, password)
     token = secret(sandbox, "github-token")
     api_url = ensure_standin(paths, token, Path(__file__).resolve().parent.parent)
+    image = image_of(sandbox)
     sandbox.overrides.write_text(
-        f'image = "{IMAGE}"\n'
+        f'image = "{image}"\n'
         f'github-repository = "{REPOSITORY}"\n'
         f'github-api-url = "{api_url}"\n'
         f'attestation-key = "{sandbox.keys / "cosign.key"}"\n'
@@ -165,10 +168,15 @@ def prepare_rehearsal(checkout: Path, fresh: bool, say: Callable[[str], None]) -
     return sandbox
 
 
+def image_of(sandbox: Sandbox) -> str:
+    """Each sandbox its own image repository: a fresh sandbox never meets the old one's tags."""
+    return f"{IMAGE}-{secret(sandbox, 'sandbox-id')[:8]}"
+
+
 def where(sandbox: Sandbox, tag: str, api_url: str) -> list[str]:
     return [
         f"sandbox:  {sandbox.work} (origin {sandbox.origin})",
-        f"images:   {IMAGE}:{tag}",
+        f"images:   {image_of(sandbox)}:{tag}",
         f"release:  {api_url}/repos/{REPOSITORY}/releases (the GitHub stand-in)",
         f"again:    BARYCENTER_RELEASE_CONFIG={sandbox.overrides} invoke release.status "
         f"--version {tag.removeprefix('v')} --repo {sandbox.work}",
