@@ -14,7 +14,7 @@ from pathlib import Path
 from release import changelog
 from release.config import load_config
 from release.errors import ReleaseError
-from release.history import Range, Release, full_history, git
+from release.history import Range, Release, full_history, git, toplevel
 from release.notes import entry, from_range, group_sections, groups_of
 
 COMMIT_LINK = re.compile(r"/commit/([0-9a-f]{40})\)\)$")
@@ -93,6 +93,7 @@ def refuse_uncommitted(root: Path, target: Path) -> None:
 
 
 def write(root: Path, full: bool, output: str, use_cache: bool = True, force: bool = False) -> None:
+    root = toplevel(root)
     target = (
         None if output == "-" else Path(output) if Path(output).is_absolute() else root / output
     )

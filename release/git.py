@@ -76,6 +76,22 @@ class GitRepo:
             raise GitError(args, result.stderr, result.returncode, result.stdout)
         return result.stdout.rstrip("\n") if strip else result.stdout
 
+    def output_bytes(self, *args: str) -> bytes:
+        """What `git ARGS` prints, byte for byte (file contents: no decoding, no newline
+        translation)."""
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+        if result.returncode != 0:
+            stderr = result.stderr.decode(errors="replace")
+            raise GitError(args, stderr, result.returncode)
+        return result.stdout
+
     def call(self, *args: str, env: dict[str, str] | None = None) -> None:
         """Run a git command that changes something; GitError when it fails."""
         self.output(*args, env=env)

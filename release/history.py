@@ -75,6 +75,11 @@ def git_dir(root: Path) -> Path:
     return directory
 
 
+def toplevel(path: Path) -> Path:
+    """The repository `path` is in (a subdirectory names its repository)."""
+    return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
+
+
 @dataclass(frozen=True)
 class Release:
     version: semver.Version

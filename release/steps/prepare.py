@@ -66,7 +66,7 @@ def decoded(path: str, data: bytes) -> tuple[str, str]:
 
 def committed(repo: GitRepo, ref: str, path: str) -> bytes | None:
     try:
-        return repo.output("show", f"{ref}:{path}", strip=False).encode()
+        return repo.output_bytes("show", f"{ref}:{path}")
     except GitError:
         return None
 
