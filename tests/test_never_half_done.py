@@ -263,15 +263,51 @@ def project_argv_root() -> list[str]:
     return [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT)]
 
 
-def test_a_hotfix_from_a_line_with_a_newer_patch_is_refused(project: Project) -> None:
-    for version in ("1.0.0", "1.0.1"):
+def test_a_hotfix_below_a_newer_patch_of_its_line_is_refused(project: Project) -> None:
+    for version in ("1.0.0", "1.0.2"):
         project.commit(f"fix: before {version}")
         project.push("main")
         assert project.invoke("release.prepare", "--version", version).returncode == 0
         assert project.invoke("release.tag", "--version", version).returncode == 0
-    lines = refused(project, "hotfix", "1.0.1")
-    assert lines[0].startswith("error: tag v1.0.1 already exists")
-    assert refused(project, "hotfix", "1.0.1", "--force")[0].startswith("error: tag v1.0.1")
+    assert refused(project, "hotfix", "1.0.1", "--force") == [
+        "error: 1.0 already has release 1.0.2, above 1.0.1: hotfix the line's next patch, 1.0.3"
+    ]
+
+
+def test_finishing_a_hotfix_into_an_unfetched_develop_is_refused_before_acting(
+    project: Project, tmp_path: Path
+) -> None:
+    assert project.invoke("release.prepare", "--version", "1.0.0").returncode == 0
+    assert project.invoke("release.tag", "--version", "1.0.0").returncode == 0
+    project.git("switch", "-q", "develop")
+    project.commit("feat: work for the next minor", "src/next.txt", "next\n")
+    project.push("develop")
+    lone = tmp_path / "lone"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--no-local",
+        "--single-branch",
+        "--branch",
+        "main",
+        str(project.origin),
+        str(lone),
+    )
+    git(lone, "config", "user.name", "Release Tester")
+    git(lone, "config", "user.email", "release-tester@example.org")
+    clone = Project(project.origin, lone)
+    assert clone.invoke("hotfix", "1.0.1").returncode == 0
+    clone.commit("fix: token reuse (#50)")
+    lines = refused(clone, "hotfix.finish")
+    assert lines == [
+        "error: origin/develop is not fetched here, and the hotfix must be merged into it: "
+        "git fetch origin develop"
+    ]
+    git(lone, "fetch", "-q", "origin", "develop:refs/remotes/origin/develop")
+    finished = clone.invoke("hotfix.finish")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert git(project.origin, "merge-base", "--is-ancestor", "v1.0.1", "develop") == ""
 
 
 def test_a_second_prepare_while_one_runs_is_refused_cleanly(project: Project) -> None:

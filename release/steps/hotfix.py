@@ -229,8 +229,8 @@ class MergeBackIntoDevelop(Step):
             repo.call("switch", "--", develop)
         else:
             upstream = repo.remote_state(plan.remote).heads[develop]
+            # From the remote's tip itself: a single-branch clone has no origin/develop ref.
             repo.call("switch", "-c", develop, upstream)
-            repo.call("branch", "--set-upstream-to", f"{plan.remote}/{develop}")
         develop_version = cargo.crate_version(plan.root).version
         try:
             repo.call(
