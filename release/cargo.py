@@ -39,6 +39,22 @@ def is_inherited(value: Any) -> bool:
     return isinstance(value, dict) and value.get("workspace") is True
 
 
+def workspace_members(root: Path, manifest: tomlkit.TOMLDocument) -> list[Path]:
+    """The member directories, with globs expanded as Cargo does (`crates/*`: every directory
+    there holding a Cargo.toml), less `exclude`."""
+    workspace = manifest.get("workspace", {})
+    excluded = {(root / str(path)).resolve() for path in workspace.get("exclude", [])}
+    members: list[Path] = []
+    for pattern in workspace.get("members", []):
+        text = str(pattern)
+        if any(sign in text for sign in "*?["):
+            found = sorted(p for p in root.glob(text) if (p / "Cargo.toml").is_file())
+        else:
+            found = [root / text]
+        members += [p for p in found if p.resolve() not in excluded and p not in members]
+    return members
+
+
 def crate_version(root: Path) -> CrateVersion:
     manifest = read_document(root / "Cargo.toml")
     package = manifest.get("package")
@@ -49,8 +65,8 @@ def crate_version(root: Path) -> CrateVersion:
         inherited = is_inherited(package.get("version"))
     else:
         inherited = True
-    for member in manifest.get("workspace", {}).get("members", []):
-        member_manifest = read_document(root / str(member) / "Cargo.toml")
+    for member in workspace_members(root, manifest):
+        member_manifest = read_document(member / "Cargo.toml")
         member_package = member_manifest.get("package", {})
         if is_inherited(member_package.get("version")):
             crates.append(str(member_package["name"]))

@@ -43,9 +43,15 @@ class GitError(ReleaseError):
         ]
         self.args_ = args
         self.stderr = stderr
-        errors = [line for line in stderr.splitlines() if line.strip()]
+        errors = [line.strip() for line in stderr.splitlines() if line.strip()]
+        # git's own verdict ("fatal: ...") says why; the advice lines after it do not.
+        verdicts = [
+            line.split(":", 1)[1].strip()
+            for line in errors
+            if line.startswith(("fatal:", "error:")) and line.split(":", 1)[1].strip()
+        ]
         self.reason = "; ".join(dict.fromkeys(remote + rejected)) or (
-            errors[-1].strip() if errors else f"exit status {status}"
+            verdicts[0] if verdicts else errors[-1] if errors else f"exit status {status}"
         )
         super().__init__(f"git {args[0] if args else ''} failed: {self.reason}")
 

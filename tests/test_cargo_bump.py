@@ -156,3 +156,17 @@ def test_a_lock_without_the_crate_is_refused_before_anything_is_written(tmp_path
 def test_the_projects_own_manifest_reads_its_version(repo_root: Path, cargo_version: str) -> None:
     assert cargo.crate_version(repo_root).version == cargo_version
     assert cargo.version_in_manifest((repo_root / "Cargo.toml").read_text()) == cargo_version
+
+
+def test_workspace_member_globs_are_expanded_as_cargo_does(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text(
+        '[workspace]\nmembers = ["crates/*"]\nexclude = ["crates/skipped"]\n\n'
+        '[workspace.package]\nversion = "1.0.0"\n'
+    )
+    for name in ("core", "server", "skipped"):
+        crate = tmp_path / "crates" / name
+        crate.mkdir(parents=True)
+        (crate / "Cargo.toml").write_text(f'[package]\nname = "{name}"\nversion.workspace = true\n')
+    (tmp_path / "crates" / "notes").mkdir()  # no Cargo.toml: not a member
+    found = cargo.crate_version(tmp_path)
+    assert (found.version, found.inherited, found.crates) == ("1.0.0", True, ("core", "server"))

@@ -334,3 +334,25 @@ def test_a_second_prepare_while_one_runs_is_refused_cleanly(project: Project) ->
     assert second.returncode == 1
     assert second.stderr.startswith("error: another release run (pid ")
     assert project.git("log", "--format=%s").splitlines().count("chore(release): v1.0.0") == 1
+
+
+def test_a_missing_remote_is_one_line_with_gits_reason(project: Project) -> None:
+    project.git("remote", "set-url", "origin", "/nonexistent/barycenter.git")
+    lines = refused(project, "release.prepare", "--version", "1.0.0")
+    assert lines == [
+        "error: cannot read remote 'origin' ('/nonexistent/barycenter.git' does not appear to "
+        "be a git repository): check that 'origin' is reachable: git ls-remote origin"
+    ]
+
+
+def test_a_manifest_that_is_a_symlink_is_refused(project: Project) -> None:
+    real = project.work / "real-Cargo.toml"
+    real.write_bytes((project.work / "Cargo.toml").read_bytes())
+    (project.work / "Cargo.toml").unlink()
+    (project.work / "Cargo.toml").symlink_to("real-Cargo.toml")
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "chore: the manifest as a link")
+    project.push("main")
+    assert refused(project, "release.prepare", "--version", "1.0.0") == [
+        "error: Cargo.toml is a symbolic link: commit Cargo.toml itself, not a link to it"
+    ]

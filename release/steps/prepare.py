@@ -78,6 +78,11 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
     edits: dict[str, bytes] = {}
     originals: dict[str, tuple[str, str]] = {}
     for name in RELEASE_FILES:
+        entry = repo.output("ls-tree", base, "--", name)
+        if entry.startswith("120000"):
+            raise ReleaseError(
+                f"{name} is a symbolic link", f"commit {name} itself, not a link to it"
+            )
         data = committed(repo, base, name)
         if data is None:
             if name == "Cargo.lock":
