@@ -42,24 +42,24 @@ PIPELINE: tuple[Step, ...] = (
 )
 
 # Each task's stages, by step name; they always run in PIPELINE's order.
+# The maintainer's part of a release: up to the tag push (what `invoke release --ci` runs).
+UP_TO_THE_TAG = ("prepare", "tag", "push", "merge-develop", "push-develop")
+# What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
+TAGGED = ("build", "binaries", "publish", "attest", "github", "verify")
+HOTFIX_FINISH = (
+    "prepare",
+    "merge-main",
+    "tag",
+    "push",
+    "merge-develop",
+    "push-develop",
+    "hotfix-branch-delete",
+)
+
 SLICES: dict[str, tuple[str, ...]] = {
-    "release": (
-        "prepare",
-        "tag",
-        "push",
-        "merge-develop",
-        "push-develop",
-        "build",
-        "binaries",
-        "publish",
-        "attest",
-        "github",
-        "verify",
-    ),
-    # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
-    "tagged": ("build", "binaries", "publish", "attest", "github", "verify"),
-    # invoke release --ci: up to the tag push; the tag-triggered workflow does the rest.
-    "release.ci": ("prepare", "tag", "push", "merge-develop", "push-develop"),
+    "release": (*UP_TO_THE_TAG, *TAGGED),
+    "tagged": TAGGED,
+    "release.ci": UP_TO_THE_TAG,
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries"),
@@ -68,29 +68,10 @@ SLICES: dict[str, tuple[str, ...]] = {
     "release.github": ("github",),
     "release.verify": ("verify",),
     "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
-    "hotfix.finish": (
-        "prepare",
-        "merge-main",
-        "tag",
-        "push",
-        "merge-develop",
-        "push-develop",
-        "hotfix-branch-delete",
-    ),
+    "hotfix.finish": HOTFIX_FINISH,
 }
 # What release.status shows for each flow: every stage of the whole release.
-STATUS = {
-    "release": SLICES["release"],
-    "hotfix": (
-        *SLICES["hotfix.finish"],
-        "build",
-        "binaries",
-        "publish",
-        "attest",
-        "github",
-        "verify",
-    ),
-}
+STATUS = {"release": SLICES["release"], "hotfix": (*HOTFIX_FINISH, *TAGGED)}
 
 
 def steps_of(names: tuple[str, ...]) -> tuple[Step, ...]:
