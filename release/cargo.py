@@ -39,6 +39,24 @@ def is_inherited(value: Any) -> bool:
     return isinstance(value, dict) and value.get("workspace") is True
 
 
+def workspace_members(root: Path, workspace: Any) -> list[Path]:
+    """The member directories, as Cargo finds them: each entry a path or a glob (`crates/*`,
+    matching directories only), minus the paths under an `exclude` entry."""
+    excluded = [root / str(path) for path in workspace.get("exclude", [])]
+    found: list[Path] = []
+    for entry in workspace.get("members", []):
+        pattern = str(entry)
+        if any(char in pattern for char in "*?["):
+            matches = sorted(path for path in root.glob(pattern) if path.is_dir())
+        else:
+            matches = [root / pattern]
+        for path in matches:
+            if path in found or any(path == e or e in path.parents for e in excluded):
+                continue
+            found.append(path)
+    return found
+
+
 def crate_version(root: Path) -> CrateVersion:
     manifest = read_document(root / "Cargo.toml")
     package = manifest.get("package")
@@ -49,8 +67,8 @@ def crate_version(root: Path) -> CrateVersion:
         inherited = is_inherited(package.get("version"))
     else:
         inherited = True
-    for member in manifest.get("workspace", {}).get("members", []):
-        member_manifest = read_document(root / str(member) / "Cargo.toml")
+    for member in workspace_members(root, manifest.get("workspace", {})):
+        member_manifest = read_document(member / "Cargo.toml")
         member_package = member_manifest.get("package", {})
         if is_inherited(member_package.get("version")):
             crates.append(str(member_package["name"]))
