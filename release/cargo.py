@@ -43,7 +43,7 @@ def workspace_members(root: Path, manifest: tomlkit.TOMLDocument) -> list[Path]:
     """The member directories, with globs expanded as Cargo does (`crates/*`: every directory
     there holding a Cargo.toml), less `exclude`."""
     workspace = manifest.get("workspace", {})
-    excluded = {(root / str(path)).resolve() for path in workspace.get("exclude", [])}
+    excluded = [(root / str(path)).resolve() for path in workspace.get("exclude", [])]
     members: list[Path] = []
     for pattern in workspace.get("members", []):
         text = str(pattern)
@@ -51,7 +51,12 @@ def workspace_members(root: Path, manifest: tomlkit.TOMLDocument) -> list[Path]:
             found = sorted(p for p in root.glob(text) if (p / "Cargo.toml").is_file())
         else:
             found = [root / text]
-        members += [p for p in found if p.resolve() not in excluded and p not in members]
+        members += [
+            p
+            for p in found
+            if p not in members
+            and not any(e == p.resolve() or e in p.resolve().parents for e in excluded)
+        ]
     return members
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -173,7 +174,10 @@ def run(action: Callable[[], T]) -> T:
     """Run a task body: a ReleaseError becomes its lines on stderr and exit status 1; any other
     exception one line with a hint, unless --debug asks for the traceback."""
     try:
-        return action()
+        result = action()
+        # Done: a Ctrl-C now has nothing left to stop, and must not turn success into a trace.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return result
     except ReleaseError as error:
         lines = str(error).splitlines() or ["failed"]
         raise Exit("\n".join(f"error: {line}" for line in lines), code=1) from None

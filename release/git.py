@@ -7,6 +7,7 @@ leaves every ref as it was.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,23 +37,34 @@ class GitError(ReleaseError):
             for line in lines
             if line.startswith("remote:") and line.removeprefix("remote:").strip()
         ]
+        # `! [remote rejected] main -> main (pre-receive hook declined)`, or with --porcelain
+        # `!\trefs/heads/main:refs/heads/main\t[rejected] (fetch first)`: the reason in brackets.
         rejected = [
-            line.split("\t")[-1]
+            match[1]
             for line in lines
-            if "[remote rejected]" in line or "[rejected]" in line
+            if (match := re.search(r"\[(?:remote )?rejected\].*\((.+)\)$", line))
         ]
         self.args_ = args
         self.stderr = stderr
         errors = [line.strip() for line in stderr.splitlines() if line.strip()]
-        # git's own verdict ("fatal: ...") says why; the advice lines after it do not.
-        verdicts = [
-            line.split(":", 1)[1].strip()
-            for line in errors
-            if line.startswith(("fatal:", "error:")) and line.split(":", 1)[1].strip()
-        ]
-        self.reason = "; ".join(dict.fromkeys(remote + rejected)) or (
-            verdicts[0] if verdicts else errors[-1] if errors else f"exit status {status}"
+        # git's first error line says why ("gpg failed to sign the data"), else its first fatal
+        # line; the lines after them are generic ("failed to write commit object", advice).
+        first = next(
+            (
+                line
+                for prefix in ("error:", "fatal:")
+                for line in errors
+                if line.startswith(prefix) and line.removeprefix(prefix).strip()
+            ),
+            errors[-1] if errors else f"exit status {status}",
         )
+        self.reason = "; ".join(dict.fromkeys(remote + rejected)) or first.removeprefix(
+            "error: "
+        ).removeprefix("fatal: ")
+        # What a local hook said: its lines, without git's own summary.
+        self.hook_words = [
+            line for line in errors if not line.startswith(("error:", "fatal:", "hint:", "To "))
+        ]
         super().__init__(f"git {args[0] if args else ''} failed: {self.reason}")
 
 
@@ -102,6 +114,15 @@ class GitRepo:
         """Run a git command that changes something; GitError when it fails."""
         self.output(*args, env=env)
 
+    def has_hook(self, name: str) -> bool:
+        """An executable hook `name` is installed (core.hooksPath honoured)."""
+        try:
+            hooks = self.output("config", "--get", "core.hooksPath")
+        except GitError:
+            hooks = self.output("rev-parse", "--git-path", "hooks")
+        path = Path(hooks) if Path(hooks).is_absolute() else self.root / hooks
+        return os.access(path / name, os.X_OK)
+
     def current_branch(self) -> str | None:
         """The checked-out branch, or None when HEAD is detached."""
         return None if self.repo.head.is_detached else self.repo.active_branch.name
@@ -122,7 +143,7 @@ class GitRepo:
 
     def remote_state(self, remote: str) -> RemoteState:
         try:
-            output = self.output("ls-remote", "--heads", "--tags", remote)
+            output = self.output("ls-remote", "--heads", "--tags", "--", remote)
         except GitError as error:
             raise ReleaseError(
                 f"cannot read remote '{remote}' ({error.reason})",
@@ -192,6 +213,25 @@ class GitRepo:
 
     def branches(self) -> list[str]:
         return [head.name for head in self.repo.heads]
+
+    def blob(self, ref: str, path: str) -> bytes | None:
+        """The bytes of `path` as committed at `ref` (line ends untouched), or None."""
+        try:
+            return self.output_bytes("cat-file", "blob", f"{ref}:{path}")
+        except GitError:
+            return None
+
+    def mode_at(self, ref: str, path: str) -> str | None:
+        """The mode of `path` in `ref`'s tree (100644, 120000 for a symlink), or None."""
+        try:
+            entry = self.output("ls-tree", "--full-tree", ref, "--", path)
+        except GitError:
+            return None
+        return entry.split(" ", 1)[0] if entry else None
+
+    def skipped_by_sparse_checkout(self, path: str) -> bool:
+        """`path` is in the index but left out of the work tree by a sparse checkout."""
+        return self.output("ls-files", "-t", "--", path).startswith("S ")
 
     def file_at(self, ref: str, path: str) -> str | None:
         try:

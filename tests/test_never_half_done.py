@@ -105,7 +105,7 @@ def test_a_missing_changelog_is_refused_also_in_a_dry_run(project: Project) -> N
     for extra in ([], ["--dry-run"]):
         lines = refused(project, "release.prepare", "--version", "1.0.0", *extra)
         assert lines == [
-            "error: CHANGELOG.md is not committed on refs/heads/main: add and commit "
+            "error: CHANGELOG.md is not committed on main: add and commit "
             "CHANGELOG.md (Keep a Changelog 1.1.0 for CHANGELOG.md)"
         ]
 
@@ -354,5 +354,6 @@ def test_a_manifest_that_is_a_symlink_is_refused(project: Project) -> None:
     project.git("commit", "-q", "-m", "chore: the manifest as a link")
     project.push("main")
     assert refused(project, "release.prepare", "--version", "1.0.0") == [
-        "error: Cargo.toml is a symbolic link: commit Cargo.toml itself, not a link to it"
+        "error: Cargo.toml is a symbolic link: make it a regular file "
+        "(the release commit rewrites it)"
     ]

@@ -306,8 +306,7 @@ def test_a_push_rejected_at_the_last_moment_removes_the_local_tag(project: Proje
     # The remote's own words, not a guess: here the hook's message and git's verdict.
     assert lines[0] == (
         "error: origin rejected the push of main and v1.1.0, so nothing was pushed (main moved; "
-        "[remote rejected] (pre-receive hook declined)): fix what origin says, then run the same "
-        "command again"
+        "pre-receive hook declined): fix what origin says, then run the same command again"
     )
     assert git(project.origin, "tag", "-l") == remote_before_tags
     assert project.git("tag", "-l", "v1.1.0") == ""

@@ -5,6 +5,11 @@ the tag and the push are the release's own steps, planned onto the hotfix branch
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import semver
 
 from release import cargo, changelog
@@ -36,13 +41,26 @@ def hotfix_branch(plan: Plan) -> str:
     return plan.hotfix_branch
 
 
+@contextmanager
+def merge_undone_on_interrupt(plan: Plan) -> Iterator[None]:
+    """Ctrl-C inside a merge leaves MERGE_HEAD behind, which would block the rerun's switch:
+    the half-made merge is aborted, so the rerun merges again from the start."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if (Path(plan.repo.repo.git_dir) / "MERGE_HEAD").exists():
+            with contextlib.suppress(GitError):
+                plan.repo.call("merge", "--abort")
+        raise
+
+
 def not_hotfix(plan: Plan) -> Status | None:
     return None if plan.flow == "hotfix" else Status.skip("not a hotfix")
 
 
 class StartHotfix(Step):
     name = "hotfix-branch"
-    title = "create hotfix/X from the line's latest release"
+    title = "create hotfix/X from the line's latest release and check it out"
 
     def state(self, plan: Plan) -> Status:
         if (skipped := not_hotfix(plan)) is not None:
@@ -50,19 +68,24 @@ class StartHotfix(Step):
         branch = hotfix_branch(plan)
         if plan.revision is not None:
             return Status.done(f"{plan.tag} exists")
-        if plan.repo.rev(f"refs/heads/{branch}") is not None:
-            return Status.done(f"{branch} exists")
-        return Status.todo()
+        if plan.repo.rev(f"refs/heads/{branch}") is None:
+            return Status.todo()
+        if plan.repo.current_branch() != branch:
+            # Made, but not checked out (Ctrl-C inside git switch -c, or switched away).
+            return Status.todo(f"{branch} exists but is not checked out")
+        return Status.done(f"{branch} exists")
 
     def check(self, plan: Plan) -> list[str]:
         if self.state(plan).state is not State.TODO:
             return []
         repo = plan.repo
-        problems = [*checks.merge_in_progress(repo), *checks.clean(repo)]
+        problems = checks.merge_in_progress(repo) or checks.clean(repo)
+        branch = hotfix_branch(plan)
+        if repo.rev(f"refs/heads/{branch}") is not None:
+            return problems  # only to be checked out
         problems += [*checks.not_shallow(repo), *checks.identity(repo)]
         if repo.tag_target(plan.base_tag) is None:
             problems.append(f"tag {plan.base_tag} is not here: git fetch --tags {plan.remote}")
-        branch = hotfix_branch(plan)
         if branch in repo.remote_state(plan.remote).heads:
             problems.append(
                 f"branch {branch} already exists on {plan.remote}: "
@@ -71,10 +94,17 @@ class StartHotfix(Step):
         return problems
 
     def describe(self, plan: Plan) -> list[str]:
-        return [f"git switch -c {hotfix_branch(plan)} {plan.base_tag}"]
+        branch = hotfix_branch(plan)
+        if plan.repo.rev(f"refs/heads/{branch}") is not None:
+            return [f"git switch {branch}"]
+        return [f"git switch -c {branch} {plan.base_tag}"]
 
     def run(self, plan: Plan, say: Say) -> None:
-        plan.repo.call("switch", "-c", hotfix_branch(plan), f"refs/tags/{plan.base_tag}")
+        branch = hotfix_branch(plan)
+        if plan.repo.rev(f"refs/heads/{branch}") is not None:
+            plan.repo.call("switch", "--", branch)
+            return
+        plan.repo.call("switch", "-c", branch, f"refs/tags/{plan.base_tag}")
 
 
 class PublishHotfixBranch(Step):
@@ -167,6 +197,10 @@ class MergeIntoMain(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
+        with merge_undone_on_interrupt(plan):
+            self.merge(plan)
+
+    def merge(self, plan: Plan) -> None:
         repo = plan.repo
         branch = hotfix_branch(plan)
         repo.call("switch", "--", plan.release_branch)
@@ -196,6 +230,9 @@ class MergeBackIntoDevelop(Step):
             tip = upstream if upstream and repo.has_object(upstream) else None
         tagged = repo.tag_target(plan.tag)
         if tip is not None and tagged is not None and repo.is_ancestor(tagged, tip):
+            # A run stopped between the merge commit and the switch back leaves us on develop.
+            if repo.current_branch() == develop:
+                return Status.todo(f"{develop} holds {plan.tag}; back to {plan.release_branch}")
             return Status.done(f"{develop} holds {plan.tag}")
         return Status.todo()
 
@@ -222,15 +259,26 @@ class MergeBackIntoDevelop(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
+        with merge_undone_on_interrupt(plan):
+            self.merge(plan)
+
+    def merge(self, plan: Plan) -> None:
         repo = plan.repo
         develop = plan.develop_branch
         assert develop is not None  # noqa: S101 - state() skips otherwise
+        tagged = repo.tag_target(plan.tag)
+        if repo.current_branch() == develop and tagged and repo.is_ancestor(tagged, "HEAD"):
+            repo.call("switch", "--", plan.release_branch)
+            return
         if repo.rev(f"refs/heads/{develop}") is not None:
             repo.call("switch", "--", develop)
         else:
             upstream = repo.remote_state(plan.remote).heads[develop]
-            # From the remote's tip itself: a single-branch clone has no origin/develop ref.
-            repo.call("switch", "-c", develop, upstream)
+            repo.call("switch", "--no-track", "-c", develop, "--end-of-options", upstream)
+            # Tracking set by hand: a --single-branch clone's origin/develop, when it exists at
+            # all, is outside the fetch refspec, and `branch --set-upstream-to` refuses it.
+            repo.call("config", f"branch.{develop}.remote", plan.remote)
+            repo.call("config", f"branch.{develop}.merge", f"refs/heads/{develop}")
         develop_version = cargo.crate_version(plan.root).version
         try:
             repo.call(
@@ -348,9 +396,11 @@ class DeleteHotfixBranch(Step):
     def run(self, plan: Plan, say: Say) -> None:
         repo = plan.repo
         branch = hotfix_branch(plan)
+        # The remote branch first: while the local one exists, hotfix.finish still knows which
+        # hotfix it finishes, so an interrupted run is finished by the same command.
+        if branch in repo.remote_state(plan.remote).heads:
+            repo.call("push", "--", plan.remote, f":refs/heads/{branch}")
         if repo.current_branch() == branch:
             repo.call("switch", "--", plan.release_branch)
         if branch in repo.branches():
             repo.call("branch", "-D", "--", branch)
-        if branch in repo.remote_state(plan.remote).heads:
-            repo.call("push", "--", plan.remote, f":refs/heads/{branch}")

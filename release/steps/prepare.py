@@ -65,10 +65,8 @@ def decoded(path: str, data: bytes) -> tuple[str, str]:
 
 
 def committed(repo: GitRepo, ref: str, path: str) -> bytes | None:
-    try:
-        return repo.output_bytes("show", f"{ref}:{path}")
-    except GitError:
-        return None
+    """The committed bytes, line ends and encoding untouched (both are checked and kept)."""
+    return repo.blob(ref, path)
 
 
 def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
@@ -78,17 +76,17 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
     edits: dict[str, bytes] = {}
     originals: dict[str, tuple[str, str]] = {}
     for name in RELEASE_FILES:
-        entry = repo.output("ls-tree", base, "--", name)
-        if entry.startswith("120000"):
+        if repo.mode_at(base, name) == "120000":
             raise ReleaseError(
-                f"{name} is a symbolic link", f"commit {name} itself, not a link to it"
+                f"{name} is a symbolic link",
+                "make it a regular file (the release commit rewrites it)",
             )
         data = committed(repo, base, name)
         if data is None:
             if name == "Cargo.lock":
                 continue
             raise ReleaseError(
-                f"{name} is not committed on {base}",
+                f"{name} is not committed on {base.removeprefix('refs/heads/')}",
                 f"add and commit {name} (Keep a Changelog 1.1.0 for CHANGELOG.md)"
                 if name == "CHANGELOG.md"
                 else f"add and commit {name}",
@@ -132,6 +130,21 @@ def worktree_holds(plan: Plan, edits: dict[str, bytes]) -> bool:
     return all((plan.root / name).read_bytes() == data for name, data in edits.items())
 
 
+def manifest_problems(plan: Plan) -> list[str]:
+    try:
+        current = cargo.crate_version(plan.root).version
+        if semver.Version.parse(current) > plan.version:
+            return [
+                f"Cargo.toml is at {current}, above {plan.version}: "
+                f"release a version above {current}"
+            ]
+    except ValueError:
+        return ["Cargo.toml's version is not SemVer: write it as MAJOR.MINOR.PATCH"]
+    except ReleaseError as error:
+        return [str(error)]
+    return []
+
+
 class Prepare(Step):
     name = "prepare"
     title = "bump Cargo.toml and Cargo.lock, finalize CHANGELOG.md, commit"
@@ -150,42 +163,48 @@ class Prepare(Step):
         if self.state(plan).state is not State.TODO:
             return []
         repo = plan.repo
-        problems = [*checks.merge_in_progress(repo)]
+        if repo.rev("HEAD") is None:
+            return [
+                "the repository has no commits yet: commit Cargo.toml, Cargo.lock and "
+                f"CHANGELOG.md on {plan.release_branch} and push it, then release"
+            ]
+        merging = checks.merge_in_progress(repo)
+        problems = [*merging]
         if plan.flow == "release":
             problems += checks.on_branch(repo, plan.release_branch)
         edits: dict[str, bytes] | None = None
+        unreadable = False
         if repo.rev(f"refs/heads/{plan.commit_branch}") is not None:
             try:
                 edits = planned_files(plan, f"refs/heads/{plan.commit_branch}")
             except ReleaseError as error:
                 problems.append(str(error))
-        if edits is None or not worktree_holds(plan, edits):
+                unreadable = True
+        sparse = [name for name in RELEASE_FILES if repo.skipped_by_sparse_checkout(name)]
+        problems += [
+            f"{name} is left out by the sparse checkout, and the release commit changes it: "
+            f"git sparse-checkout disable (or add {name} to it)"
+            for name in sparse
+        ]
+        # A merge in progress or a sparse checkout explains the changed files: name only it.
+        if not merging and not sparse and (edits is None or not worktree_holds(plan, edits)):
             problems += checks.clean(repo)
         problems += [*checks.not_shallow(repo), *checks.identity(repo)]
         if plan.flow == "hotfix":
             problems += self.hotfix_problems(plan)
         else:
-            problems += self.release_problems(plan)
+            problems += self.release_problems(plan, manifest_checked=unreadable)
         return problems
 
-    def release_problems(self, plan: Plan) -> list[str]:
+    def release_problems(self, plan: Plan, manifest_checked: bool = False) -> list[str]:
         repo = plan.repo
         state = repo.remote_state(plan.remote)
         problems = checks.in_sync(repo, plan.remote, state, plan.release_branch, None)
         base = release_ref(repo, state, plan.release_branch)
         others = [v for v in reachable(repo, base) if v != plan.version]
         problems += new_version_problems(plan.version, others, set(repo.tags()) | set(state.tags))
-        try:
-            current = cargo.crate_version(plan.root).version
-            if semver.Version.parse(current) > plan.version:
-                problems.append(
-                    f"Cargo.toml is at {current}, above {plan.version}: "
-                    f"release a version above {current}"
-                )
-        except ValueError:
-            problems.append("Cargo.toml's version is not SemVer: write it as MAJOR.MINOR.PATCH")
-        except ReleaseError as error:
-            problems.append(str(error))
+        if not manifest_checked:  # else its problem is already reported, once
+            problems += manifest_problems(plan)
         if not plan.allow_empty and repo.rev("HEAD") is not None:
             since = f"{tag_name(plan.previous)}..{base}" if plan.previous else base
             if repo.count(since) < 1:

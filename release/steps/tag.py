@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from release import changelog
 from release.errors import ReleaseError
 from release.git import GitError
 from release.history import release_range
 from release.notes import from_range, groups_of, markdown
 from release.plan import Plan
 from release.steps import Say, State, Status, Step, checks
-from release.steps.prepare import is_release_commit
+from release.steps.prepare import decoded, is_release_commit, planned_files
 
 
 def tag_message(plan: Plan, commit: str) -> str:
@@ -24,6 +25,42 @@ def undo_release_commit(plan: Plan) -> str:
         f"git reset --keep {plan.tag_branch}~1 (drops the release "
         f"commit), git pull --ff-only {plan.remote} {plan.tag_branch}, then run the release again"
     )
+
+
+def signed(plan: Plan) -> bool:
+    """The local tag object carries a signature (OpenPGP, SSH or X.509)."""
+    try:
+        body = plan.repo.output("cat-file", "tag", f"refs/tags/{plan.tag}")
+    except GitError:
+        return False
+    return "\n-----BEGIN " in body
+
+
+def stale_changelog(plan: Plan, tip: str) -> list[str]:
+    """The release commit's CHANGELOG section must list what the tag releases: after a rebase
+    onto a colleague's commits (git pull --rebase) it lacks them, while the notes would not."""
+    repo = plan.repo
+    if plan.flow != "release" or repo.rev(tip) is None:
+        return []
+    if not is_release_commit(repo, tip, plan.version, plan.commit_message):
+        return []
+    written = repo.blob(tip, "CHANGELOG.md")
+    try:
+        planned = planned_files(plan, f"{tip}^")["CHANGELOG.md"]
+        if written is None:
+            return []
+        ours = changelog.section_body(decoded("CHANGELOG.md", written)[0], plan.version)
+        theirs = changelog.section_body(decoded("CHANGELOG.md", planned)[0], plan.version)
+    except ReleaseError:
+        return []
+    if ours == theirs:
+        return []
+    return [
+        f"the CHANGELOG.md section of {plan.version} in the release commit does not match the "
+        f"commits it releases ({plan.tag_branch} moved after release.prepare): git reset --keep "
+        f"{plan.tag_branch}~1 (drops the release commit), then run invoke release.prepare "
+        f"--version {plan.version} and tag again"
+    ]
 
 
 class Tag(Step):
@@ -46,14 +83,29 @@ class Tag(Step):
 
     def check(self, plan: Plan) -> list[str]:
         repo = plan.repo
-        if repo.tag_target(plan.tag) is not None and not repo.tag_is_annotated(plan.tag):
+        local = repo.tag_target(plan.tag)
+        if local is not None and not repo.tag_is_annotated(plan.tag):
             return [
                 f"tag {plan.tag} is a lightweight tag, which carries no notes: delete it "
                 f"(git tag -d {plan.tag}) and let the release make the annotated tag"
             ]
+        remote = repo.remote_state(plan.remote)
+        pushed = remote.tag_objects.get(plan.tag)
+        if local is None and pushed is not None and pushed == remote.tags.get(plan.tag):
+            return [
+                f"tag {plan.tag} on {plan.remote} is a lightweight tag, which carries no notes: "
+                f"delete it (git push {plan.remote} :refs/tags/{plan.tag}) and let the release "
+                "make the annotated tag"
+            ]
+        if plan.sign and local is not None and pushed is None and not signed(plan):
+            return [
+                f"tag {plan.tag} is not signed, and --sign asks for a signed tag: delete it "
+                f"(git tag -d {plan.tag}) and tag again with --sign, or tag without --sign"
+            ]
         if self.state(plan).state is not State.TODO:
             return []
         problems = [*checks.identity(repo)]
+        problems += stale_changelog(plan, self.target(plan))
         if "prepare" not in plan.stages and plan.flow == "release":
             problems += checks.on_branch(repo, plan.release_branch)
             problems += checks.clean(repo)
@@ -155,20 +207,28 @@ class Push(Step):
             # The tag was never published: removing it leaves nothing half-done, and the
             # rerun makes it again on the right commit.
             plan.repo.call("tag", "-d", "--", plan.tag)
+            what = f"the push of {branch} and {plan.tag}, so nothing was pushed"
+            if error.reason.startswith("failed to push some refs") and plan.repo.has_hook(
+                "pre-push"
+            ):
+                words = "; ".join(error.hook_words) or "no reason given"
+                raise ReleaseError(
+                    f"the pre-push hook refused {what} ({words})",
+                    "fix what the hook says, then run the same command again",
+                ) from None
             remote = plan.repo.remote_state(plan.remote)
-            moved = remote.heads.get(branch) not in (None, plan.repo.rev(f"{branch}^"))
+            moved = remote.heads.get(branch) not in (
+                None,
+                plan.repo.rev(f"refs/heads/{branch}^"),
+            )
             if moved and plan.flow == "release":
                 advice = undo_release_commit(plan)
             elif moved:
                 advice = (
-                    f"{plan.remote}/{branch} moved: git switch {branch}; "
-                    f"git reset --keep {plan.remote}/{branch} after git fetch {plan.remote}, "
-                    f"then run invoke hotfix.finish --version {plan.version} again"
+                    f"{plan.remote}/{branch} moved: git fetch {plan.remote}, git switch {branch}, "
+                    f"git reset --keep {plan.remote}/{branch} (drops the local merge), then run "
+                    f"invoke hotfix.finish --version {plan.version} again"
                 )
             else:
                 advice = f"fix what {plan.remote} says, then run the same command again"
-            raise ReleaseError(
-                f"{plan.remote} rejected the push of {branch} and {plan.tag}, so nothing was "
-                f"pushed ({error.reason})",
-                advice,
-            ) from None
+            raise ReleaseError(f"{plan.remote} rejected {what} ({error.reason})", advice) from None
