@@ -116,6 +116,34 @@ def docker_credentials(host: str) -> tuple[str, str] | None:
     return None
 
 
+def origin_of(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+class CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but only to the same origin with the Authorization header: urllib
+    keeps it on every redirect, and registries send blob reads to their storage host (S3, a
+    CDN), which must never see the registry password or token."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and origin_of(redirected.full_url) != origin_of(req.full_url):
+            redirected.remove_header("Authorization")
+        return redirected
+
+
+OPENER = urllib.request.build_opener(CredentialsStayHome)
+
+
 @dataclass
 class RegistryClient:
     """One registry host: GET and PUT of manifests and blobs, with its auth handshake."""
@@ -157,7 +185,7 @@ class RegistryClient:
                 sent["Authorization"] = self.tokens[scope]
             call = urllib.request.Request(target, data=data, method=method, headers=sent)  # noqa: S310 - http(s) only, checked
             try:
-                with urllib.request.urlopen(call, timeout=120) as answer:  # noqa: S310
+                with OPENER.open(call, timeout=120) as answer:
                     return answer.status, dict(answer.headers.items()), answer.read()
             except urllib.error.HTTPError as error:
                 challenge = error.headers.get("WWW-Authenticate", "")

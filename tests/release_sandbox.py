@@ -27,6 +27,7 @@ class ReleaseSandbox:
     standin: GitHubStandIn
     token: str
     image: str
+    key_password: str = PASSWORD
 
     @property
     def work(self) -> Path:
@@ -43,7 +44,7 @@ class ReleaseSandbox:
     def environment(self) -> dict[str, str]:
         return {
             **os.environ,
-            "COSIGN_PASSWORD": PASSWORD,
+            "COSIGN_PASSWORD": self.key_password,
             "GITHUB_TOKEN": self.token,
             "BARYCENTER_RELEASE_CONFIG": str(self.overrides),
         }
@@ -111,11 +112,20 @@ class ReleaseSandbox:
         )
 
 
-def make_sandbox(base: Path, standin: GitHubStandIn, token: str, develop: bool) -> ReleaseSandbox:
-    sandbox = ReleaseSandbox(
-        base, standin, token, f"127.0.0.1:5000/barycenter-sandbox-{uuid.uuid4().hex[:8]}"
-    )
+def make_sandbox(
+    base: Path,
+    standin: GitHubStandIn,
+    token: str,
+    develop: bool,
+    registry: str = "127.0.0.1:5000",
+    key_password: str = PASSWORD,
+) -> ReleaseSandbox:
+    image = f"{registry}/barycenter-sandbox-{uuid.uuid4().hex[:8]}"
+    sandbox = ReleaseSandbox(base, standin, token, image, key_password)
     git(base, "clone", "-q", "--bare", "--no-tags", str(REPO_ROOT), str(sandbox.origin))
+    # The checkout may be a worktree on another branch: origin's main is what it has checked out.
+    git(sandbox.origin, "update-ref", "refs/heads/main", git(REPO_ROOT, "rev-parse", "HEAD"))
+    git(sandbox.origin, "symbolic-ref", "HEAD", "refs/heads/main")
     git(base, "clone", "-q", str(sandbox.origin), str(sandbox.work))
     configure_identity(sandbox.work)
     git(sandbox.work, "commit", "-q", "--allow-empty", "-m", "feat: a change worth releasing")
@@ -125,7 +135,7 @@ def make_sandbox(base: Path, standin: GitHubStandIn, token: str, develop: bool) 
         git(sandbox.work, "fetch", "-q", "origin", "develop:develop")
     keys = base / "keys"
     keys.mkdir()
-    key, public = cosign.generate_key_pair(keys, PASSWORD)
+    key, public = cosign.generate_key_pair(keys, key_password)
     sandbox.overrides.write_text(
         f'image = "{sandbox.image}"\n'
         f'attestation-key = "{key}"\nattestation-public-key = "{public}"\n'

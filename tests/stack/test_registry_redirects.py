@@ -1,0 +1,125 @@
+"""A registry that sends blob reads elsewhere (GHCR, Docker Hub and S3-backed registries answer
+a blob GET with a redirect to their storage host): the registry credentials stay with the
+registry and the blob is still read."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from release.oci import RegistryClient, digest_of
+
+USERNAME = "releaser"
+
+
+@dataclass
+class StorageHost:
+    """Where the registry redirects blob reads: serves the blob, records each request's headers."""
+
+    blob: bytes
+    seen: list[dict[str, str]] = field(default_factory=list)
+    port: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def storage_host() -> Iterator[StorageHost]:
+    host = StorageHost(b"a layer " + secrets.token_bytes(32))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            host.seen.append(dict(self.headers.items()))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(host.blob)))
+            self.end_headers()
+            self.wfile.write(host.blob)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    host.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield host
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def redirecting_registry(tmp_path: Path, storage_host: StorageHost) -> Iterator[tuple[str, str]]:
+    """A real registry with htpasswd auth whose redirect middleware sends blob reads to the
+    storage host: (host, password)."""
+    password = f"canary-redirect-{secrets.token_hex(16)}"
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(
+        ["htpasswd", "-Bbc", str(htpasswd), USERNAME, password], check=True, capture_output=True
+    )
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+        "middleware:\n  storage:\n    - name: redirect\n      options:\n"
+        f"        baseurl: http://127.0.0.1:{storage_host.port}/\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"auth:\n  htpasswd:\n    realm: barycenter-redirect\n    path: {htpasswd}\n"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError as error:
+                if error.code == 401:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"the htpasswd registry on 127.0.0.1:{port} never answered 401")
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}", password
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_blob_read_redirected_to_another_host_carries_no_registry_credentials(
+    redirecting_registry: tuple[str, str], storage_host: StorageHost
+) -> None:
+    host, password = redirecting_registry
+    client = RegistryClient(host, (USERNAME, password))
+    digest = digest_of(storage_host.blob)
+    client.put_blob("barycenter-redirect", digest, storage_host.blob)
+
+    assert client.blob("barycenter-redirect", digest) == storage_host.blob
+    assert len(storage_host.seen) == 1  # the read went to the storage host
+    sent = "\n".join(f"{name}: {value}" for name, value in storage_host.seen[0].items())
+    assert "authorization" not in sent.lower()
+    assert password not in sent
+    assert base64.b64encode(f"{USERNAME}:{password}".encode()).decode() not in sent
