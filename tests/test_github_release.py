@@ -4,7 +4,6 @@ after faults at every API call, and the token kept out of every line."""
 from __future__ import annotations
 
 import hashlib
-
 import time
 from pathlib import Path
 
