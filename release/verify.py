@@ -143,6 +143,12 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
     ]
 
 
+def images_named(plan: Plan, subjects: dict[str, str]) -> str:
+    """The subjects of a statement that are not the archives: the image it was made for."""
+    names = sorted(short(d) for name, d in subjects.items() if name not in plan.archives)
+    return ", ".join(names) or "no image"
+
+
 def attestation_mismatch(plan: Plan, digest: str) -> str:
     """Why no attached attestation is this release's: another key's, or another subject's."""
     from release.attestation import statement_of, subject_digests
@@ -152,12 +158,19 @@ def attestation_mismatch(plan: Plan, digest: str) -> str:
     try:
         verified = cosign.verify_attestation(plan.image, digest, key)
     except cosign.VerificationError:
+        # cosign refuses an envelope of another subject as it refuses another key's; the
+        # unverified envelopes say which it is.
+        for dsse in cosign.attached_envelopes(plan.image, digest):
+            subjects = subject_digests(statement_of(dsse) or {})
+            if subjects and digest.removeprefix("sha256:") not in subjects.values():
+                named = images_named(plan, subjects)
+                return f"the attestation attached names {named}, not the index {short(digest)}"
         return f"no attestation on {short(digest)} verifies with {key.name}"
     archives = archive_digests(plan)
     for dsse in verified.envelopes:
         subjects = subject_digests(statement_of(dsse) or {})
         if digest.removeprefix("sha256:") not in subjects.values():
-            named = ", ".join(sorted(short(d) for d in subjects.values())) or "no digest"
+            named = images_named(plan, subjects)
             return f"the attestation that verifies names {named}, not the index {short(digest)}"
         for name, sha in archives.items():
             if subjects.get(name) != sha:
