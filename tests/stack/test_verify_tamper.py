@@ -209,6 +209,24 @@ def checksums_modified(r: Released) -> Iterator[list[Failure]]:
         path.write_bytes(saved)
 
 
+@contextmanager
+def checksums_modified_on_github(r: Released) -> Iterator[list[Failure]]:
+    saved = (r.dist / "SHA256SUMS").read_bytes()
+    forged = saved.replace(b"linux-arm64", b"linux-arm64.old")
+    with r.asset_bytes("SHA256SUMS", forged):
+        yield [
+            (
+                "asset SHA256SUMS",
+                f"dist/ has {short(sha256(saved))} ({len(saved)} bytes), "
+                f"GitHub has {short(sha256(forged))} ({len(forged)} bytes, uploaded)",
+            ),
+            (
+                "release body",
+                f"lists {short(sha256(saved))} for SHA256SUMS, GitHub has {short(sha256(forged))}",
+            ),
+        ]
+
+
 def statement(r: Released) -> dict[str, Any]:
     public = r.sandbox.base / "keys" / cosign.PUBLIC_KEY_NAME
     verified = cosign.verify_attestation(r.sandbox.image, r.index_digest, public)
@@ -288,6 +306,15 @@ def floating_tag_left_behind(r: Released) -> Iterator[list[Failure]]:
 
 
 @contextmanager
+def latest_left_on_another_image(r: Released) -> Iterator[list[Failure]]:
+    arm64 = r.child["linux/arm64"]
+    with r.tag_moved("latest", arm64):
+        yield [
+            ("tag latest", f"on {short(arm64)}, expected {short(r.index_digest)} ({TAG}'s index)")
+        ]
+
+
+@contextmanager
 def dist_archives_swapped(r: Released) -> Iterator[list[Failure]]:
     amd64, arm64 = (r.dist / AMD64).read_bytes(), (r.dist / ARM64).read_bytes()
     (r.dist / AMD64).write_bytes(arm64)
@@ -328,10 +355,12 @@ CASES: dict[str, Tamper] = {
     "release asset swapped for another archive": asset_swapped,
     "release asset truncated": asset_truncated,
     "SHA256SUMS modified on GitHub and in dist": checksums_modified,
+    "SHA256SUMS modified on GitHub only": checksums_modified_on_github,
     "attestation made for another digest": attestation_for_another_digest,
     "attestation signed with another key": attestation_with_another_key,
     "release body lost an asset's checksum": body_lost_a_checksum,
     "floating tag left on another image": floating_tag_left_behind,
+    "latest left on another image": latest_left_on_another_image,
     "dist archives swapped locally": dist_archives_swapped,
     "git tag moved on origin": git_tag_moved_on_origin,
 }
