@@ -224,6 +224,29 @@ def verify_attestation(image: str, digest: str, public_key: Path) -> Verified:
     return Verified(tuple(envelopes), (result.stderr + result.stdout).strip())
 
 
+def attached_envelopes(image: str, digest: str) -> list[dict[str, Any]]:
+    """The envelopes attached to IMAGE@DIGEST, NOT verified: only to say why none verifies
+    (an envelope of another subject), never to trust one. Empty when none can be read."""
+    try:
+        result = run(
+            ["download", "attestation", *registry_flags(image), f"{image}@{digest}"],
+            f"download the attestations of {image}@{digest}",
+            "check your registry login (docker login)",
+            error=VerificationError,
+        )
+    except ReleaseError:
+        return []
+    envelopes = []
+    for line in result.stdout.splitlines():
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            envelopes.append(found)
+    return envelopes
+
+
 def verify_blob_attestation(blob: Path, bundle: Path, public_key: Path) -> Verified:
     """cosign verify-blob-attestation of `blob` against the Sigstore `bundle`, offline."""
     with tempfile.TemporaryDirectory(prefix="barycenter-verify-") as scratch:

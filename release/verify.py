@@ -5,13 +5,15 @@ found; the manual items are reminders."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
 
-from release import registry
+from release import cosign, registry
 from release.errors import ReleaseError
+from release.github import Release, ReleaseAsset, file_digest
 from release.plan import Plan
 from release.steps.build import ExtractBinaries, tagged_commit
 from release.steps.publish import child_digests, index_platforms
@@ -27,6 +29,29 @@ class Finding:
     check: str
     ok: bool
     detail: str
+
+
+def short(digest: str | None) -> str:
+    """`sha256:` and 12 hex digits: enough to tell two digests apart in a message."""
+    if digest is None:
+        return "nothing"
+    return "sha256:" + digest.removeprefix("sha256:")[:12]
+
+
+def tag_origin_check(plan: Plan, commit: str | None) -> list[Finding]:
+    """The tag on the remote, peeled, is the commit the tag names here: a tag moved on origin
+    would have CI build and users fetch another commit."""
+    remote = plan.repo.remote_state(plan.remote).tags.get(plan.tag)
+    if remote == commit:
+        return []
+    where = "missing" if remote is None else f"on {remote[:12]}"
+    return [
+        Finding(
+            "tag on origin",
+            False,
+            f"{plan.tag} is {where} on {plan.remote}, on {(commit or 'nothing')[:12]} here",
+        )
+    ]
 
 
 def index_checks(plan: Plan) -> tuple[list[Finding], dict[str, object] | None]:
@@ -72,7 +97,9 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     for tag in plan.image_tags:
         current = registry.manifest(f"{plan.image}:{tag}")
         ok = current is not None and child_digests(current) == children
-        where = "missing" if current is None else f"on {current['digest']}"
+        where = "missing" if current is None else f"on {short(str(current['digest']))}"
+        if not ok:
+            where += f", expected {short(str(index['digest']))} ({plan.tag}'s index)"
         findings.append(Finding(f"tag {tag}", ok, where))
     floating = {"latest", f"{plan.version.major}.{plan.version.minor}", f"{plan.version.major}"}
     for tag in sorted(floating - set(plan.image_tags)):
@@ -80,7 +107,10 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
         if current is not None and child_digests(current) == children:
             findings.append(
                 Finding(
-                    f"tag {tag}", False, f"points at {plan.tag}, which the policy does not give it"
+                    f"tag {tag}",
+                    False,
+                    f"on {short(str(current['digest']))}, {plan.tag}'s index, which the policy "
+                    "does not give it",
                 )
             )
     return findings
@@ -98,7 +128,7 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
     except ReleaseError as error:
         return [Finding("provenance", False, str(error))]
     if dsse is None:
-        return [Finding("provenance", False, "no attestation verifies with the public key")]
+        return [Finding("provenance", False, attestation_mismatch(plan, digest))]
     from release.attestation import statement_of
 
     statement = statement_of(dsse) or {}
@@ -113,8 +143,48 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
     ]
 
 
-def github_check(plan: Plan) -> list[Finding]:
-    """The release page: published, titled with the tag, every asset whole (size and digest)."""
+def images_named(plan: Plan, subjects: dict[str, str]) -> str:
+    """The subjects of a statement that are not the archives: the image it was made for."""
+    names = sorted(short(d) for name, d in subjects.items() if name not in plan.archives)
+    return ", ".join(names) or "no image"
+
+
+def attestation_mismatch(plan: Plan, digest: str) -> str:
+    """Why no attached attestation is this release's: another key's, or another subject's."""
+    from release.attestation import statement_of, subject_digests
+    from release.steps.attest import archive_digests, public_key_path
+
+    key = public_key_path(plan)
+    try:
+        verified = cosign.verify_attestation(plan.image, digest, key)
+    except cosign.VerificationError:
+        # cosign refuses an envelope of another subject as it refuses another key's; the
+        # unverified envelopes say which it is.
+        for dsse in cosign.attached_envelopes(plan.image, digest):
+            subjects = subject_digests(statement_of(dsse) or {})
+            if subjects and digest.removeprefix("sha256:") not in subjects.values():
+                named = images_named(plan, subjects)
+                return f"the attestation attached names {named}, not the index {short(digest)}"
+        return f"no attestation on {short(digest)} verifies with {key.name}"
+    archives = archive_digests(plan)
+    for dsse in verified.envelopes:
+        subjects = subject_digests(statement_of(dsse) or {})
+        if digest.removeprefix("sha256:") not in subjects.values():
+            named = images_named(plan, subjects)
+            return f"the attestation that verifies names {named}, not the index {short(digest)}"
+        for name, sha in archives.items():
+            if subjects.get(name) != sha:
+                return (
+                    f"the attestation names {short(subjects.get(name))} for {name}, "
+                    f"dist/ has {short(sha)}"
+                )
+    return f"no attestation on {short(digest)} names it"
+
+
+def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
+    """The release page: published, titled with the tag, every asset whole (size and digest)
+    against dist/ and against the sha256 the body lists, and the body's pull line naming the
+    index the registry has."""
     from release.github import token_from_environment
     from release.steps.github import PublishGitHubRelease
 
@@ -125,12 +195,92 @@ def github_check(plan: Plan) -> list[Finding]:
         with step.client(plan) as client:
             status = step.read_state(client, plan)
             found = client.find_release(plan.tag)
+            assets = [] if found is None else client.assets(found.id)
     except ReleaseError as error:
         return [Finding("GitHub release", False, str(error))]
     titled = found is not None and found.name == plan.tag
     ok = status.state.value == "done" and titled
     detail = status.detail if titled else f"not titled {plan.tag}; {status.detail}"
-    return [Finding("GitHub release", ok, detail)]
+    findings = [Finding("GitHub release", ok, detail)]
+    if found is not None:
+        findings += asset_checks(plan, assets)
+        findings += body_checks(plan, found, assets, index_digest)
+    return findings
+
+
+def asset_checks(plan: Plan, assets: list[ReleaseAsset]) -> list[Finding]:
+    """Each of dist/'s files for the release against its asset: the bytes users download."""
+    from release.steps.github import expected_assets
+
+    findings = []
+    on_github = {asset.name: asset for asset in assets}
+    for name, path in expected_assets(plan).items():
+        asset = on_github.get(name)
+        if asset is None:
+            findings.append(Finding(f"asset {name}", False, "missing on GitHub"))
+            continue
+        if not path.is_file():
+            findings.append(Finding(f"asset {name}", False, f"on GitHub, not in {plan.dist}"))
+            continue
+        size, digest = path.stat().st_size, file_digest(path)
+        same = asset.state == "uploaded" and asset.size == size
+        if asset.digest is not None:
+            same = same and asset.digest == digest
+        if not same:
+            findings.append(
+                Finding(
+                    f"asset {name}",
+                    False,
+                    f"dist/ has {short(digest)} ({size} bytes), GitHub has "
+                    f"{short(asset.digest)} ({asset.size} bytes, {asset.state})",
+                )
+            )
+    return findings
+
+
+def body_checks(
+    plan: Plan, release: Release, assets: list[ReleaseAsset], index_digest: str | None
+) -> list[Finding]:
+    """The body records the index digest and each asset's sha256 at release time: an asset, or
+    the tag, changed afterwards no longer matches it."""
+    from release.steps.github import listed_checksums
+
+    body = release.body or ""
+    findings = []
+    pulled = re.search(
+        rf"{re.escape(plan.image)}:{re.escape(plan.tag)}@(sha256:[0-9a-f]{{64}})", body
+    )
+    if pulled is None:
+        findings.append(Finding("release body", False, f"names no digest of {plan.image}"))
+    elif index_digest is not None and pulled[1] != index_digest:
+        findings.append(
+            Finding(
+                "index",
+                False,
+                f"{plan.image}:{plan.tag} is on {short(index_digest)}, "
+                f"the release body names {short(pulled[1])}",
+            )
+        )
+    listed = listed_checksums(body)
+    for asset in assets:
+        sha = listed.get(asset.name)
+        if sha is None:
+            findings.append(
+                Finding(
+                    "release body",
+                    False,
+                    f"lists no sha256 for {asset.name} (GitHub has {short(asset.digest)})",
+                )
+            )
+        elif asset.digest is not None and asset.digest != f"sha256:{sha}":
+            findings.append(
+                Finding(
+                    "release body",
+                    False,
+                    f"lists {short(sha)} for {asset.name}, GitHub has {short(asset.digest)}",
+                )
+            )
+    return findings
 
 
 def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
@@ -148,6 +298,7 @@ def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
 def verify(plan: Plan) -> list[Finding]:
     commit = tagged_commit(plan)
     findings = [Finding("tag", commit is not None, f"{plan.tag} on {commit or 'nothing'}")]
+    findings += tag_origin_check(plan, commit)
     found, index = index_checks(plan)
     findings += found
     if index is not None:
@@ -158,7 +309,7 @@ def verify(plan: Plan) -> list[Finding]:
     findings.append(
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )
-    findings += github_check(plan)
+    findings += github_check(plan, None if index is None else str(index["digest"]))
     findings += develop_check(plan, commit)
     return findings
 

@@ -3,6 +3,7 @@ after faults at every API call, and the token kept out of every line."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -62,13 +63,19 @@ def entry(history: History, subject: str) -> str:
 
 
 def body(history: History, plan: Plan, sections: str, compare: str) -> str:
+    sums = "\n".join(
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {name}"
+        for name, path in sorted((p.name, p) for p in plan.dist.iterdir() if p.is_file())
+    )
     return (
         f"## What's Changed\n\n{sections}\n\n"
         f"**Full Changelog**: https://github.com/barycenter-oidc/barycenter/{compare}\n\n"
         "## Container image\n\n"
         f"```\ndocker pull {IMAGE}:{plan.tag}@{index_digest(plan)}\n```\n\n"
         "Linux binaries for linux/amd64, linux/arm64 are attached, with their sha256 in "
-        "SHA256SUMS.\n"
+        "SHA256SUMS.\n\n"
+        "## Checksums (sha256)\n\n"
+        f"```\n{sums}\n```\n"
     )
 
 

@@ -350,8 +350,12 @@ def checksums_problem(plan: Plan) -> str | None:
     except (OSError, UnicodeDecodeError):
         return f"{CHECKSUMS} is missing or unreadable"
     listed = {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+    for name, sha in expected.items():
+        if listed.get(name) != sha:
+            found = "nothing" if name not in listed else listed[name][:12]
+            return f"{CHECKSUMS} lists {found} for {name}, the file is {sha[:12]}"
     if listed != expected:
-        return f"{CHECKSUMS} does not match the archives"
+        return f"{CHECKSUMS} lists {', '.join(sorted(set(listed) - set(expected)))} too"
     return None
 
 

@@ -84,14 +84,37 @@ def pull_line(plan: Plan, digest: str) -> str:
     return f"docker pull {plan.image}:{plan.tag}@{digest}"
 
 
+def checksum_lines(plan: Plan) -> list[str]:
+    """`sha256  name` for each asset in dist/, as sha256sum writes it: the body then records
+    every asset's digest where a later swap of the asset (or of SHA256SUMS) cannot reach."""
+    return [
+        f"{file_digest(path).removeprefix('sha256:')}  {name}"
+        for name, path in expected_assets(plan).items()
+        if path.is_file()
+    ]
+
+
+def listed_checksums(body: str) -> dict[str, str]:
+    """Asset name -> sha256 hex, from the `sha256  name` lines of a release body."""
+    found = {}
+    for line in body.splitlines():
+        match = re.fullmatch(r"([0-9a-f]{64})  \*?(\S+)", line.strip())
+        if match:
+            found[match[2]] = match[1]
+    return found
+
+
 def release_body(plan: Plan, digest: str) -> str:
     notes = markdown(notes_for(plan.root, str(plan.version), plan.config), plan.config.source_url)
+    sums = "\n".join(checksum_lines(plan))
     return (
         f"{notes.rstrip()}\n\n"
         "## Container image\n\n"
         f"```\n{pull_line(plan, digest)}\n```\n\n"
         f"Linux binaries for {', '.join(plan.config.platforms)} are attached, "
-        f"with their sha256 in {CHECKSUMS}.\n"
+        f"with their sha256 in {CHECKSUMS}.\n\n"
+        "## Checksums (sha256)\n\n"
+        f"```\n{sums}\n```\n"
     )
 
 
