@@ -1,0 +1,295 @@
+"""The fault matrix of the tagged part of a release (build, binaries, publish, attest, github,
+verify): a fault injected at each point, then the same `invoke release --version X` again must
+reach the end state of an uninterrupted release of the same tagged commit: the same index and
+per-platform digests, the same tags, one GitHub release with each asset once and the same
+archive bytes, and `release.verify` passing.
+
+One origin holds the tag. The reference clone releases it without a fault; each fault clone
+releases the same tag into its own repository on a registry of our own (behind a proxy that
+breaks on demand) and its own GitHub stand-in. The builds are reproducible and share the build
+cache, so only the first build of each platform compiles. Within a clone the faults form a
+chain in pipeline order: each run breaks at the next point, so it is also the rerun that must
+get past the previous one; a last plain run must then converge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.github_standin import GitHubStandIn
+from release import registry
+from tests.fault_proxy import Fault, FaultyRegistry, Mode
+from tests.gitrepos import configure_identity, git
+from tests.release_sandbox import PASSWORD, make_sandbox, new_token
+
+VERSION = "0.2.0"
+TAG = f"v{VERSION}"
+REPORT = os.environ.get("FAULT_MATRIX_REPORT")
+
+
+def manifest_put(tag: str) -> re.Pattern[str]:
+    return re.compile(rf"/manifests/{re.escape(tag)}$")
+
+
+# Every push of the tagged part, in the order a release makes them.
+PUSHES: list[tuple[str, re.Pattern[str]]] = [
+    ("image linux/amd64", manifest_put(f"{TAG}-amd64")),
+    ("image linux/arm64", manifest_put(f"{TAG}-arm64")),
+    ("index (tag vX)", manifest_put(TAG)),
+    ("tag latest", manifest_put("latest")),
+    ("floating tag X.Y", manifest_put("0.2")),
+    ("floating tag X", manifest_put("0")),
+    ("attestation", re.compile(r"/manifests/sha256-[0-9a-f]{64}\.att$")),
+]
+
+
+@dataclass
+class Clone:
+    name: str
+    work: Path
+    overrides: Path
+    image: str
+    standin: GitHubStandIn
+    token: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "COSIGN_PASSWORD": PASSWORD,
+            "GITHUB_TOKEN": self.token,
+            "BARYCENTER_RELEASE_CONFIG": str(self.overrides),
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        root = Path(__file__).resolve().parents[2]
+        return [os.sys.executable, "-m", "invoke", "-r", str(root), *args, "--repo", str(self.work)]  # type: ignore[attr-defined]
+
+    def invoke(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+            env=self.environment(),
+        )
+
+    def release(self) -> subprocess.CompletedProcess[str]:
+        return self.invoke("release", "--version", VERSION)
+
+    def signalled(self, line_start: str, delay: float, signum: int) -> tuple[int, str]:
+        """Run the release and send `signum` to its process group `delay` s after a line starts
+        with `line_start`, as a terminal's Ctrl-C or a CI runner's cancel does."""
+        process = subprocess.Popen(
+            self.argv("release", "--version", VERSION),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env=self.environment(),
+        )
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith(line_start):
+                time.sleep(delay)
+                os.killpg(process.pid, signum)
+                break
+        seen.append(process.stdout.read())
+        process.wait(timeout=120)
+        return process.returncode, "".join(seen)
+
+
+@dataclass
+class EndState:
+    index: str
+    platforms: dict[str, str]
+    tags: dict[str, str]
+    releases: int
+    assets: dict[str, str]
+
+    def compared(self) -> str:
+        return f"index {self.index[:19]}, {len(self.platforms)} platforms, {len(self.assets)} assets"
+
+
+def upstream_tags(faulty: FaultyRegistry, repository: str) -> list[str]:
+    url = f"http://127.0.0.1:{faulty.upstream_port}/v2/{repository}/tags/list"
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http
+        return sorted(json.loads(answer.read())["tags"] or [])
+
+
+def end_state(clone: Clone, faulty: FaultyRegistry) -> EndState:
+    index = registry.manifest(f"{clone.image}:{TAG}")
+    assert index is not None, f"{clone.image}:{TAG} is missing"
+    platforms = {
+        f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
+        for m in index["manifests"]
+        if m.get("platform", {}).get("os") != "unknown"
+    }
+    tags = {}
+    repository = clone.image.split("/", 1)[1]
+    for tag in upstream_tags(faulty, repository):
+        if tag.endswith((".att", ".sig")):
+            continue  # named after the index digest, compared through it; signatures differ
+        found = registry.manifest(f"{clone.image}:{tag}")
+        assert found is not None
+        tags[tag] = found["digest"]
+    documents = [r for r in clone.standin.releases.values() if r.tag_name == TAG]
+    assets: dict[str, str] = {}
+    for document in documents:
+        for asset in document.assets.values():
+            assert asset.name not in assets, f"{asset.name} uploaded twice"
+            # Bundles carry a fresh signature each time: equal by name, checked by verify.
+            assets[asset.name] = (
+                "signed"
+                if asset.name.endswith(".sigstore.json")
+                else hashlib.sha256(asset.content).hexdigest()
+            )
+    return EndState(index["digest"], platforms, tags, len(documents), assets)
+
+
+@dataclass
+class World:
+    base: Path
+    faulty: FaultyRegistry
+    reference: Clone
+    expected: EndState
+    origin: Path
+    cache: Path
+
+
+def overrides_for(world_base: Path, name: str, image: str, standin: GitHubStandIn) -> Path:
+    """The reference sandbox's key, this clone's image and stand-in, the shared build cache."""
+    reference = (world_base / "reference" / "overrides.toml").read_text().splitlines()
+    keys = "".join(line + "\n" for line in reference if line.startswith("attestation-"))
+    path = world_base / f"{name}.toml"
+    path.write_text(
+        f'image = "{image}"\n'
+        + keys
+        + f'github-api-url = "{standin.api_url}"\n'
+        f'cache-dir = "{world_base / "build-cache"}"\n'
+    )
+    return path
+
+
+def record(fault: str, point: str, converged: bool, detail: str) -> None:
+    if REPORT:
+        with open(REPORT, "a") as report:
+            report.write(json.dumps([fault, point, converged, detail]) + "\n")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("faults")
+    faulty = FaultyRegistry(base / "registry")
+    faulty.start()
+    token = new_token()
+    try:
+        with GitHubStandIn("barycenter-oidc/barycenter", token) as standin:
+            (base / "reference").mkdir()
+            sandbox = make_sandbox(base / "reference", standin, token, develop=False)
+            # The scratch clone is on whatever branch this checkout is on; releases are from main.
+            git(sandbox.work, "fetch", "-q", "origin")
+            git(sandbox.work, "switch", "-q", "-C", "main", "origin/main")
+            image = f"{faulty.address}/barycenter-reference"
+            overrides = overrides_for(base, "reference", image, standin)
+            reference = Clone("reference", sandbox.work, overrides, image, standin, token)
+            for task in ("release.prepare", "release.tag"):
+                made = reference.invoke(task, "--version", VERSION)
+                assert made.returncode == 0, made.stdout + made.stderr
+            first = reference.release()
+            assert first.returncode == 0, first.stdout + first.stderr
+            verified = reference.invoke("release.verify", "--version", VERSION)
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            expected = end_state(reference, faulty)
+            yield World(base, faulty, reference, expected, sandbox.origin, base / "build-cache")
+            assert standin.mismatches == []
+    finally:
+        faulty.close()
+
+
+@pytest.fixture
+def clone(world: World, request: pytest.FixtureRequest) -> Iterator[Clone]:
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[-40:]
+    token = new_token()
+    with GitHubStandIn("barycenter-oidc/barycenter", token) as standin:
+        work = world.base / name
+        git(world.base, "clone", "-q", str(world.origin), str(work))
+        configure_identity(work)
+        image = f"{world.faulty.address}/barycenter-{name}"
+        yield Clone(name, work, overrides_for(world.base, name, image, standin), image, standin, token)
+        assert standin.mismatches == []
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+    return errors[0]
+
+
+def converges(world: World, clone: Clone) -> EndState:
+    world.faulty.arm(None)
+    rerun = clone.release()
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    verified = clone.invoke("release.verify", "--version", VERSION)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    state = end_state(clone, world.faulty)
+    assert state.index == world.expected.index
+    assert state.platforms == world.expected.platforms
+    assert {t: d for t, d in state.tags.items()} == {
+        t: d for t, d in world.expected.tags.items()
+    }
+    assert state.releases == 1
+    assert state.assets == world.expected.assets
+    return state
+
+
+def test_the_reference_release_pushes_every_point_of_the_matrix(world: World) -> None:
+    puts = [entry.split(" ", 1)[1] for entry in world.faulty.log if entry.startswith("PUT ")]
+    for point, pattern in PUSHES:
+        assert any(pattern.search(path) for path in puts), (point, puts)
+    assert world.expected.releases == 1
+    assert set(world.expected.platforms) == {"linux/amd64", "linux/arm64"}
+    assert {"v0.2.0", "latest", "0.2", "0"} <= set(world.expected.tags)
+
+
+@pytest.mark.parametrize("mode", ["reset", "500"])
+def test_the_registry_failing_at_each_push_then_a_rerun_converges(
+    world: World, clone: Clone, mode: Mode
+) -> None:
+    fault_name = {"reset": "registry stopped (reset)", "500": "registry answers 500"}[mode]
+    failed_at = []
+    for point, pattern in PUSHES:
+        world.faulty.arm(Fault("PUT", pattern, mode))
+        result = clone.release()
+        failed_at.append((point, one_line_failure(result)))
+        assert world.faulty.fault is not None and world.faulty.fault.tripped, point
+    state = converges(world, clone)
+    for point, error in failed_at:
+        record(fault_name, point, True, f"{error[:90]} | {state.compared()}")
+
+
+def test_the_registry_process_stopped_mid_publish_then_restarted_converges(
+    world: World, clone: Clone
+) -> None:
+    world.faulty.arm(Fault("PUT", manifest_put("latest"), "stop"))
+    error = one_line_failure(clone.release())
+    assert "does not answer" in error or "registry" in error, error
+    assert world.faulty.process is not None and world.faulty.process.poll() is not None
+    state = converges(world, clone)  # arm(None) starts the registry again on its storage
+    record("registry process stopped", "tag latest", True, f"{error[:90]} | {state.compared()}")
