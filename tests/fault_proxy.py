@@ -94,7 +94,7 @@ class FaultyRegistry:
             # when the refusal of its handshake starts with "HTTP/", which 0.9 leaves out.
             default_request_version = "HTTP/1.0"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
             def relay(self) -> None:
@@ -116,7 +116,7 @@ class FaultyRegistry:
 
             def body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
+                    chunks: list[bytes] = []
                     while True:
                         size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                         if size == 0:
@@ -164,7 +164,7 @@ class FaultyRegistry:
                 if not head:
                     self.wfile.write(data)
 
-            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = relay
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = relay  # noqa: N815
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

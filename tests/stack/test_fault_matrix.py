@@ -19,16 +19,18 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from devstack import engine, lifecycle, services
 from devstack.github_standin import GitHubStandIn
+from devstack.paths import StackPaths
 from release import registry
 from tests.fault_proxy import Fault, FaultyRegistry, Mode
 from tests.gitrepos import configure_identity, git
@@ -74,7 +76,7 @@ class Clone:
 
     def argv(self, *args: str) -> list[str]:
         root = Path(__file__).resolve().parents[2]
-        return [os.sys.executable, "-m", "invoke", "-r", str(root), *args, "--repo", str(self.work)]  # type: ignore[attr-defined]
+        return [sys.executable, "-m", "invoke", "-r", str(root), *args, "--repo", str(self.work)]
 
     def invoke(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -115,19 +117,29 @@ class Clone:
 
 @dataclass
 class EndState:
+    """What a release leaves behind. The index digest differs between two builds of the same
+    commit: it lists BuildKit's attestation manifests, which hold the build's time and id (see
+    release/reproduce.py). So across clones the index's image manifests are compared, digest
+    for digest, and within a clone every tag must name its one index."""
+
     index: str
     platforms: dict[str, str]
-    tags: dict[str, str]
+    tags: dict[str, str]  # tag -> "index", a platform, or "own" (a platform image with its own
+    # BuildKit attestation), so two clones compare
     releases: int
     assets: dict[str, str]
 
     def compared(self) -> str:
-        return f"index {self.index[:19]}, {len(self.platforms)} platforms, {len(self.assets)} assets"
+        return (
+            f"index {self.index[7:19]}, images "
+            + ", ".join(f"{p.split('/')[1]} {d[7:19]}" for p, d in sorted(self.platforms.items()))
+            + f", {len(self.tags)} tags, {len(self.assets)} assets"
+        )
 
 
 def upstream_tags(faulty: FaultyRegistry, repository: str) -> list[str]:
     url = f"http://127.0.0.1:{faulty.upstream_port}/v2/{repository}/tags/list"
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http
+    with urllib.request.urlopen(url, timeout=10) as answer:
         return sorted(json.loads(answer.read())["tags"] or [])
 
 
@@ -139,14 +151,18 @@ def end_state(clone: Clone, faulty: FaultyRegistry) -> EndState:
         for m in index["manifests"]
         if m.get("platform", {}).get("os") != "unknown"
     }
+    names = {digest: platform for platform, digest in platforms.items()}
     tags = {}
     repository = clone.image.split("/", 1)[1]
     for tag in upstream_tags(faulty, repository):
         if tag.endswith((".att", ".sig")):
-            continue  # named after the index digest, compared through it; signatures differ
+            # Named after the digest it signs; its content holds a fresh signature each time.
+            tags[tag.replace(index["digest"].replace(":", "-"), "INDEX")] = "signature"
+            continue
         found = registry.manifest(f"{clone.image}:{tag}")
         assert found is not None
-        tags[tag] = found["digest"]
+        digest = found["digest"]
+        tags[tag] = "index" if digest == index["digest"] else names.get(digest, "own")
     documents = [r for r in clone.standin.releases.values() if r.tag_name == TAG]
     assets: dict[str, str] = {}
     for document in documents:
@@ -177,9 +193,7 @@ def overrides_for(world_base: Path, name: str, image: str, standin: GitHubStandI
     keys = "".join(line + "\n" for line in reference if line.startswith("attestation-"))
     path = world_base / f"{name}.toml"
     path.write_text(
-        f'image = "{image}"\n'
-        + keys
-        + f'github-api-url = "{standin.api_url}"\n'
+        f'image = "{image}"\n' + keys + f'github-api-url = "{standin.api_url}"\n'
         f'cache-dir = "{world_base / "build-cache"}"\n'
     )
     return path
@@ -187,11 +201,11 @@ def overrides_for(world_base: Path, name: str, image: str, standin: GitHubStandI
 
 def record(fault: str, point: str, converged: bool, detail: str) -> None:
     if REPORT:
-        with open(REPORT, "a") as report:
+        with Path(REPORT).open("a") as report:
             report.write(json.dumps([fault, point, converged, detail]) + "\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # the engine-restart case runs last in the session
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("faults")
     faulty = FaultyRegistry(base / "registry")
@@ -230,7 +244,9 @@ def clone(world: World, request: pytest.FixtureRequest) -> Iterator[Clone]:
         git(world.base, "clone", "-q", str(world.origin), str(work))
         configure_identity(work)
         image = f"{world.faulty.address}/barycenter-{name}"
-        yield Clone(name, work, overrides_for(world.base, name, image, standin), image, standin, token)
+        yield Clone(
+            name, work, overrides_for(world.base, name, image, standin), image, standin, token
+        )
         assert standin.mismatches == []
 
 
@@ -249,11 +265,8 @@ def converges(world: World, clone: Clone) -> EndState:
     verified = clone.invoke("release.verify", "--version", VERSION)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     state = end_state(clone, world.faulty)
-    assert state.index == world.expected.index
     assert state.platforms == world.expected.platforms
-    assert {t: d for t, d in state.tags.items()} == {
-        t: d for t, d in world.expected.tags.items()
-    }
+    assert state.tags == world.expected.tags
     assert state.releases == 1
     assert state.assets == world.expected.assets
     return state
@@ -265,7 +278,10 @@ def test_the_reference_release_pushes_every_point_of_the_matrix(world: World) ->
         assert any(pattern.search(path) for path in puts), (point, puts)
     assert world.expected.releases == 1
     assert set(world.expected.platforms) == {"linux/amd64", "linux/arm64"}
-    assert {"v0.2.0", "latest", "0.2", "0"} <= set(world.expected.tags)
+    assert {"v0.2.0", "latest", "0.2", "0"} <= {
+        tag for tag, names in world.expected.tags.items() if names == "index"
+    }
+    assert world.expected.tags["sha256-INDEX.att"] == "signature"
 
 
 @pytest.mark.parametrize("mode", ["reset", "500"])
@@ -293,3 +309,120 @@ def test_the_registry_process_stopped_mid_publish_then_restarted_converges(
     assert world.faulty.process is not None and world.faulty.process.poll() is not None
     state = converges(world, clone)  # arm(None) starts the registry again on its storage
     record("registry process stopped", "tag latest", True, f"{error[:90]} | {state.compared()}")
+
+
+# Each step of the tagged part, interrupted as it starts (the boundary after the previous one)
+# and partway in; the delays sit inside each step's measured run time on the stack.
+SIGNAL_POINTS: list[tuple[str, float]] = [
+    ("build", 0.0),
+    ("build", 8.0),
+    ("binaries", 0.0),
+    ("binaries", 2.0),
+    ("publish", 0.0),
+    ("publish", 1.0),
+    ("attest", 0.0),
+    ("attest", 0.5),
+    ("github", 0.0),
+    ("github", 0.2),
+    ("verify", 0.0),
+    ("verify", 1.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_at_each_step_boundary_and_inside_each_step_then_a_rerun_converges(
+    world: World, clone: Clone, signum: int, status: int
+) -> None:
+    outcomes = []
+    for step, delay in SIGNAL_POINTS:
+        code, output = clone.signalled(f"- {step}:", delay, signum)
+        assert "Traceback" not in output, output
+        last = [line for line in output.splitlines() if line.strip()][-1]
+        if code == 0:
+            # The step (and the run) finished before the signal: nothing was interrupted.
+            outcomes.append((step, delay, "finished first"))
+            continue
+        assert code == status, output
+        assert last.startswith("error: interrupted") and "run the same command again" in last
+        outcomes.append((step, delay, last))
+    assert sum(1 for o in outcomes if o[2] != "finished first") >= len(SIGNAL_POINTS) - 2
+    state = converges(world, clone)
+    name = signal.Signals(signum).name
+    for step, delay, outcome in outcomes:
+        point = f"{step} {'boundary' if delay == 0 else f'inside (+{delay} s)'}"
+        record(name, point, True, f"{outcome[:90]} | {state.compared()}")
+
+
+@pytest.fixture
+def small_dist(clone: Clone) -> Iterator[Path]:
+    """dist/ on a 200 kB tmpfs: the build's logs fit, the two archives do not."""
+    dist = clone.work / "dist"
+    dist.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(dist)], check=True)
+    try:
+        yield dist
+    finally:
+        subprocess.run(["umount", str(dist)], check=True)
+
+
+def test_a_full_disk_under_dist_fails_in_one_line_counts_nothing_half_written_and_a_rerun_converges(
+    world: World, clone: Clone, small_dist: Path
+) -> None:
+    error = one_line_failure(clone.release())
+    assert "disk" in error and "full" in error, error
+    archives = sorted(p.name for p in (small_dist / TAG).glob("*.tar.gz"))
+    assert len(archives) < 2, archives
+    assert not list((small_dist / TAG).glob(".*.partial"))
+    states = json.loads(
+        clone.invoke("release.status", "--version", VERSION, "--format", "json").stdout
+    )
+    assert {row["step"]: row["state"] for row in states["steps"]}["binaries"] == "to do"
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_dist)], check=True)
+    state = converges(world, clone)
+    record(
+        "disk full under dist/", "binaries (archives)", True, f"{error[:90]} | {state.compared()}"
+    )
+
+
+@pytest.mark.restarts_engine
+def test_the_docker_engine_restarted_during_a_build_then_a_rerun_converges(
+    world: World, clone: Clone
+) -> None:
+    paths = StackPaths.from_environment()
+    pidfile = paths.pidfile("dockerd")
+    if engine.external_engine_requested() or services.read_pid(pidfile) is None:
+        pytest.skip("the Docker engine is not the stack's own: this test restarts only that one")
+    process = subprocess.Popen(
+        clone.argv("release", "--version", VERSION),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clone.environment(),
+    )
+    assert process.stdout is not None
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("- build:"):
+                time.sleep(4)  # into the platform builds
+                assert services.stop("dockerd", pidfile)
+                break
+        seen.append(process.stdout.read())
+        process.wait(timeout=300)
+    finally:
+        components = lifecycle.up(paths)  # the engine back, as a maintainer would bring it
+    output = "".join(seen)
+    assert all(c.ok for c in components), [c.name for c in components if not c.ok]
+    assert process.returncode == 1, output
+    last = [line for line in output.splitlines() if line.strip()][-1]
+    assert last.startswith("error: ") and "Traceback" not in output, output
+    state = converges(world, clone)
+    record(
+        "Docker engine restarted",
+        "build (both platforms)",
+        True,
+        f"{last[:90]} | {state.compared()}",
+    )
