@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -12,7 +14,7 @@ from typing import TypeVar
 from invoke.exceptions import Exit
 
 from release import pipeline, runner
-from release.errors import ReleaseError
+from release.errors import InterruptionError, ReleaseError, Terminated, interrupted_status
 from release.git import GitRepo
 from release.plan import HotfixOptions, Plan, ReleaseOptions, make_plan
 from release.steps import State, Status
@@ -170,25 +172,41 @@ def verify(repo: Path, version: str, output_format: str, image: str) -> None:
         )
 
 
+def terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run(action: Callable[[], T]) -> T:
     """Run a task body: a ReleaseError becomes its lines on stderr and exit status 1; any other
-    exception one line with a hint, unless --debug asks for the traceback."""
+    exception one line with a hint, unless --debug asks for the traceback. Ctrl-C and SIGTERM
+    (how CI runners cancel a job) stop it alike: one line, status 130 or 143."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
     try:
         result = action()
         # Done: a Ctrl-C now has nothing left to stop, and must not turn success into a trace.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         return result
+    except InterruptionError as error:
+        raise Exit(f"error: {error}", code=error.code) from None
     except ReleaseError as error:
         lines = str(error).splitlines() or ["failed"]
         raise Exit("\n".join(f"error: {line}" for line in lines), code=1) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         raise Exit(
             "error: interrupted: run the same command again; it continues where it stopped",
-            code=130,
+            code=interrupted_status(interrupt),
         ) from None
     except Exception as error:
         if "--debug" in sys.argv or "-d" in sys.argv:
             raise
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            where = f" writing {error.filename}" if error.filename else ""
+            raise Exit(
+                f"error: the disk is full{where}: free space there, then run the same "
+                "command again",
+                code=1,
+            ) from None
         kind = type(error).__name__
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise Exit(

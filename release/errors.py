@@ -26,6 +26,22 @@ class PreflightError(ReleaseError):
         Exception.__init__(self, "\n".join(problems))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling the job, systemd, kill): stopped as Ctrl-C stops a run."""
+
+
+class InterruptionError(ReleaseError):
+    """A run stopped by Ctrl-C or SIGTERM; `code` is the shell's status for that signal."""
+
+    def __init__(self, problem: str, fix: str, code: int) -> None:
+        super().__init__(problem, fix)
+        self.code = code
+
+
+def interrupted_status(interrupt: KeyboardInterrupt) -> int:
+    return 143 if isinstance(interrupt, Terminated) else 130
+
+
 def exit_status(action: Callable[[], object]) -> int:
     """Run a command-line action: 0, or 1 with each line of a ReleaseError on stderr."""
     try:

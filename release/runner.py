@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from release.errors import PreflightError, ReleaseError
+from release.errors import InterruptionError, PreflightError, ReleaseError, interrupted_status
 from release.plan import Plan
 from release.steps import Say, State, Status, Step
 
@@ -103,10 +103,11 @@ def converge(plan: Plan, step: Step, say: Say) -> None:
     started = time.monotonic()
     try:
         step.run(plan, say)
-    except KeyboardInterrupt:
-        raise ReleaseError(
+    except KeyboardInterrupt as interrupt:
+        raise InterruptionError(
             f"interrupted during {step.name}",
             "run the same command again: it continues where it stopped",
+            interrupted_status(interrupt),
         ) from None
     after: Status = step.state(plan)
     if after.state is not State.DONE:

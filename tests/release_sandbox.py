@@ -128,12 +128,8 @@ def make_sandbox(
     git(sandbox.origin, "symbolic-ref", "HEAD", "refs/heads/main")
     git(base, "clone", "-q", str(sandbox.origin), str(sandbox.work))
     configure_identity(sandbox.work)
-    # A clone of a worktree on a feature branch checks that branch out; releases start on main,
-    # made here from the code under test.
-    git(sandbox.work, "switch", "-q", "-C", "main")
     git(sandbox.work, "commit", "-q", "--allow-empty", "-m", "feat: a change worth releasing")
     git(sandbox.work, "push", "-q", "origin", "HEAD:main")
-    git(sandbox.work, "branch", "-q", "--set-upstream-to", "origin/main")
     if develop:
         git(sandbox.work, "push", "-q", "origin", "main:develop")
         git(sandbox.work, "fetch", "-q", "origin", "develop:develop")

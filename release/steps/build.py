@@ -12,6 +12,7 @@ fails, the other is stopped and the error names the platform and the failing Doc
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -440,7 +441,17 @@ def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
 def write_atomically(path: Path, data: bytes) -> None:
     """A reader (or a rerun after a crash) sees the old file or the new one, never half."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
+    try:
+        partial.write_bytes(data)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise ReleaseError(
+                f"the disk holding {path.parent} is full ({len(data)} bytes of {path.name} "
+                "did not fit)",
+                "free space there, then run the same command again",
+            ) from None
+        raise
     partial.replace(path)
 
 

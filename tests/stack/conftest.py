@@ -19,6 +19,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/stack/" in item.nodeid:
             item.add_marker(pytest.mark.stack)
+    # A test that restarts the engine goes last, so no other test's build is cut off by it.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_engine") is not None)
 
 
 @pytest.fixture(scope="session", autouse=True)
