@@ -147,6 +147,37 @@ class Tag(Step):
             ) from None
 
 
+def lost_race(plan: Plan, theirs: str | None) -> None:
+    """Another clone pushed first. Nothing of this release was published, and its release
+    commit, made on the old tip, can never be pushed: it is undone, so the clone is as it was
+    before the release and the advice is one pull."""
+    repo = plan.repo
+    branch = plan.tag_branch
+    tip = repo.rev(f"refs/heads/{branch}")
+    if (
+        tip is None
+        or repo.current_branch() != branch
+        or not is_release_commit(repo, tip, plan.version, plan.commit_message)
+    ):
+        return
+    try:
+        repo.call("reset", "--keep", "--quiet", f"{tip}~1")
+    except GitError:
+        return  # local changes in the way: the advice given says how to do it by hand
+    pull = f"git pull --ff-only {plan.remote} {branch}"
+    if theirs is not None:
+        raise ReleaseError(
+            f"{plan.tag} was released from another clone meanwhile ({plan.remote} has it on "
+            f"{theirs[:12]}): nothing was pushed, and the release commit here was undone",
+            f"{pull} to get that release",
+        )
+    raise ReleaseError(
+        f"{plan.remote}/{branch} moved while releasing (someone pushed): nothing was pushed, "
+        "and the release commit here was undone",
+        f"{pull}, then run the release again",
+    )
+
+
 class Push(Step):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
@@ -222,6 +253,7 @@ class Push(Step):
                 plan.repo.rev(f"refs/heads/{branch}^"),
             )
             if moved and plan.flow == "release":
+                lost_race(plan, remote.tags.get(plan.tag))
                 advice = undo_release_commit(plan)
             elif moved:
                 advice = (
