@@ -165,6 +165,14 @@ def published_image_tags(
     return tuple(image_tags(version, release_versions(tags | {tag_name(version)}), floating))
 
 
+def current_image_tags(plan: Plan) -> tuple[str, ...]:
+    """The tags the policy gives X as the remote stands now, not when the plan was made: a
+    clone releasing a higher version meanwhile takes `latest` (and the floating tags)."""
+    remote = plan.repo.remote_state(plan.remote)
+    tags = all_tags(plan.repo, remote)
+    return published_image_tags(plan.version, tags, plan.config.floating_tags)
+
+
 def make_plan(
     root: Path,
     options: ReleaseOptions | HotfixOptions,

@@ -14,7 +14,7 @@ from python_on_whales.exceptions import DockerException
 from release import cosign, registry
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
-from release.plan import Plan
+from release.plan import Plan, current_image_tags
 from release.steps.build import ExtractBinaries, tagged_commit
 from release.steps.publish import child_digests, index_platforms
 
@@ -94,7 +94,8 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     policy does not give X do not."""
     findings = []
     children = child_digests(index)
-    for tag in plan.image_tags:
+    policy = current_image_tags(plan)
+    for tag in policy:
         current = registry.manifest(f"{plan.image}:{tag}")
         ok = current is not None and child_digests(current) == children
         where = "missing" if current is None else f"on {short(str(current['digest']))}"
@@ -102,7 +103,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
             where += f", expected {short(str(index['digest']))} ({plan.tag}'s index)"
         findings.append(Finding(f"tag {tag}", ok, where))
     floating = {"latest", f"{plan.version.major}.{plan.version.minor}", f"{plan.version.major}"}
-    for tag in sorted(floating - set(plan.image_tags)):
+    for tag in sorted(floating - set(policy)):
         current = registry.manifest(f"{plan.image}:{tag}")
         if current is not None and child_digests(current) == children:
             findings.append(
@@ -123,6 +124,18 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
         return [Finding("provenance", True, "keyless in GitHub Actions: gh attestation verify")]
     if not public_key_path(plan).is_file():
         return [Finding("provenance", False, f"no public key at {public_key_path(plan)}")]
+    missing = [name for name in plan.archives if not (plan.dist / name).is_file()]
+    if missing:
+        # The attestation names the archives by content: without them it cannot be held
+        # against anything here. The build is reproducible, so they can be made again.
+        return [
+            Finding(
+                "provenance",
+                False,
+                f"{plan.dist} lacks {', '.join(missing)}: verify in the clone that built "
+                f"{plan.tag}, or rebuild them with invoke release.build --version {plan.version}",
+            )
+        ]
     try:
         dsse = attached_statement(plan, digest)
     except ReleaseError as error:

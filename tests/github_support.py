@@ -77,6 +77,8 @@ class History:
         git(root, "config", "user.email", "release@example.com")
         git(root, "config", "commit.gpgsign", "false")
         git(root, "config", "tag.gpgsign", "false")
+        # Its own origin: the github step reads the remote's tags for the `latest` rule.
+        git(root, "remote", "add", "origin", str(root))
         self.tags: set[str] = set()
 
     def commit(self, subject: str) -> str:

@@ -43,7 +43,7 @@ from release.github import (
     token_from_environment,
 )
 from release.notes import markdown, notes_for
-from release.plan import CHECKSUMS
+from release.plan import CHECKSUMS, current_image_tags
 from release.steps import Say, Status, Step
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def size_of(path: Path) -> str:
 
 
 def make_latest(plan: Plan) -> MakeLatest:
-    return "true" if "latest" in plan.image_tags else "false"
+    return "true" if "latest" in current_image_tags(plan) else "false"
 
 
 def is_prerelease(plan: Plan) -> bool:
@@ -163,6 +163,11 @@ def asset_plan(current: list[ReleaseAsset], expected: dict[str, Path]) -> AssetP
         asset = found.get(name)
         if asset is None:
             plan.upload.append(name)
+            continue
+        if not path.is_file():
+            # A clone that did not build the release has nothing to hold the asset against;
+            # acting still needs the file (checksum_problems), and verify names its absence.
+            plan.keep.append(name)
             continue
         size, digest = path.stat().st_size, file_digest(path)
         if asset.state != "uploaded":

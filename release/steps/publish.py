@@ -11,7 +11,7 @@ from typing import Any
 
 from release import registry
 from release.errors import ReleaseError
-from release.plan import Plan
+from release.plan import Plan, current_image_tags
 from release.steps import Say, Status, Step
 
 
@@ -76,7 +76,7 @@ def planned_children(plan: Plan, sources: list[str]) -> set[str]:
 def stale_tags(plan: Plan, children: set[str]) -> list[str]:
     hint = registry.login_hint(plan.config)
     stale = []
-    for tag in plan.image_tags:
+    for tag in current_image_tags(plan):
         current = registry.manifest(f"{plan.image}:{tag}", hint)
         if current is None or child_digests(current) != children:
             stale.append(tag)
@@ -95,7 +95,7 @@ class PublishIndex(Step):
         stale = stale_tags(plan, planned_children(plan, sources))
         if stale:
             return Status.todo("to tag: " + ", ".join(stale))
-        return Status.done(", ".join(f"{plan.image}:{t}" for t in plan.image_tags))
+        return Status.done(", ".join(f"{plan.image}:{t}" for t in current_image_tags(plan)))
 
     def check(self, plan: Plan) -> list[str]:
         if "build" in plan.stages:
