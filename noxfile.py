@@ -17,9 +17,15 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 
 @nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
-    """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them)."""
+    """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them).
+    Without arguments: the tests that need no stack on every core, then the stack ones in turn
+    (they share one engine and registry)."""
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", *(session.posargs or ["-m", "not e2e"]))
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
+    session.run("pytest", "-m", "not stack and not e2e", "-n", "auto")
+    session.run("pytest", "-m", "stack and not e2e")
 
 
 @nox.session(python=PYTHON_VERSIONS[0])

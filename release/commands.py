@@ -176,12 +176,26 @@ def terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def quiet_interrupts_in_cleanup(previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
+    """Ctrl-C landing in an object's clean-up (GitPython's Repo.__del__ as a finished run's
+    plan is freed) interrupts nothing: Python would print it as a traceback, so it is dropped."""
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def run(action: Callable[[], T]) -> T:
     """Run a task body: a ReleaseError becomes its lines on stderr and exit status 1; any other
     exception one line with a hint, unless --debug asks for the traceback. Ctrl-C and SIGTERM
     (how CI runners cancel a job) stop it alike: one line, status 130 or 143."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, terminated)
+    previous_hook = sys.unraisablehook
+    quiet_interrupts_in_cleanup(previous_hook)
     try:
         result = action()
         # Done: a Ctrl-C now has nothing left to stop, and must not turn success into a trace.
@@ -214,3 +228,5 @@ def run(action: Callable[[], T]) -> T:
             "for the traceback, and report it",
             code=1,
         ) from None
+    finally:
+        sys.unraisablehook = previous_hook
