@@ -85,6 +85,9 @@ class ReleaseConfig:
     github_api_url: str = "https://api.github.com"
     # Seconds one GitHub call may spend waiting out rate limits and retries before giving up.
     github_max_wait: int = 300
+    # Seconds the registry may leave one request (or one `docker buildx imagetools` command)
+    # unanswered before the step stops; a registry that hangs must not hang the release.
+    registry_timeout: int = 120
 
     @property
     def cache_path(self) -> Path:
@@ -231,6 +234,11 @@ def validate(config: ReleaseConfig) -> None:
     if not message.strip():
         raise ReleaseError(
             f"commit-message in {TABLE} is empty", 'e.g. "chore(release): v{version}"'
+        )
+    if config.registry_timeout < 1:
+        raise ReleaseError(
+            f"registry-timeout = {config.registry_timeout} in {TABLE} leaves no time to answer",
+            "write registry-timeout = 120 (seconds)",
         )
     if config.cache not in ("local", "registry", "gha"):
         raise ReleaseError(

@@ -29,7 +29,7 @@ from typing import Any
 
 from release.attestation import PAYLOAD_TYPE, envelope, pae
 from release.errors import ReleaseError
-from release.registry import is_loopback, registry_host
+from release.registry import DEFAULT_TIMEOUT, is_loopback, registry_host
 
 # Where a cosign other than the one on PATH is (the local stack puts one outside PATH).
 BINARY_VARIABLE = "BARYCENTER_COSIGN"
@@ -62,11 +62,26 @@ def binary(environ: Mapping[str, str] | None = None) -> str:
     return found
 
 
-def registry_flags(image: str) -> list[str]:
-    """Plain HTTP and unverified TLS for a registry on loopback only."""
+def registry_flags(image: str, timeout: float) -> list[str]:
+    """The time cosign may take (registry-timeout; its own default is 3 minutes); plain HTTP
+    and unverified TLS for a registry on loopback only."""
+    flags = ["--timeout", f"{max(1, round(timeout))}s"]
     if is_loopback(registry_host(image)):
-        return ["--allow-http-registry", "--allow-insecure-registry"]
-    return []
+        flags += ["--allow-http-registry", "--allow-insecure-registry"]
+    return flags
+
+
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among `text`'s lines (cosign prints one envelope per line)."""
+    found = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
 
 
 @dataclass(frozen=True)
@@ -89,8 +104,12 @@ def run(
     stdin: bytes | None = None,
     cwd: Path | None = None,
     error: type[ReleaseError] = ReleaseError,
+    registry_timeout: float | None = None,
 ) -> Result:
-    """cosign ARGS; a failure becomes `error` naming cosign's last words and `fix`."""
+    """cosign ARGS; a failure becomes `error` naming cosign's last words and `fix`. A command
+    that talks to a registry gets `registry_timeout`: its own --timeout (from registry_flags)
+    is not honoured by every subcommand (`attach attestation` waited 10 minutes on a registry
+    that never answered), so the process is stopped a little after it."""
     environment = dict(os.environ)
     environment.pop("COSIGN_PASSWORD", None)
     if password is not None:
@@ -103,17 +122,29 @@ def run(
             env=environment,
             cwd=cwd,
             check=False,
-            timeout=600,
+            timeout=600 if registry_timeout is None else registry_timeout + 5,
         )
     except OSError as failure:
         raise ReleaseError(f"cannot run cosign ({failure.strerror})", INSTALL_HINT) from None
     except subprocess.TimeoutExpired:
-        raise ReleaseError(f"cosign did not finish {what} in 10 minutes", fix) from None
+        if registry_timeout is not None:
+            raise unanswered(what, registry_timeout) from None
+        raise ReleaseError(f"cosign did not {what} within 10 minutes", fix) from None
     stdout = completed.stdout.decode(errors="replace")
     stderr = completed.stderr.decode(errors="replace")
+    if completed.returncode != 0 and registry_timeout and "context deadline exceeded" in stderr:
+        raise unanswered(what, registry_timeout)
     if completed.returncode != 0:
         raise error(f"cosign could not {what} ({last_words(stderr)})", fix)
     return Result(stdout, stderr)
+
+
+def unanswered(what: str, timeout: float) -> ReleaseError:
+    """A registry that did not answer proves nothing either way: not a verification failure."""
+    return ReleaseError(
+        f"cosign could not {what}: the registry did not answer within {timeout:g} s",
+        "check that it runs (or raise registry-timeout), then run the same command again",
+    )
 
 
 def key_hint(public_key_pem: str) -> str:
@@ -168,7 +199,9 @@ def sign_statement(body: bytes, key: Path, password: str) -> dict[str, Any]:
     return envelope(body, signature)
 
 
-def attach_attestation(image: str, digest: str, dsse: Mapping[str, Any]) -> None:
+def attach_attestation(
+    image: str, digest: str, dsse: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT
+) -> None:
     """Attach the signed envelope to IMAGE@DIGEST (cosign's .att tag beside it)."""
     with tempfile.TemporaryDirectory(prefix="barycenter-attest-") as scratch:
         path = Path(scratch) / "attestation.json"
@@ -177,13 +210,14 @@ def attach_attestation(image: str, digest: str, dsse: Mapping[str, Any]) -> None
             [
                 "attach",
                 "attestation",
-                *registry_flags(image),
+                *registry_flags(image, timeout),
                 "--attestation",
                 str(path),
                 f"{image}@{digest}",
             ],
             f"attach the attestation to {image}@{digest}",
             "check your registry login (docker login) and its write permission",
+            registry_timeout=timeout,
         )
 
 
@@ -195,7 +229,9 @@ class Verified:
     report: str
 
 
-def verify_attestation(image: str, digest: str, public_key: Path) -> Verified:
+def verify_attestation(
+    image: str, digest: str, public_key: Path, timeout: float = DEFAULT_TIMEOUT
+) -> Verified:
     """cosign verify-attestation of IMAGE@DIGEST with `public_key`; VerificationError if none
     verifies (none attached, another key's, another digest's, another predicate type)."""
     result = run(
@@ -206,45 +242,34 @@ def verify_attestation(image: str, digest: str, public_key: Path) -> Verified:
             "--insecure-ignore-tlog",
             "--type",
             SLSA_TYPE,
-            *registry_flags(image),
+            *registry_flags(image, timeout),
             f"{image}@{digest}",
         ],
         f"verify an attestation of {image}@{digest} with {public_key}",
         "attest it (invoke release.attest), or check that this is the release's public key",
         error=VerificationError,
+        registry_timeout=timeout,
     )
-    envelopes = []
-    for line in result.stdout.splitlines():
-        try:
-            found = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(found, dict):
-            envelopes.append(found)
+    envelopes = json_objects(result.stdout)
     return Verified(tuple(envelopes), (result.stderr + result.stdout).strip())
 
 
-def attached_envelopes(image: str, digest: str) -> list[dict[str, Any]]:
+def attached_envelopes(
+    image: str, digest: str, timeout: float = DEFAULT_TIMEOUT
+) -> list[dict[str, Any]]:
     """The envelopes attached to IMAGE@DIGEST, NOT verified: only to say why none verifies
     (an envelope of another subject), never to trust one. Empty when none can be read."""
     try:
         result = run(
-            ["download", "attestation", *registry_flags(image), f"{image}@{digest}"],
+            ["download", "attestation", *registry_flags(image, timeout), f"{image}@{digest}"],
             f"download the attestations of {image}@{digest}",
             "check your registry login (docker login)",
             error=VerificationError,
+            registry_timeout=timeout,
         )
     except ReleaseError:
         return []
-    envelopes = []
-    for line in result.stdout.splitlines():
-        try:
-            found = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(found, dict):
-            envelopes.append(found)
-    return envelopes
+    return json_objects(result.stdout)
 
 
 def verify_blob_attestation(blob: Path, bundle: Path, public_key: Path) -> Verified:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import ReleaseError
-from release.registry import is_loopback, registry_host
+from release.registry import DEFAULT_TIMEOUT, is_loopback, registry_host
 
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -151,15 +151,21 @@ class RegistryClient:
     host: str
     credentials: tuple[str, str] | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    # Seconds one socket operation may wait for the registry (registry-timeout).
+    timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def for_reference(
-        cls, reference: Reference, password_env: str = "", username: str = ""
+        cls,
+        reference: Reference,
+        password_env: str = "",
+        username: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> RegistryClient:
         credentials = docker_credentials(reference.host)
         if password_env and os.environ.get(password_env):
             credentials = (username or "oauth2", os.environ[password_env])
-        return cls(reference.host, credentials)
+        return cls(reference.host, credentials, timeout=timeout)
 
     @property
     def base(self) -> str:
@@ -178,14 +184,20 @@ class RegistryClient:
         target = url or f"{self.base}{repository}/{path}"
         if not target.startswith(("http://", "https://")):
             raise ReleaseError(f"the registry {self.host} pointed at {target}, not HTTP(S)")
-        scope = f"repository:{repository}:{'pull,push' if method in ('POST', 'PUT') else 'pull'}"
+        actions = {
+            "POST": "pull,push",
+            "PUT": "pull,push",
+            "PATCH": "pull,push",
+            "DELETE": "delete",
+        }
+        scope = f"repository:{repository}:{actions.get(method, 'pull')}"
         for attempt in range(2):
             sent = dict(headers or {})
             if scope in self.tokens:
                 sent["Authorization"] = self.tokens[scope]
             call = urllib.request.Request(target, data=data, method=method, headers=sent)  # noqa: S310 - http(s) only, checked
             try:
-                with OPENER.open(call, timeout=120) as answer:
+                with OPENER.open(call, timeout=self.timeout) as answer:
                     return answer.status, dict(answer.headers.items()), answer.read()
             except urllib.error.HTTPError as error:
                 challenge = error.headers.get("WWW-Authenticate", "")
@@ -194,6 +206,10 @@ class RegistryClient:
                     continue
                 return error.code, dict(error.headers.items()), error.read()
             except (urllib.error.URLError, OSError) as error:
+                if isinstance(error, TimeoutError) or isinstance(
+                    getattr(error, "reason", None), TimeoutError
+                ):
+                    raise self.unanswered(f"{method} {repository}") from None
                 raise ReleaseError(
                     f"the registry {self.host} does not answer ({error})",
                     "check the registry address and that it runs, then run the same command again",
@@ -219,11 +235,17 @@ class RegistryClient:
             headers["Authorization"] = f"Basic {encoded}"
         try:
             token_request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s)
-            with urllib.request.urlopen(token_request, timeout=60) as answer:  # noqa: S310
+            with urllib.request.urlopen(token_request, timeout=self.timeout) as answer:  # noqa: S310
                 token = json.loads(answer.read())
         except (urllib.error.URLError, OSError, ValueError):
             raise self.refused(scope) from None
         return f"Bearer {token.get('token') or token.get('access_token')}"
+
+    def unanswered(self, what: str) -> ReleaseError:
+        return ReleaseError(
+            f"the registry {self.host} did not answer {what} within {self.timeout:g} s",
+            "check that it runs (or raise registry-timeout), then run the same command again",
+        )
 
     def refused(self, scope: str) -> ReleaseError:
         return ReleaseError(
@@ -396,11 +418,15 @@ class Source:
 
 
 def published_image(
-    reference: str, platform: str, password_env: str = "", username: str = ""
+    reference: str,
+    platform: str,
+    password_env: str = "",
+    username: str = "",
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Image | None:
     """`platform`'s image under `reference` in its registry, None when there is none."""
     parsed = Reference.parse(reference)
-    client = RegistryClient.for_reference(parsed, password_env, username)
+    client = RegistryClient.for_reference(parsed, password_env, username, timeout)
     top = client.manifest(parsed.repository, parsed.tag)
     if top is None:
         return None

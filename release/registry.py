@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,14 +31,44 @@ def is_loopback(host: str) -> bool:
     return host.startswith(("127.", "localhost", "[::1]"))
 
 
-def imagetools(*args: str) -> str:
-    return str(run([*docker.buildx.docker_cmd, "buildx", "imagetools", *args]))
+DEFAULT_TIMEOUT = 120  # seconds; registry-timeout in the configuration
 
 
-def imagetools_for(reference: str, *args: str) -> str:
+def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """`docker buildx imagetools ARGS` about `reference`, stopped when the registry leaves it
+    unanswered for `timeout` s: buildx has no timeout of its own, and a registry that hangs
+    would hang the release. Failures are DockerException, as python-on-whales raises them."""
+    command = [str(part) for part in [*docker.buildx.docker_cmd, "buildx", "imagetools", *args]]
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException as stopped:
+            # SIGTERM, which docker passes on to its buildx plugin; SIGKILL would orphan it.
+            process.terminate()
+            try:
+                process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+            if isinstance(stopped, subprocess.TimeoutExpired):
+                raise ReleaseError(
+                    f"the registry {registry_host(reference)} did not answer `docker buildx "
+                    f"imagetools {args[0]}` for {reference} within {timeout:g} s",
+                    "check that it runs (or raise registry-timeout), then run the same "
+                    "command again",
+                ) from None
+            raise
+    if process.returncode != 0:
+        raise DockerException(command, process.returncode, stdout, stderr)
+    return stdout.decode(errors="replace").strip()
+
+
+def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """imagetools, its failures turned into the project's errors (absent counts as failure)."""
     try:
-        return imagetools(*args)
+        return imagetools(reference, *args, timeout=timeout)
     except DockerException as error:
         stderr = str(error.stderr or "")
         raise failure(reference, stderr, "docker login") or ReleaseError(
@@ -112,10 +143,14 @@ def last_words(stderr: str, reference: str) -> str:
     return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no answer")
 
 
-def manifest(reference: str, login_hint: str = "docker login") -> dict[str, Any] | None:
+def manifest(
+    reference: str, login_hint: str = "docker login", timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Any] | None:
     """The manifest or index `reference` names (with its own digest), or None when absent."""
     try:
-        output = imagetools("inspect", reference, "--format", "{{json .Manifest}}")
+        output = imagetools(
+            reference, "inspect", reference, "--format", "{{json .Manifest}}", timeout=timeout
+        )
     except DockerException as error:
         found = failure(reference, str(error.stderr or ""), login_hint)
         if found is None:
@@ -131,9 +166,11 @@ class ImageConfig:
     labels: dict[str, str]
 
 
-def image_configs(reference: str) -> dict[str, ImageConfig]:
+def image_configs(reference: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, ImageConfig]:
     """Platform -> image config, for an index (each child) or a single image."""
-    output = imagetools_for(reference, "inspect", reference, "--format", "{{json .Image}}")
+    output = imagetools_for(
+        reference, "inspect", reference, "--format", "{{json .Image}}", timeout=timeout
+    )
     data = json.loads(output)
     configs = data if "architecture" not in data else {"": data}
     found = {}
@@ -146,19 +183,20 @@ def image_configs(reference: str) -> dict[str, ImageConfig]:
     return found
 
 
-def create_index(tags: list[str], sources: list[str]) -> None:
+def create_index(tags: list[str], sources: list[str], timeout: float = DEFAULT_TIMEOUT) -> None:
     """Push the index of `sources` under each tag, the first (the version) first.
 
     One tag per call: concurrent pushes of one manifest to a repository were seen to make the
     distribution registry answer 500.
     """
     for tag in tags:
-        imagetools_for(tag, "create", "--tag", tag, *sources)
+        imagetools_for(tag, "create", "--tag", tag, *sources, timeout=timeout)
 
 
-def planned_index(sources: list[str]) -> dict[str, Any]:
+def planned_index(sources: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The index `create` would push, computed without pushing (imagetools --dry-run)."""
-    data: dict[str, Any] = json.loads(imagetools_for(sources[0], "create", "--dry-run", *sources))
+    planned = imagetools_for(sources[0], "create", "--dry-run", *sources, timeout=timeout)
+    data: dict[str, Any] = json.loads(planned)
     return data
 
 

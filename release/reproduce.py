@@ -172,7 +172,9 @@ def rebuild(
 ) -> tuple[PlatformResult, ArchiveResult]:
     reference = plan.platform_image(platform)
     password = plan.config.registry_password_env
-    published = published_image(reference, platform, password, plan.config.registry_username)
+    published = published_image(
+        reference, platform, password, plan.config.registry_username, plan.config.registry_timeout
+    )
     if published is None:
         raise ReleaseError(
             f"{reference} holds no {platform} image",
@@ -214,7 +216,9 @@ def rebuild(
     if not result.reproduced:
         parsed = Reference.parse(reference)
         remote = Source.of_registry(
-            RegistryClient.for_reference(parsed, password, plan.config.registry_username),
+            RegistryClient.for_reference(
+                parsed, password, plan.config.registry_username, plan.config.registry_timeout
+            ),
             parsed.repository,
         )
         explain(result, published, rebuilt, remote, local)

@@ -55,7 +55,11 @@ def tag_origin_check(plan: Plan, commit: str | None) -> list[Finding]:
 
 
 def index_checks(plan: Plan) -> tuple[list[Finding], dict[str, object] | None]:
-    index = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
+    index = registry.manifest(
+        f"{plan.image}:{plan.tag}",
+        registry.login_hint(plan.config),
+        timeout=plan.config.registry_timeout,
+    )
     if index is None:
         return [Finding("index", False, f"{plan.image}:{plan.tag} is not in the registry")], None
     found = index_platforms(index)
@@ -96,7 +100,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     children = child_digests(index)
     policy = current_image_tags(plan)
     for tag in policy:
-        current = registry.manifest(f"{plan.image}:{tag}")
+        current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         ok = current is not None and child_digests(current) == children
         where = "missing" if current is None else f"on {short(str(current['digest']))}"
         if not ok:
@@ -104,7 +108,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
         findings.append(Finding(f"tag {tag}", ok, where))
     floating = {"latest", f"{plan.version.major}.{plan.version.minor}", f"{plan.version.major}"}
     for tag in sorted(floating - set(policy)):
-        current = registry.manifest(f"{plan.image}:{tag}")
+        current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         if current is not None and child_digests(current) == children:
             findings.append(
                 Finding(
@@ -169,11 +173,11 @@ def attestation_mismatch(plan: Plan, digest: str) -> str:
 
     key = public_key_path(plan)
     try:
-        verified = cosign.verify_attestation(plan.image, digest, key)
+        verified = cosign.verify_attestation(plan.image, digest, key, plan.config.registry_timeout)
     except cosign.VerificationError:
         # cosign refuses an envelope of another subject as it refuses another key's; the
         # unverified envelopes say which it is.
-        for dsse in cosign.attached_envelopes(plan.image, digest):
+        for dsse in cosign.attached_envelopes(plan.image, digest, plan.config.registry_timeout):
             subjects = subject_digests(statement_of(dsse) or {})
             if subjects and digest.removeprefix("sha256:") not in subjects.values():
                 named = images_named(plan, subjects)

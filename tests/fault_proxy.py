@@ -1,6 +1,7 @@
 """A registry with a fault switch: a real `docker-registry` on its own port and storage, behind a
 small HTTP proxy that logs every request and, once armed, breaks from the Nth matching request
-on: the connection reset (the registry stopped), HTTP 500, or an answer held back (slow)."""
+on: the connection reset (the registry stopped), HTTP 500, or an answer held back (slow, or
+never given)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,19 @@ def free_port() -> int:
 
 @dataclass
 class Fault:
+    """From the `nth` `method` request whose path matches on, every request (`lasting`) or
+    every matching one breaks. "slow" holds each answer `delay` s, or until the fault is
+    disarmed: then the connection is reset, as by a registry that never answered."""
+
     method: str
     path: re.Pattern[str]
     mode: Mode
     nth: int = 1
     delay: float = 0.0
+    lasting: bool = True
     seen: int = 0
     tripped: bool = False
+    disarmed: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -110,8 +117,13 @@ class FaultyRegistry:
                 if mode == "500":
                     self.answer(500, {"Content-Type": "text/plain"}, b"internal server error\n")
                     return
-                if mode == "slow" and owner.fault is not None:
-                    time.sleep(owner.fault.delay)
+                fault = owner.fault
+                if mode == "slow" and fault is not None and fault.disarmed.wait(fault.delay):
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
                 self.forward(body)
 
             def body(self) -> bytes:
@@ -177,17 +189,20 @@ class FaultyRegistry:
             fault = self.fault
             if fault is None:
                 return None
-            if not fault.tripped and method == fault.method and fault.path.search(path):
+            matches = method == fault.method and bool(fault.path.search(path))
+            if not fault.tripped and matches:
                 fault.seen += 1
                 fault.tripped = fault.seen >= fault.nth
                 if fault.tripped and fault.mode == "stop":
                     self.stop_registry()
-            if not fault.tripped:
+            if not fault.tripped or not (fault.lasting or matches):
                 return None
             return None if fault.mode == "stop" else fault.mode
 
     def arm(self, fault: Fault | None) -> None:
         with self.lock:
+            if self.fault is not None:
+                self.fault.disarmed.set()
             self.fault = fault
         if fault is None and (self.process is None or self.process.poll() is not None):
             self.start_registry()

@@ -260,7 +260,14 @@ def test_what_is_not_an_in_toto_envelope_gives_no_statement(document: dict[str, 
     ],
 )
 def test_plain_http_only_for_a_registry_on_loopback(image: str, flags: list[str]) -> None:
-    assert registry_flags(image) == flags
+    assert registry_flags(image, 120) == ["--timeout", "120s", *flags]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "flag"), [(1, "1s"), (0.4, "1s"), (90.6, "91s"), (600, "600s")]
+)
+def test_cosign_is_given_the_registry_timeout_in_whole_seconds(timeout: float, flag: str) -> None:
+    assert registry_flags("ghcr.io/o/barycenter", timeout) == ["--timeout", flag]
 
 
 def test_the_key_hint_is_the_sha256_of_the_der_key() -> None:

@@ -27,13 +27,16 @@ def test_an_empty_table_gives_the_defaults(tmp_path: Path) -> None:
     config = load_config(write_pyproject(tmp_path, ""))
     assert config.platforms == ("linux/amd64", "linux/arm64")
     assert config.cache_path == tmp_path / ".build-cache"
+    assert config.registry_timeout == 120
 
 
 def test_values_from_the_table_override_the_defaults(tmp_path: Path) -> None:
     table = 'image = "127.0.0.1:5000/barycenter"\nplatforms = ["linux/arm64"]'
+    table += "\nregistry-timeout = 30"
     config = load_config(write_pyproject(tmp_path, table))
     assert config.image == "127.0.0.1:5000/barycenter"
     assert config.platforms == ("linux/arm64",)
+    assert config.registry_timeout == 30
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,9 @@ def test_values_from_the_table_override_the_defaults(tmp_path: Path) -> None:
         ('imgae = "x"', "unknown key 'imgae'"),
         ('platforms = ["arm64"]', "platform 'arm64'"),
         ('platforms = ["windows/amd64"]', "platform 'windows/amd64'"),
+        ("registry-timeout = 0", "registry-timeout = 0 .* leaves no time to answer"),
+        ('registry-timeout = "2m"', "registry-timeout .* is '2m', not a whole number"),
+        ("registry-timeout = -5", "registry-timeout .* is -5, not a whole number"),
     ],
 )
 def test_bad_configuration_is_refused_with_the_fix(

@@ -74,7 +74,7 @@ def file_sha256(path: Path) -> str:
 
 
 def index_digest(plan: Plan) -> str | None:
-    found = registry.manifest(f"{plan.image}:{plan.tag}")
+    found = registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
     return None if found is None else str(found["digest"])
 
 
@@ -94,7 +94,9 @@ def attached_statement(plan: Plan, digest: str) -> dict[str, Any] | None:
     """The envelope attached to the index that verifies with the public key and names every
     archive as it is in dist/; None when there is none."""
     try:
-        verified = cosign.verify_attestation(plan.image, digest, public_key_path(plan))
+        verified = cosign.verify_attestation(
+            plan.image, digest, public_key_path(plan), plan.config.registry_timeout
+        )
     except cosign.VerificationError:
         return None
     archives = archive_digests(plan)
@@ -238,7 +240,7 @@ class AttestProvenance(Step):
             )
             password = os.environ.get(plan.config.attestation_password_env, "")
             dsse = cosign.sign_statement(canonical(statement(provenance)), key_path(plan), password)
-            cosign.attach_attestation(plan.image, digest, dsse)
+            cosign.attach_attestation(plan.image, digest, dsse, plan.config.registry_timeout)
             say(f"attached the provenance to {plan.image}@{digest}")
         else:
             say(f"{plan.image}@{digest} holds a verified provenance already: reusing it")

@@ -116,9 +116,14 @@ def platform_image_state(plan: Plan, platform: str, commit: str | None) -> str |
     reference = plan.platform_image(platform)
     if commit is None:
         return f"{plan.tag} does not exist yet"
-    if registry.manifest(reference, registry.login_hint(plan.config)) is None:
+    if (
+        registry.manifest(
+            reference, registry.login_hint(plan.config), timeout=plan.config.registry_timeout
+        )
+        is None
+    ):
         return f"{reference} is not in the registry"
-    for config in registry.image_configs(reference).values():
+    for config in registry.image_configs(reference, timeout=plan.config.registry_timeout).values():
         if config.platform != platform:
             continue
         labels = config.labels
@@ -177,6 +182,7 @@ def push_client(plan: Plan, reference: str) -> RegistryClient:
         Reference.parse(reference),
         plan.config.registry_password_env,
         plan.config.registry_username,
+        plan.config.registry_timeout,
     )
 
 
@@ -432,6 +438,7 @@ def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
         platform,
         plan.config.registry_password_env,
         plan.config.registry_username,
+        plan.config.registry_timeout,
     )
     return recorded_pins(image.provenance if image else None) or pin_base_images(
         tree / plan.config.dockerfile

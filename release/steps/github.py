@@ -54,7 +54,11 @@ IndexDigest = Callable[["Plan"], "str | None"]
 
 def registry_index_digest(plan: Plan) -> str | None:
     """The digest of the published multi-arch index IMAGE:vX, None when it is not there."""
-    found = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
+    found = registry.manifest(
+        f"{plan.image}:{plan.tag}",
+        registry.login_hint(plan.config),
+        timeout=plan.config.registry_timeout,
+    )
     return None if found is None else str(found["digest"])
 
 

@@ -37,14 +37,16 @@ def source_problems(plan: Plan) -> tuple[list[str], list[str]]:
     problems, sources = [], []
     for platform in plan.config.platforms:
         reference = plan.platform_image(platform)
-        found = registry.manifest(reference, hint)
+        found = registry.manifest(reference, hint, timeout=plan.config.registry_timeout)
         if found is None:
             problems.append(
                 f"{reference} is not in the registry: "
                 f"run invoke release.build --version {plan.version} --platform {platform}"
             )
             continue
-        configs = list(registry.image_configs(reference).values())
+        configs = list(
+            registry.image_configs(reference, timeout=plan.config.registry_timeout).values()
+        )
         held = sorted({c.platform for c in configs})
         if held != [platform]:
             problems.append(
@@ -63,7 +65,7 @@ def source_problems(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def planned_children(plan: Plan, sources: list[str]) -> set[str]:
-    planned = registry.planned_index(sources)
+    planned = registry.planned_index(sources, timeout=plan.config.registry_timeout)
     if index_platforms(planned) != sorted(plan.config.platforms):
         raise ReleaseError(
             f"the index would hold {', '.join(index_platforms(planned))}, "
@@ -77,7 +79,9 @@ def stale_tags(plan: Plan, children: set[str]) -> list[str]:
     hint = registry.login_hint(plan.config)
     stale = []
     for tag in current_image_tags(plan):
-        current = registry.manifest(f"{plan.image}:{tag}", hint)
+        current = registry.manifest(
+            f"{plan.image}:{tag}", hint, timeout=plan.config.registry_timeout
+        )
         if current is None or child_digests(current) != children:
             stale.append(tag)
     return stale
@@ -104,7 +108,11 @@ class PublishIndex(Step):
         if problems:
             return problems
         children = planned_children(plan, sources)
-        published = registry.manifest(f"{plan.image}:{plan.tag}", registry.login_hint(plan.config))
+        published = registry.manifest(
+            f"{plan.image}:{plan.tag}",
+            registry.login_hint(plan.config),
+            timeout=plan.config.registry_timeout,
+        )
         moved = published is not None and child_digests(published) != children
         if moved and not plan.move_version_tag:
             return [
@@ -125,7 +133,9 @@ class PublishIndex(Step):
         if problems:
             raise ReleaseError(problems[0].split(": ", 1)[0], problems[0].split(": ", 1)[-1])
         children = planned_children(plan, sources)
-        published = registry.manifest(f"{plan.image}:{plan.tag}")
+        published = registry.manifest(
+            f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout
+        )
         moved = published is not None and child_digests(published) != children
         if moved and not plan.move_version_tag:
             raise ReleaseError(
@@ -134,7 +144,9 @@ class PublishIndex(Step):
                 "publish a new version, or pass --force to move it",
             )
         stale = stale_tags(plan, children)
-        registry.create_index([f"{plan.image}:{t}" for t in stale], sources)
-        index = registry.manifest(f"{plan.image}:{plan.tag}")
+        registry.create_index(
+            [f"{plan.image}:{t}" for t in stale], sources, timeout=plan.config.registry_timeout
+        )
+        index = registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
         digest = index["digest"] if index else "?"
         say(f"  {plan.image}:{plan.tag} = {plan.image}@{digest} ({', '.join(stale)})")

@@ -45,6 +45,7 @@ def manifest_put(tag: str) -> re.Pattern[str]:
     return re.compile(rf"/manifests/{re.escape(tag)}$")
 
 
+ATTESTATION = re.compile(r"/manifests/sha256-[0-9a-f]{64}\.att$")
 PLATFORM_IMAGE = re.compile(rf"/manifests/{re.escape(TAG)}-(amd64|arm64)$")
 # Every push of the tagged part, in the order a release makes them: (point, pattern, nth match).
 # The platforms build concurrently, so which image is pushed first varies from run to run.
@@ -55,7 +56,7 @@ PUSHES: list[tuple[str, re.Pattern[str], int]] = [
     ("tag latest", manifest_put("latest"), 1),
     ("floating tag X.Y", manifest_put("0.2"), 1),
     ("floating tag X", manifest_put("0"), 1),
-    ("attestation", re.compile(r"/manifests/sha256-[0-9a-f]{64}\.att$"), 1),
+    ("attestation", ATTESTATION, 1),
 ]
 
 
@@ -336,6 +337,60 @@ def test_the_registry_then_github_failing_at_each_call_then_a_rerun_converges(
     state = converges(world, clone)
     for fault, point, error in failed_at:
         record(fault, point, True, f"{error[:90]} | {state.compared()}")
+
+
+# A registry that accepts a request and never answers it, at a push made by each client the
+# release reaches the registry through: its own OCI client (the platform images), `docker
+# buildx imagetools` (the index; buildx has no timeout of its own), cosign (the attestation).
+UNANSWERED: list[tuple[str, re.Pattern[str], str]] = [
+    ("image of the first platform pushed", PLATFORM_IMAGE, "did not answer PUT"),
+    ("index (tag vX)", manifest_put(TAG), "did not answer `docker buildx imagetools create`"),
+    ("attestation", ATTESTATION, "could not attach the attestation"),
+]
+REGISTRY_TIMEOUT = 10
+
+
+def processes_naming(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if entry.name.isdigit() and text in command:
+            found.append(command)
+    return found
+
+
+def test_a_registry_that_never_answers_stops_each_client_in_time_then_a_slow_one_is_waited_for(
+    world: World, clone: Clone
+) -> None:
+    with clone.overrides.open("a") as overrides:
+        overrides.write(f"registry-timeout = {REGISTRY_TIMEOUT}\n")
+    failed_at = []
+    for point, pattern, words in UNANSWERED:
+        world.faulty.arm(Fault("PUT", pattern, "slow", delay=3600))
+        started = time.monotonic()
+        error = one_line_failure(clone.release())
+        waited = time.monotonic() - started
+        assert world.faulty.fault is not None and world.faulty.fault.tripped, point
+        assert words in error, error
+        assert "did not answer" in error and f"within {REGISTRY_TIMEOUT} s" in error, error
+        assert "run the same command again" in error, error
+        world.faulty.arm(None)  # the held requests are reset, never answered
+        # Stopped, not left behind: no buildx or cosign still waits on the registry.
+        assert processes_naming(clone.image) == [], point
+        failed_at.append((point, error, waited))
+    # Slow but within the timeout: every manifest read answered 2 s late, the run waits for it.
+    world.faulty.arm(Fault("GET", re.compile(r"/manifests/"), "slow", delay=2, lasting=False))
+    slow = clone.release()
+    assert slow.returncode == 0, slow.stdout + slow.stderr
+    assert world.faulty.fault is not None and world.faulty.fault.seen > 0
+    state = converges(world, clone)
+    for point, error, waited in failed_at:
+        detail = f"stopped after {waited:.0f} s: {error[:80]} | {state.compared()}"
+        record("registry never answers", point, True, detail)
+    record("registry answers 2 s late", "every manifest read", True, state.compared())
 
 
 def test_the_registry_process_stopped_mid_publish_then_github_rate_limited_then_a_rerun_converges(
