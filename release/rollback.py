@@ -9,27 +9,17 @@ whether it is done from reality, so a rerun after a failure converges like every
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import semver
 
 from release import registry
 from release.errors import ReleaseError
 from release.git import GitError
+from release.oci import ACCEPT, Reference, RegistryClient
 from release.plan import Plan
 from release.steps import Say, State, Status, Step
 from release.steps.publish import child_digests
 from release.version import is_stable, release_versions, tag_name
-
-ACCEPT = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
 
 
 def other_releases(plan: Plan) -> list[semver.Version]:
@@ -51,31 +41,24 @@ def floating_tags(plan: Plan) -> list[str]:
     return [t for t in plan.image_tags if t != plan.tag]
 
 
-def registry_url(image: str, reference: str) -> str:
-    host = registry.registry_host(image)
-    name = image.split("/", 1)[1]
-    scheme = "http" if registry.is_loopback(host) else "https"
-    return f"{scheme}://{host}/v2/{name}/manifests/{reference}"
-
-
-def delete_manifest(image: str, digest: str) -> None:
-    """DELETE a manifest by digest through the registry API (the tags naming it go with it)."""
-    request = urllib.request.Request(registry_url(image, digest), method="DELETE")  # noqa: S310
-    request.add_header("Accept", ACCEPT)
-    try:
-        urllib.request.urlopen(request, timeout=30)  # noqa: S310
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return
+def delete_manifest(plan: Plan, digest: str) -> None:
+    """DELETE a manifest by digest through the registry API (the tags naming it go with it),
+    logged in as the release pushes (credentials, token handshake, registry-timeout)."""
+    image = Reference.parse(plan.image)
+    client = RegistryClient.for_reference(
+        image,
+        plan.config.registry_password_env,
+        plan.config.registry_username,
+        plan.config.registry_timeout,
+    )
+    status, _, _ = client.request(
+        "DELETE", image.repository, f"manifests/{digest}", headers={"Accept": ACCEPT}
+    )
+    if status not in (200, 202, 404):
         raise ReleaseError(
-            f"the registry refused to delete {image}@{digest} (HTTP {error.code})",
+            f"the registry refused to delete {plan.image}@{digest} (HTTP {status})",
             "delete it by hand (GHCR: the package's versions page), then run rollback again",
-        ) from None
-    except OSError as error:
-        raise ReleaseError(
-            f"the registry does not answer the deletion of {image}@{digest} ({error})",
-            "check that it runs, then run rollback again",
-        ) from None
+        )
 
 
 class DeleteGitHubRelease(Step):
@@ -117,14 +100,26 @@ class RollBackImages(Step):
         }
 
     def state(self, plan: Plan) -> Status:
-        if registry.manifest(f"{plan.image}:{plan.tag}") is not None:
+        if (
+            registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
+            is not None
+        ):
             return Status.todo(f"{plan.image}:{plan.tag} exists")
         for platform in plan.config.platforms:
-            if registry.manifest(plan.platform_image(platform)) is not None:
+            if (
+                registry.manifest(
+                    plan.platform_image(platform), timeout=plan.config.registry_timeout
+                )
+                is not None
+            ):
                 return Status.todo(f"{plan.platform_image(platform)} exists")
         for tag, back in self.targets(plan).items():
-            current = registry.manifest(f"{plan.image}:{tag}")
-            wanted = registry.manifest(f"{plan.image}:{back}") if back else None
+            current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
+            wanted = (
+                registry.manifest(f"{plan.image}:{back}", timeout=plan.config.registry_timeout)
+                if back
+                else None
+            )
             if (current is None) != (wanted is None) or (
                 current and wanted and child_digests(current) != child_digests(wanted)
             ):
@@ -149,15 +144,18 @@ class RollBackImages(Step):
                     "--tag",
                     f"{plan.image}:{tag}",
                     f"{plan.image}:{back}",
+                    timeout=plan.config.registry_timeout,
                 )
                 say(f"  {plan.image}:{tag} -> {back}")
-        index = registry.manifest(f"{plan.image}:{plan.tag}")
+        index = registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
         if index is not None:
-            delete_manifest(plan.image, str(index["digest"]))
+            delete_manifest(plan, str(index["digest"]))
         for platform in plan.config.platforms:
-            found = registry.manifest(plan.platform_image(platform))
+            found = registry.manifest(
+                plan.platform_image(platform), timeout=plan.config.registry_timeout
+            )
             if found is not None:
-                delete_manifest(plan.image, str(found["digest"]))
+                delete_manifest(plan, str(found["digest"]))
         say(f"  deleted {plan.image}:{plan.tag} ({json.dumps(list(plan.config.platforms))})")
 
 
