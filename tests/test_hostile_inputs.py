@@ -7,7 +7,9 @@ Issue 10 cases covered here: 2 (merge in progress, CHANGELOG.md missing or left 
 checkout, latin-1 bytes, a bad commit-message, no Unreleased section), 4, 6, 7, 8, 9, 11 (no
 commits, invalid or symlinked Cargo.toml, version "1.0", --dry-run without CHANGELOG.md,
 changelog --output into a missing directory, groups = "feat"), 14 (origin missing or
-unreachable, workspace globs, --repo a subdirectory, MERGE_HEAD named).
+unreachable, workspace globs, --repo a subdirectory, MERGE_HEAD named); and floating-tags or
+platforms of the wrong type. test_never_half_done.py has the cases where git itself fails
+mid-way (a hook, commit signing, a concurrent run, an unfetched develop).
 """
 
 from __future__ import annotations
@@ -72,32 +74,51 @@ DRY_PREPARE = ("release.prepare", "--version", "1.1.0", "--dry-run")
     ],
 )
 def test_option_like_names_in_the_config_are_refused_before_any_git_call(
-    project: Project, key: str, value: str, args: tuple[str, ...]
+    project: Project, tmp_path: Path, key: str, value: str, args: tuple[str, ...]
 ) -> None:
+    # An absolute path: whatever directory git would run the injected command in, it shows.
+    value = value.replace("INJECTED", str(tmp_path / "INJECTED"))
     configured(project, f'{key} = "{value}"')
     lines = refused(project, *args)
     assert lines == [
         f"error: {key} = {value!r} in [tool.barycenter.release] is not a usable git name: "
         "use a plain name such as origin, main or develop"
     ]
-    for where in (project.work, project.work.parent, project.origin, Path.cwd()):
-        assert not list(where.glob("*INJECTED*"))
+    assert not list(tmp_path.rglob("*INJECTED*"))
+    assert not list(Path.cwd().glob("*INJECTED*"))
 
 
-# 11: a repository with no commits.
-def test_a_repository_with_no_commits_is_refused(tmp_path: Path) -> None:
+# 11: a repository with no commits, cloned from an empty origin; with no remote at all, the
+# missing remote is what it is told first.
+NO_COMMITS = (
+    "error: the repository has no commits yet: commit Cargo.toml, Cargo.lock and "
+    "CHANGELOG.md on main and push it, then release"
+)
+NO_ORIGIN = (
+    "error: cannot read remote 'origin' ('origin' does not appear to be a git "
+    "repository): check that 'origin' is reachable: git ls-remote origin"
+)
+
+
+@pytest.mark.parametrize(
+    ("remote", "message"),
+    [(True, NO_COMMITS), (False, NO_ORIGIN)],
+    ids=["empty-origin", "no-remote"],
+)
+def test_a_repository_with_no_commits_is_refused(
+    tmp_path: Path, remote: bool, message: str
+) -> None:
     origin, work = tmp_path / "origin.git", tmp_path / "work"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(tmp_path, "clone", "-q", str(origin), str(work))
+    if remote:
+        git(tmp_path, "clone", "-q", str(origin), str(work))
+    else:
+        git(tmp_path, "init", "-q", "-b", "main", str(work))
     project = Project(origin, work)
     project.git("config", "user.name", "T")
     project.git("config", "user.email", "t@example.org")
     project.write("pyproject.toml", "[tool.barycenter.release]\n")
-    lines = refused(project, "release.prepare", "--version", "1.0.0")
-    assert lines == [
-        "error: the repository has no commits yet: commit Cargo.toml, Cargo.lock and "
-        "CHANGELOG.md on main and push it, then release"
-    ]
+    assert refused(project, "release.prepare", "--version", "1.0.0") == [message]
 
 
 # 11: Cargo.toml invalid, a symlink, or with a version that is not SemVer.
@@ -161,18 +182,17 @@ def test_a_changelog_left_out_by_sparse_checkout_is_refused(project: Project) ->
 # 2: CHANGELOG.md with latin-1 bytes, and without an Unreleased section.
 def test_a_latin1_changelog_is_refused(project: Project) -> None:
     text = (project.work / "CHANGELOG.md").read_bytes()
-    (project.work / "CHANGELOG.md").write_bytes(
-        text + "- Unterstützung für Geräte.\n".encode("latin-1")
-    )
+    added = "- Unterstützung für Geräte.\n".encode("latin-1")
+    (project.work / "CHANGELOG.md").write_bytes(text + added)
     project.git("commit", "-qam", "docs: changelog")
     project.push("main")
     lines = refused(project, "release.prepare", "--version", "1.1.0")
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("error: CHANGELOG.md is not UTF-8 (byte ")
-    assert lines[0].endswith(
-        "is 0xfc): convert it: iconv -f latin1 -t utf-8 CHANGELOG.md -o CHANGELOG.md.new "
+    first_bad = len(text) + added.index(b"\xfc")
+    assert lines == [
+        f"error: CHANGELOG.md is not UTF-8 (byte {first_bad} is 0xfc): convert it: "
+        "iconv -f latin1 -t utf-8 CHANGELOG.md -o CHANGELOG.md.new "
         "&& mv CHANGELOG.md.new CHANGELOG.md"
-    )
+    ]
 
 
 def test_a_changelog_without_unreleased_is_refused(project: Project) -> None:
@@ -187,7 +207,8 @@ def test_a_changelog_without_unreleased_is_refused(project: Project) -> None:
     ]
 
 
-# 2: a commit-message with an unknown placeholder; 11: groups = "feat".
+# 2: a commit-message with an unknown placeholder; 11: groups = "feat"; settings of the wrong
+# type.
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -201,6 +222,17 @@ def test_a_changelog_without_unreleased_is_refused(project: Project) -> None:
             'groups = "feat"',
             "error: groups in [tool.barycenter.release] must be a table of heading = [commit "
             'types]: write [tool.barycenter.release.groups] then "Features" = ["feat"]',
+        ),
+        (
+            'floating-tags = "false"',
+            "error: floating-tags in [tool.barycenter.release] is 'false', not a boolean: "
+            "write floating-tags = true or false",
+        ),
+        (
+            'platforms = "linux/amd64"',
+            "error: platforms in [tool.barycenter.release] is 'linux/amd64', not a list of "
+            'strings: write platforms = ["..."], e.g. platforms = ["linux/amd64", '
+            '"linux/arm64"]',
         ),
     ],
 )
@@ -239,16 +271,14 @@ def test_a_merge_in_progress_is_named(project: Project) -> None:
 # 14: a missing or unreachable origin gives one line with git's own reason.
 def test_a_missing_origin_is_one_line(project: Project) -> None:
     project.git("remote", "remove", "origin")
-    lines = refused(project, "release.prepare", "--version", "1.1.0")
-    assert lines == [
-        "error: cannot read remote 'origin' ('origin' does not appear to be a git "
-        "repository): check that 'origin' is reachable: git ls-remote origin"
-    ]
+    assert refused(project, "release.prepare", "--version", "1.1.0") == [NO_ORIGIN]
 
 
-def test_an_unreachable_origin_is_one_line(project: Project, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_unreachable_origin_is_one_line(project: Project, tmp_path: Path, dry_run: bool) -> None:
     project.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
-    lines = refused(project, "release.prepare", "--version", "1.1.0", "--dry-run")
+    extra = ["--dry-run"] if dry_run else []
+    lines = refused(project, "release.prepare", "--version", "1.1.0", *extra)
     assert lines == [
         f"error: cannot read remote 'origin' ('{tmp_path}/gone.git' does not appear "
         "to be a git repository): check that 'origin' is reachable: git ls-remote origin"
@@ -322,12 +352,15 @@ def test_crlf_files_keep_their_line_endings(project: Project) -> None:
     for name in ("Cargo.toml", "Cargo.lock", "CHANGELOG.md"):
         data = (project.work / name).read_bytes()
         assert data.count(b"\n") == data.count(b"\r\n"), name
-    numstat = dict(
-        (line.split("\t")[2], line.split("\t")[1])
-        for line in project.git("diff", "--numstat", "HEAD~1", "HEAD").splitlines()
-    )
-    assert numstat["Cargo.toml"] == "1" and numstat["Cargo.lock"] == "1"
-    assert int(numstat["CHANGELOG.md"]) <= 1
+    numstat = {  # path -> (lines added, lines deleted)
+        path: (added, deleted)
+        for added, deleted, path in (
+            line.split("\t")
+            for line in project.git("diff", "--numstat", "HEAD~1", "HEAD").splitlines()
+        )
+    }
+    assert numstat["Cargo.toml"] == ("1", "1") and numstat["Cargo.lock"] == ("1", "1")
+    assert int(numstat["CHANGELOG.md"][1]) <= 1
     assert project.git("status", "--porcelain") == ""
 
 
@@ -363,6 +396,7 @@ def test_workspace_member_globs_are_expanded(tmp_path: Path) -> None:
 # 14: --repo a subdirectory uses the enclosing repository.
 def test_repo_pointing_at_a_subdirectory_uses_the_enclosing_repository(project: Project) -> None:
     sub = Project(project.origin, project.work / "src")
+    assert ok(sub, "release.notes") == ok(project, "release.notes")
     ok(sub, "release.prepare", "--version", "1.1.0", "--dry-run")
     ok(sub, "release.prepare", "--version", "1.1.0")
     assert project.version("HEAD") == "1.1.0"

@@ -17,8 +17,11 @@ Each task runs in its own process group, as in a terminal, and SIGINT goes to th
 The matrix, task by task: every boundary line and every (hook, n-th firing) of an
 uninterrupted run of release.prepare (from v1.0.0 plus a feature), release.tag (after
 release.prepare), hotfix.start with --push, and hotfix.finish (fix committed, main and develop
-on origin). `test_the_matrix_is_complete` checks that the points listed here are exactly the
-ones an uninterrupted run passes, so a new git write cannot go untested.
+on origin). Each task's steps are read from release.pipeline's SLICES;
+`test_the_matrix_is_complete` checks that the points listed here are exactly the ones an
+uninterrupted run passes, and `test_the_scenarios_cover_every_git_step_of_the_pipeline` that
+every step of the pipeline that writes to git is in one of these tasks, so a new git write
+cannot go untested.
 
 After the interruption the task must have stopped with `error:` lines only (or finished, when
 the signal came after its last write), and the rerun must succeed and leave `outcome` (every
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from release.pipeline import PIPELINE, SLICES, TAGGED, steps_of
 from tests.gitrepos import Project
 from tests.halfdone import (
     Templates,
@@ -120,20 +124,9 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Project], tuple[str, ...]]] = {
     "hotfix.finish": (hotfix_ready, ("hotfix.finish", "--version", "1.2.1")),
 }
 
-STEPS = {
-    "release.prepare": ("prepare",),
-    "release.tag": ("tag", "push"),
-    "hotfix.start": ("hotfix-branch", "hotfix-branch-push"),
-    "hotfix.finish": (
-        "prepare",
-        "merge-main",
-        "tag",
-        "push",
-        "merge-develop",
-        "push-develop",
-        "hotfix-branch-delete",
-    ),
-}
+# Each task's steps in the order it runs them, from the pipeline itself: a step added to a
+# task's slice is interrupted at its boundaries without a change here.
+STEPS = {task: tuple(step.name for step in steps_of(SLICES[task])) for task in SCENARIOS}
 
 # (hook event, how many times an uninterrupted run fires it), task by task.
 HOOK_POINTS: dict[str, dict[str, int]] = {
@@ -178,6 +171,17 @@ HOOK_POINTS: dict[str, dict[str, int]] = {
         "work:reference-transaction:prepared": 10,
     },
 }
+
+
+def test_the_scenarios_cover_every_git_step_of_the_pipeline() -> None:
+    """What this file keeps beside the pipeline agrees with it: a scenario and hook counts for
+    each task, every task a slice of the pipeline, and every step that writes to git (all but
+    what the tag-triggered workflow runs) in some task's slice."""
+    assert set(HOOK_POINTS) == set(SCENARIOS)
+    assert set(SCENARIOS) <= set(SLICES), set(SCENARIOS) - set(SLICES)
+    git_steps = {step.name for step in PIPELINE} - set(TAGGED)
+    covered = {name for task in SCENARIOS for name in STEPS[task]}
+    assert covered == git_steps, (git_steps - covered, covered - git_steps)
 
 
 def boundaries(task: str) -> list[str]:

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-import socket
-import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from release.oci import RegistryClient, digest_of
+from tests.stack.conftest import htpasswd_registry
 
 USERNAME = "releaser"
 
@@ -31,13 +27,6 @@ class StorageHost:
     blob: bytes
     seen: list[dict[str, str]] = field(default_factory=list)
     port: int = 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -71,42 +60,14 @@ def redirecting_registry(tmp_path: Path, storage_host: StorageHost) -> Iterator[
     """A real registry with htpasswd auth whose redirect middleware sends blob reads to the
     storage host: (host, password)."""
     password = f"canary-redirect-{secrets.token_hex(16)}"
-    htpasswd = tmp_path / "htpasswd"
-    subprocess.run(
-        ["htpasswd", "-Bbc", str(htpasswd), USERNAME, password], check=True, capture_output=True
-    )
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
+    redirect = (
         "middleware:\n  storage:\n    - name: redirect\n      options:\n"
         f"        baseurl: http://127.0.0.1:{storage_host.port}/\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-        f"auth:\n  htpasswd:\n    realm: barycenter-redirect\n    path: {htpasswd}\n"
     )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            except urllib.error.HTTPError as error:
-                if error.code == 401:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"the htpasswd registry on 127.0.0.1:{port} never answered 401")
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}", password
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with htpasswd_registry(
+        tmp_path, password, username=USERNAME, realm="barycenter-redirect", extra_config=redirect
+    ) as host:
+        yield host, password
 
 
 def test_a_blob_read_redirected_to_another_host_carries_no_registry_credentials(

@@ -10,12 +10,8 @@ import base64
 import os
 import re
 import secrets
-import socket
 import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +20,7 @@ import pytest
 
 from devstack.github_standin import Fault, GitHubStandIn
 from tests.release_sandbox import ReleaseSandbox, make_sandbox
+from tests.stack.conftest import htpasswd_registry
 
 VERSION = "0.2.0"
 USERNAME = "releaser"
@@ -168,13 +165,6 @@ class Campaign:
     unchanged_by_refused_login: bool = False
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def canaries() -> Canaries:
     return Canaries()
@@ -185,45 +175,17 @@ def password_registry(
     tmp_path_factory: pytest.TempPathFactory, canaries: Canaries
 ) -> Iterator[tuple[str, Path]]:
     """A registry of our own on loopback wanting `releaser` and the registry canary (htpasswd):
-    the shared one on :5000 takes anyone."""
+    the shared one on :5000 takes anyone. (host, its storage directory)."""
     base = tmp_path_factory.mktemp("canary-registry")
-    htpasswd = base / "htpasswd"
-    subprocess.run(
-        ["htpasswd", "-Bbc", str(htpasswd), USERNAME, canaries.registry_password],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    config = base / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
-        "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-        f"auth:\n  htpasswd:\n    realm: barycenter-canary\n    path: {htpasswd}\n"
-    )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            except urllib.error.HTTPError as error:
-                if error.code == 401:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"the htpasswd registry on 127.0.0.1:{port} never answered 401")
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}", base / "data"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with htpasswd_registry(
+        base,
+        canaries.registry_password,
+        username=USERNAME,
+        realm="barycenter-canary",
+        storage=base / "data",
+        delete_enabled=True,
+    ) as host:
+        yield host, base / "data"
 
 
 @pytest.fixture(scope="module")
