@@ -13,6 +13,7 @@ import json
 import semver
 
 from release import registry
+from release.config import ReleaseConfig
 from release.errors import ReleaseError
 from release.git import GitError
 from release.oci import ACCEPT, Reference, RegistryClient
@@ -41,22 +42,21 @@ def floating_tags(plan: Plan) -> list[str]:
     return [t for t in plan.image_tags if t != plan.tag]
 
 
-def delete_manifest(plan: Plan, digest: str) -> None:
+def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
     """DELETE a manifest by digest through the registry API (the tags naming it go with it),
     logged in as the release pushes (credentials, token handshake, registry-timeout)."""
-    image = Reference.parse(plan.image)
+    reference = Reference.parse(image)
     client = RegistryClient.for_reference(
-        image,
-        plan.config.registry_password_env,
-        plan.config.registry_username,
-        plan.config.registry_timeout,
+        reference, config.registry_password_env, config.registry_username, config.registry_timeout
     )
     status, _, _ = client.request(
-        "DELETE", image.repository, f"manifests/{digest}", headers={"Accept": ACCEPT}
+        "DELETE", reference.repository, f"manifests/{digest}", headers={"Accept": ACCEPT}
     )
+    if status in (401, 403):
+        raise client.refused(f"repository:{reference.repository}:delete")
     if status not in (200, 202, 404):
         raise ReleaseError(
-            f"the registry refused to delete {plan.image}@{digest} (HTTP {status})",
+            f"the registry refused to delete {image}@{digest} (HTTP {status})",
             "delete it by hand (GHCR: the package's versions page), then run rollback again",
         )
 
@@ -149,13 +149,13 @@ class RollBackImages(Step):
                 say(f"  {plan.image}:{tag} -> {back}")
         index = registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
         if index is not None:
-            delete_manifest(plan, str(index["digest"]))
+            delete_manifest(plan.image, str(index["digest"]), plan.config)
         for platform in plan.config.platforms:
             found = registry.manifest(
                 plan.platform_image(platform), timeout=plan.config.registry_timeout
             )
             if found is not None:
-                delete_manifest(plan, str(found["digest"]))
+                delete_manifest(plan.image, str(found["digest"]), plan.config)
         say(f"  deleted {plan.image}:{plan.tag} ({json.dumps(list(plan.config.platforms))})")
 
 
