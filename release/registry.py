@@ -71,7 +71,8 @@ def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT)
         return imagetools(reference, *args, timeout=timeout)
     except DockerException as error:
         stderr = str(error.stderr or "")
-        raise failure(reference, stderr, "docker login") or ReleaseError(
+        pushing = args[0] == "create" and "--dry-run" not in args
+        raise failure(reference, stderr, "docker login", pushing) or ReleaseError(
             f"{reference} is not in the registry", "build and push it first"
         ) from None
 
@@ -117,7 +118,9 @@ def classify(reference: str, stderr: str) -> Answer:
     return "failed"
 
 
-def failure(reference: str, stderr: str, login_hint: str) -> ReleaseError | None:
+def failure(
+    reference: str, stderr: str, login_hint: str, pushing: bool = False
+) -> ReleaseError | None:
     """None when `reference` is simply absent, else the one-line error to report."""
     answer = classify(reference, stderr)
     host = registry_host(reference)
@@ -132,8 +135,9 @@ def failure(reference: str, stderr: str, login_hint: str) -> ReleaseError | None
             f"the registry {host} does not answer ({last_words(stderr, reference)})",
             "check the registry address and that it runs, then run the same command again",
         )
+    doing = f"push {reference} to" if pushing else f"read {reference} from"
     return ReleaseError(
-        f"cannot read {reference} from the registry ({last_words(stderr, reference)})",
+        f"cannot {doing} the registry ({last_words(stderr, reference)})",
         "check the registry address, that it runs, and your login (docker login)",
     )
 
