@@ -235,9 +235,9 @@ def validate(config: ReleaseConfig) -> None:
         raise ReleaseError(
             f"commit-message in {TABLE} is empty", 'e.g. "chore(release): v{version}"'
         )
-    if config.registry_timeout < 1:
+    if not 1 <= config.registry_timeout <= 86400:
         raise ReleaseError(
-            f"registry-timeout = {config.registry_timeout} in {TABLE} leaves no time to answer",
+            f"registry-timeout = {config.registry_timeout} in {TABLE} is not 1 to 86400 seconds",
             "write registry-timeout = 120 (seconds)",
         )
     if config.cache not in ("local", "registry", "gha"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -204,16 +205,14 @@ class RegistryClient:
                 if error.code == 401 and attempt == 0 and challenge:
                     self.tokens[scope] = self.authorize(challenge, scope)
                     continue
-                return error.code, dict(error.headers.items()), error.read()
-            except (urllib.error.URLError, OSError) as error:
-                if isinstance(error, TimeoutError) or isinstance(
-                    getattr(error, "reason", None), TimeoutError
-                ):
-                    raise self.unanswered(f"{method} {repository}") from None
-                raise ReleaseError(
-                    f"the registry {self.host} does not answer ({error})",
-                    "check the registry address and that it runs, then run the same command again",
-                ) from None
+                try:
+                    # An error's body is read after its headers: the registry may stall here too.
+                    body = error.read()
+                except (OSError, http.client.HTTPException) as broken:
+                    raise self.broken(f"{method} {repository}", broken) from None
+                return error.code, dict(error.headers.items()), body
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+                raise self.broken(f"{method} {repository}", error) from None
         raise AssertionError("unreachable")
 
     def authorize(self, challenge: str, scope: str) -> str:
@@ -228,18 +227,51 @@ class RegistryClient:
         url = f"{fields.get('realm', '')}?{urllib.parse.urlencode(query)}"
         if not url.startswith(("http://", "https://")):
             raise self.refused(scope)
+        realm_host = urllib.parse.urlsplit(url).hostname or ""
+        if url.startswith("http://") and not is_loopback(realm_host):
+            # The password would cross the network in clear text.
+            raise ReleaseError(
+                f"the registry {self.host} asks for its token at {realm_host} over plain HTTP",
+                "use the registry's HTTPS address, or ask its operator to serve tokens on HTTPS",
+            )
         headers = {}
         if self.credentials is not None:
             user, password = self.credentials
             encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {encoded}"
+        what = f"a token for {scope}"
         try:
             token_request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s)
-            with urllib.request.urlopen(token_request, timeout=self.timeout) as answer:  # noqa: S310
+            with OPENER.open(token_request, timeout=self.timeout) as answer:
                 token = json.loads(answer.read())
-        except (urllib.error.URLError, OSError, ValueError):
-            raise self.refused(scope) from None
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):
+                raise self.refused(scope) from None
+            raise ReleaseError(
+                f"the token server of {self.host} answered {error.code} to {what}",
+                "run the same command again later",
+            ) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            raise self.broken(what, error) from None
+        except ValueError:
+            raise ReleaseError(
+                f"the token server of {self.host} answered {what} with no JSON",
+                "check the registry address",
+            ) from None
+        if not isinstance(token, dict) or not (token.get("token") or token.get("access_token")):
+            raise self.refused(scope)
         return f"Bearer {token.get('token') or token.get('access_token')}"
+
+    def broken(self, what: str, error: BaseException) -> ReleaseError:
+        """A request that got no complete answer: no answer in time, or a broken connection."""
+        if isinstance(error, TimeoutError) or isinstance(
+            getattr(error, "reason", None), TimeoutError
+        ):
+            return self.unanswered(what)
+        return ReleaseError(
+            f"the registry {self.host} does not answer ({error})",
+            "check the registry address and that it runs, then run the same command again",
+        )
 
     def unanswered(self, what: str) -> ReleaseError:
         return ReleaseError(

@@ -18,6 +18,7 @@ from python_on_whales.exceptions import DockerException
 
 from release.errors import ReleaseError
 from release.oci import Reference, RegistryClient
+from release.registry import DEFAULT_TIMEOUT
 
 BASE_ARGUMENT = re.compile(r"^ARG\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*_IMAGE)=(?P<value>\S+)\s*$")
 
@@ -44,7 +45,7 @@ def engine_mirrors() -> list[str]:
     return [str(m).split("://", 1)[-1].rstrip("/") for m in mirrors or []]
 
 
-def resolve(reference: str) -> str:
+def resolve(reference: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """`reference@sha256:...`, the digest the build would pull now: a Docker Hub name through
     the engine's mirrors first, as the engine itself pulls it."""
     if "@sha256:" in reference:
@@ -54,7 +55,9 @@ def resolve(reference: str) -> str:
     answers = []
     for host in hosts:
         try:
-            found = RegistryClient.for_reference(Reference(host, parsed.repository, parsed.tag))
+            found = RegistryClient.for_reference(
+                Reference(host, parsed.repository, parsed.tag), timeout=timeout
+            )
             manifest = found.manifest(parsed.repository, parsed.tag)
         except ReleaseError as error:
             answers.append(f"{host}: {error.problem}")
@@ -68,10 +71,10 @@ def resolve(reference: str) -> str:
     )
 
 
-def pin_base_images(dockerfile: Path) -> dict[str, str]:
+def pin_base_images(dockerfile: Path, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
     """Each base image argument with its default resolved to a digest now."""
     arguments = base_image_arguments(dockerfile.read_text())
-    return {name: resolve(value) for name, value in arguments.items()}
+    return {name: resolve(value, timeout) for name, value in arguments.items()}
 
 
 def recorded_pins(provenance: dict[str, Any] | None) -> dict[str, str]:

@@ -4,8 +4,10 @@ configs say, multi-arch indexes, and login. Credentials go to docker on stdin, n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,19 +41,20 @@ def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> 
     unanswered for `timeout` s: buildx has no timeout of its own, and a registry that hangs
     would hang the release. Failures are DockerException, as python-on-whales raises them."""
     command = [str(part) for part in [*docker.buildx.docker_cmd, "buildx", "imagetools", *args]]
+    # A session of its own: docker runs buildx as a child that holds our pipes, so the whole
+    # group is stopped, never docker alone (a buildx left waiting on the registry would keep
+    # the pipes open and the release waiting with it).
     with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     ) as process:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except BaseException as stopped:
-            # SIGTERM, which docker passes on to its buildx plugin; SIGKILL would orphan it.
-            process.terminate()
-            try:
-                process.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+            stop_group(process)
             if isinstance(stopped, subprocess.TimeoutExpired):
                 raise ReleaseError(
                     f"the registry {registry_host(reference)} did not answer `docker buildx "
@@ -63,6 +66,19 @@ def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> 
     if process.returncode != 0:
         raise DockerException(command, process.returncode, stdout, stderr)
     return stdout.decode(errors="replace").strip()
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group (buildx then cancels its requests), SIGKILL to what is left
+    after a grace period, whatever interrupts the wait."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:

@@ -180,7 +180,9 @@ def rebuild(
             f"{reference} holds no {platform} image",
             "name the release's image with --image, or publish it with release.build",
         )
-    pins = recorded_pins(published.provenance) or pin_base_images(tree / plan.config.dockerfile)
+    pins = recorded_pins(published.provenance) or pin_base_images(
+        tree / plan.config.dockerfile, plan.config.registry_timeout
+    )
     arguments = (*pins.items(), ("CACHE_NAMESPACE", f"{namespace}"))
     arch = arch_of(platform)
     started = time.monotonic()

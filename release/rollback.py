@@ -53,7 +53,13 @@ def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
         "DELETE", reference.repository, f"manifests/{digest}", headers={"Accept": ACCEPT}
     )
     if status in (401, 403):
-        raise client.refused(f"repository:{reference.repository}:delete")
+        # GHCR and Docker Hub refuse deletion through the registry API to everyone.
+        raise ReleaseError(
+            f"the registry {reference.host} refused to delete {image}@{digest} (HTTP {status})",
+            f"check the login for {reference.host} (${config.registry_password_env}) and its "
+            "delete permission, or delete it by hand (GHCR: the package's versions page); "
+            "then run rollback again",
+        )
     if status not in (200, 202, 404):
         raise ReleaseError(
             f"the registry refused to delete {image}@{digest} (HTTP {status})",

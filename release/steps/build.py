@@ -171,7 +171,7 @@ class BuildImages(Step):
         (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
         with exported_tree(plan, commit) as tree:
-            pins = pin_base_images(tree / plan.config.dockerfile)
+            pins = pin_base_images(tree / plan.config.dockerfile, plan.config.registry_timeout)
             for name, pinned in pins.items():
                 say(f"  {name}={pinned}")
             build_platforms(plan, commit, tree, todo, say, pins)
@@ -441,7 +441,7 @@ def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
         plan.config.registry_timeout,
     )
     return recorded_pins(image.provenance if image else None) or pin_base_images(
-        tree / plan.config.dockerfile
+        tree / plan.config.dockerfile, plan.config.registry_timeout
     )
 
 
