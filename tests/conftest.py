@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.halfdone import Templates
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,3 +21,9 @@ def repo_root() -> Path:
 def cargo_version() -> str:
     manifest = tomllib.loads((REPO_ROOT / "Cargo.toml").read_text())
     return str(manifest["package"]["version"])
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Each kind of git project (tests/halfdone.py) built once, copied for every test."""
+    return Templates(tmp_path_factory.mktemp("templates"))

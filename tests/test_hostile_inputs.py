@@ -24,11 +24,6 @@ from tests.halfdone import Templates, hotfix_line, ok, released
 pytestmark = pytest.mark.repo
 
 
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
-    return Templates(tmp_path_factory.mktemp("templates"))
-
-
 @pytest.fixture
 def project(templates: Templates, tmp_path: Path) -> Project:
     return templates.copy(released, tmp_path)

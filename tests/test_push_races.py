@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepos import REPO_ROOT, Project, git
+from tests.gitrepos import REPO_ROOT, Project, State, git
 from tests.halfdone import Templates, hook, ok, released
 
 pytestmark = pytest.mark.repo
-
-
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
-    return Templates(tmp_path_factory.mktemp("templates"))
 
 
 def held_pushes(a: Project, b: Project, gate: Path) -> None:
@@ -60,19 +55,32 @@ def release_tag_at_once(
     return results[0], results[1]
 
 
-def clones(templates: Templates, tmp_path: Path) -> tuple[Project, Project]:
+def assert_unchanged(clone: Project, before: State) -> None:
+    """The clone that lost the race is as it was: refs, HEAD, status, files and index."""
+    after = clone.state()
+    assert (after.refs, after.head, after.status, after.files, after.index) == (
+        before.refs,
+        before.head,
+        before.status,
+        before.files,
+        before.index,
+    )
+
+
+def racing_clones(templates: Templates, tmp_path: Path) -> tuple[Project, Project]:
+    """Two clones of one released project whose next pushes are held for the race."""
     a = templates.copy(released, tmp_path)
     b = a.clone("second-maintainer")
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    held_pushes(a, b, gate)
     return a, b
 
 
 def test_the_same_version_from_two_clones_gives_one_release(
     templates: Templates, tmp_path: Path
 ) -> None:
-    a, b = clones(templates, tmp_path)
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    held_pushes(a, b, gate)
+    a, b = racing_clones(templates, tmp_path)
     b_before = b.state()
 
     won, lost = release_tag_at_once(a, b, "1.1.0", "1.1.0")
@@ -88,14 +96,7 @@ def test_the_same_version_from_two_clones_gives_one_release(
     assert git(a.origin, "tag", "-l", "v*") == "v1.0.0\nv1.1.0"
     assert git(a.origin, "rev-parse", "main") == tagged
     assert git(a.origin, "rev-parse", "v1.1.0") == a.git("rev-parse", "v1.1.0")
-    after = b.state()
-    assert (after.refs, after.head, after.status, after.files, after.index) == (
-        b_before.refs,
-        b_before.head,
-        b_before.status,
-        b_before.files,
-        b_before.index,
-    )
+    assert_unchanged(b, b_before)
 
     b.git("pull", "-q", "--ff-only", "origin", "main")
     rerun = b.invoke("release.tag", "--version", "1.1.0")
@@ -107,10 +108,7 @@ def test_the_same_version_from_two_clones_gives_one_release(
 def test_two_versions_from_two_clones_both_release_one_after_the_other(
     templates: Templates, tmp_path: Path
 ) -> None:
-    a, b = clones(templates, tmp_path)
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    held_pushes(a, b, gate)
+    a, b = racing_clones(templates, tmp_path)
     b_before = b.state()
 
     won, lost = release_tag_at_once(a, b, "1.1.0", "1.2.0")
@@ -123,13 +121,7 @@ def test_two_versions_from_two_clones_both_release_one_after_the_other(
         "release again"
     ]
     assert git(a.origin, "tag", "-l", "v*") == "v1.0.0\nv1.1.0"
-    after = b.state()
-    assert (after.refs, after.head, after.status, after.files) == (
-        b_before.refs,
-        b_before.head,
-        b_before.status,
-        b_before.files,
-    )
+    assert_unchanged(b, b_before)
 
     (b.work / ".git" / "hooks" / "pre-push").unlink()
     b.git("pull", "-q", "--ff-only", "origin", "main")
