@@ -20,7 +20,7 @@ def tests(session: nox.Session) -> None:
     """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them).
     Without arguments: the tests that need no stack on every core, then the stack ones in turn
     (they share one engine and registry)."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
@@ -31,7 +31,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON_VERSIONS[0])
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, mypy --strict, actionlint over the workflows."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", *LINTED)
     session.run("ruff", "format", "--check", *LINTED)
     session.run("mypy", "--strict", *LINTED)
@@ -43,7 +43,7 @@ def lint(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """1.0.0, 1.1.0, hotfix 1.0.1, 1.2.0-rc.1, 1.2.0 in one sandbox on the stack: kills, reruns,
     verify, status, a dry run and a rollback."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("pytest", "-m", "e2e", "tests/e2e", *session.posargs)
 
 

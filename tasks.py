@@ -42,7 +42,8 @@ def release_all(
     fresh: bool = False,
     ci: bool = False,
 ) -> None:
-    """Release VERSION from main: prepare, tag and push, build each platform, publish the index.
+    """Release VERSION from main, every step in turn: prepare, tag, push, merge-develop,
+    push-develop, build, binaries, publish, attest, github, verify.
 
     Every check runs before the first change. Run it again after any failure: it continues
     where it stopped and repeats no side effect. `invoke release.status` shows where it is.
@@ -259,7 +260,7 @@ def attest(
         "version": "the released version to rebuild, e.g. 1.2.0 (its tag must be here)",
         "platform": "rebuild only this platform",
         "image": "the image repository (default: image in pyproject.toml)",
-        "json": "print the report as JSON",
+        "format": "table (default) or json",
         "repo": "the repository (default: this checkout)",
     }
 )
@@ -268,7 +269,7 @@ def reproduce(
     version: str = "",
     platform: str = "",
     image: str = "",
-    json: bool = False,
+    format: str = "table",
     repo: str = ".",
 ) -> None:
     """Rebuild a release from its tag with no cache and compare it with what was published.
@@ -277,7 +278,7 @@ def reproduce(
     dist/SHA256SUMS; names the layers and files, or the moved base image, behind a difference.
     Pushes nothing. Exits 1 when anything differs.
     """
-    commands.run(lambda: commands.reproduce(Path(repo), version, platform, image, json))
+    commands.run(lambda: commands.reproduce(Path(repo), version, platform, image, format))
 
 
 @task(

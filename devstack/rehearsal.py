@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -25,6 +26,8 @@ from devstack.paths import StackPaths
 from release.errors import ReleaseError
 
 STANDIN_PORT = 5003
+# The checkout commit the sandbox last took in, kept in the sandbox's origin.
+CHECKOUT_REF = "refs/rehearsal/checkout"
 REPOSITORY = "barycenter-oidc/barycenter"
 IMAGE = "127.0.0.1:5000/barycenter-rehearsal"
 IDENTITY = ("Barycenter Rehearsal", "rehearsal@barycenter.invalid")
@@ -54,6 +57,17 @@ class Sandbox:
     def secrets(self) -> Path:
         return self.root / "secrets"
 
+    @property
+    def services(self) -> StackPaths:
+        """Where the sandbox's own services (the GitHub stand-in) keep PID files and logs."""
+        return StackPaths(self.root)
+
+
+def sandbox_root(paths: StackPaths) -> Path:
+    """`$BARYCENTER_REHEARSAL_DIR`, else the stack's `rehearsal/`: tests rehearse in their own."""
+    chosen = os.environ.get("BARYCENTER_REHEARSAL_DIR")
+    return Path(chosen) if chosen else paths.root / "rehearsal"
+
 
 def git(cwd: Path, *args: str) -> str:
     result = subprocess.run(
@@ -76,20 +90,22 @@ def secret(sandbox: Sandbox, name: str) -> str:
 
 
 def make_sandbox(checkout: Path, paths: StackPaths, fresh: bool) -> Sandbox:
-    sandbox = Sandbox(paths.root / "rehearsal")
+    sandbox = Sandbox(sandbox_root(paths))
     if fresh and sandbox.root.exists():
-        shutil.rmtree(sandbox.root)
         # The stand-in's releases belong to the old sandbox: a new one starts with none.
-        services.stop("github-standin", paths.pidfile("github-standin"))
+        stop_standin(sandbox)
+        shutil.rmtree(sandbox.root)
     sandbox.root.mkdir(parents=True, exist_ok=True)
     if not sandbox.origin.exists():
-        git(sandbox.root, "clone", "-q", "--bare", str(checkout), str(sandbox.origin))
+        # main is the checkout as it is now (HEAD, whichever branch), develop starts there too.
+        head = git(checkout, "rev-parse", "HEAD")
+        git(sandbox.root, "clone", "-q", "--bare", "--no-tags", str(checkout), str(sandbox.origin))
+        git(sandbox.origin, "update-ref", "refs/heads/main", head)
+        git(sandbox.origin, "symbolic-ref", "HEAD", "refs/heads/main")
         branches = git(sandbox.origin, "branch", "--format=%(refname:short)").split()
-        if "main" not in branches:
-            head = git(sandbox.origin, "rev-parse", "HEAD")
-            git(sandbox.origin, "branch", "main", head)
         if "develop" not in branches:
             git(sandbox.origin, "branch", "develop", "main")
+        git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
     if not sandbox.work.exists():
         git(sandbox.root, "clone", "-q", "--branch", "main", str(sandbox.origin), str(sandbox.work))
         git(sandbox.work, "config", "user.name", IDENTITY[0])
@@ -98,9 +114,98 @@ def make_sandbox(checkout: Path, paths: StackPaths, fresh: bool) -> Sandbox:
     return sandbox
 
 
-def standin_answers() -> bool:
+def checkout_state(checkout: Path) -> tuple[str, str, int]:
+    """The checkout's HEAD, its subject, and how many paths have uncommitted changes."""
+    head = git(checkout, "rev-parse", "HEAD")
+    subject = git(checkout, "log", "-1", "--format=%s", head)
+    changed = git(checkout, "status", "--porcelain", "--untracked-files=normal").splitlines()
+    return head, subject, len(changed)
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    result = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", older, newer],
+        cwd=repo,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    return result.returncode == 0
+
+
+def take_in_checkout(checkout: Path, sandbox: Sandbox, say: Callable[[str], None]) -> int:
+    """Bring the checkout's new commits into the sandbox's main, as a maintainer merges work
+    after a release; return how many commits came in (0: nothing new, converge)."""
+    head = git(checkout, "rev-parse", "HEAD")
+    main = git(sandbox.origin, "rev-parse", "refs/heads/main")
+    if is_ancestor(sandbox.origin, head, main):
+        return 0
+    taken = git(sandbox.origin, "rev-parse", "-q", "--verify", CHECKOUT_REF)
+    git(sandbox.work, "fetch", "-q", "--no-tags", str(checkout), head)
+    if not taken or not is_ancestor(sandbox.work, taken, head):
+        raise ReleaseError(
+            f"the sandbox rehearsed checkout commit {taken[:12] or 'unknown'}, and the "
+            f"checkout's HEAD {head[:12]} does not descend from it (history rewritten, or "
+            "another branch)",
+            "start a new sandbox: invoke release --rehearsal --fresh",
+        )
+    local_main = git(sandbox.work, "rev-parse", "refs/heads/main")
+    if local_main != main or git(sandbox.work, "status", "--porcelain"):
+        say(
+            "rehearsal: the sandbox's interrupted release is finished first; the checkout's "
+            "new commits come in on the next rehearsal"
+        )
+        return 0
+    count = int(git(sandbox.work, "rev-list", "--count", f"{main}..{head}"))
+    git(sandbox.work, "switch", "-q", "main")
+    merged = subprocess.run(
+        [
+            "git",
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            f"Merge the checkout's {head[:12]} (rehearsal)",
+            head,
+        ],
+        cwd=sandbox.work,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if merged.returncode != 0:
+        conflicted = git(sandbox.work, "diff", "--name-only", "--diff-filter=U").split()
+        git(sandbox.work, "merge", "--abort")
+        raise ReleaseError(
+            f"the checkout's new commits conflict with the sandbox's releases in "
+            f"{', '.join(conflicted) or 'the merge'}",
+            "start a new sandbox: invoke release --rehearsal --fresh",
+        )
+    git(sandbox.work, "push", "-q", "origin", "main")
+    git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
+    say(f"rehearsal: took {count} new commit(s) of the checkout into the sandbox's main")
+    return count
+
+
+def standin_port(sandbox: Sandbox, paths: StackPaths) -> int:
+    """The stack's sandbox serves on 5003, as the README says; another sandbox (a test's) on a
+    free port of its own, kept in the sandbox so every rerun finds its stand-in again."""
+    recorded = sandbox.root / "standin-port"
+    if recorded.exists():
+        return int(recorded.read_text())
+    port = STANDIN_PORT
+    if sandbox.root != paths.root / "rehearsal":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+    recorded.write_text(f"{port}\n")
+    return port
+
+
+def standin_answers(port: int) -> bool:
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{STANDIN_PORT}/api/v3/", timeout=1)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v3/", timeout=1)
     except urllib.error.HTTPError:
         return True
     except OSError:
@@ -108,8 +213,18 @@ def standin_answers() -> bool:
     return True
 
 
-def ensure_standin(paths: StackPaths, token: str, checkout: Path) -> str:
-    """The GitHub stand-in as a stack service: its releases outlive one rehearsal run."""
+def stop_standin(sandbox: Sandbox) -> bool:
+    return services.stop("github-standin", sandbox.services.pidfile("github-standin"))
+
+
+def standin_fix(last_line: str) -> str | None:
+    if "ModuleNotFoundError" in last_line or "ImportError" in last_line:
+        return "run ./bootstrap, which installs the rehearsal extra (pip install '.[rehearsal]')"
+    return None
+
+
+def ensure_standin(sandbox: Sandbox, port: int, token: str, checkout: Path) -> str:
+    """The sandbox's GitHub stand-in, a service of its own: its releases outlive one run."""
     os.environ["GITHUB_TOKEN"] = token
     os.environ.pop("GH_TOKEN", None)
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -122,27 +237,45 @@ def ensure_standin(paths: StackPaths, token: str, checkout: Path) -> str:
             "-m",
             "devstack.github_standin",
             "--port",
-            str(STANDIN_PORT),
+            str(port),
             "--repository",
             REPOSITORY,
         ],
-        ready=standin_answers,
+        ready=lambda: standin_answers(port),
+        fix=standin_fix,
     )
-    services.start(service, paths, timeout=120)
-    return f"http://127.0.0.1:{STANDIN_PORT}/api/v3"
+    for directory in (sandbox.services.run, sandbox.services.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    services.start(service, sandbox.services, timeout=120)
+    return f"http://127.0.0.1:{port}/api/v3"
 
 
-def prepare_rehearsal(checkout: Path, fresh: bool, say: Callable[[str], None]) -> Sandbox:
-    """Stack up, sandbox, keys, stand-in and overrides; the environment set for the release."""
+def prepare_rehearsal(
+    checkout: Path, fresh: bool, dry_run: bool, say: Callable[[str], None]
+) -> tuple[Sandbox, str]:
+    """Stack up, sandbox (with the checkout's new commits), keys, stand-in and overrides; the
+    environment set for the release. Returns the sandbox and its stand-in's API URL."""
     from release import cosign
 
+    checkout = checkout.resolve()
+    head, subject, changed = checkout_state(checkout)
+    say(f"rehearsal: rehearsing the checkout {checkout} at {head[:12]} ({subject})")
+    if changed:
+        say(
+            f"rehearsal: {changed} uncommitted change(s) in the checkout are not rehearsed, "
+            "only its commits are: commit them to rehearse them"
+        )
     say("rehearsal: bringing the local stack up (idempotent)")
     components = lifecycle.up()
     missing = [c.name for c in components if not c.ok]
     if missing:
         raise ReleaseError(f"the stack lacks {', '.join(missing)}", "read invoke stack.status")
     paths = StackPaths.from_environment()
-    sandbox = make_sandbox(checkout.resolve(), paths, fresh)
+    sandbox = make_sandbox(checkout, paths, fresh)
+    if dry_run:
+        say("rehearsal: a dry run takes no new commit of the checkout into the sandbox")
+    else:
+        take_in_checkout(checkout, sandbox, say)
     password = secret(sandbox, "cosign-password")
     if not (sandbox.keys / "cosign.key").exists():
         if sandbox.keys.exists():
@@ -150,7 +283,8 @@ def prepare_rehearsal(checkout: Path, fresh: bool, say: Callable[[str], None]) -
         sandbox.keys.mkdir(parents=True)
         cosign.generate_key_pair(sandbox.keys, password)
     token = secret(sandbox, "github-token")
-    api_url = ensure_standin(paths, token, Path(__file__).resolve().parent.parent)
+    port = standin_port(sandbox, paths)
+    api_url = ensure_standin(sandbox, port, token, Path(__file__).resolve().parent.parent)
     image = image_of(sandbox)
     sandbox.overrides.write_text(
         f'image = "{image}"\n'
@@ -165,7 +299,7 @@ def prepare_rehearsal(checkout: Path, fresh: bool, say: Callable[[str], None]) -
     os.environ["BARYCENTER_RELEASE_CONFIG"] = str(sandbox.overrides)
     os.environ["BARYCENTER_REHEARSAL_COSIGN_PASSWORD"] = password
     say(f"rehearsal: sandbox {sandbox.root} (origin {sandbox.origin}, clone {sandbox.work})")
-    return sandbox
+    return sandbox, api_url
 
 
 def image_of(sandbox: Sandbox) -> str:
@@ -193,16 +327,19 @@ def empty_fix(sandbox: Sandbox, version: str) -> None:
 
 
 def default_version(work: Path) -> str:
-    """Without --version: the checkout's Cargo.toml version when the checkout has not released
-    it, else the next minor; the same on every rerun, so a rerun converges."""
+    """Without --version, from the sandbox as it stands: its Cargo.toml version while that is
+    unreleased there; else the next minor when main holds commits its latest release lacks;
+    else that latest release, so a rerun converges."""
     from release import cargo
-    from release.version import parse_version, release_versions
+    from release.version import parse_version, release_versions, tag_name
 
     current = parse_version(cargo.crate_version(work).version)
     released = release_versions(git(work, "tag", "--list", "v*").split())
     if current not in released and all(v < current for v in released):
         return str(current)
-    return str(max(released).bump_minor())
+    latest = max(released)
+    unreleased = int(git(work, "rev-list", "--count", f"{tag_name(latest)}..main"))
+    return str(latest.bump_minor() if unreleased else latest)
 
 
 def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -> None:
@@ -210,15 +347,15 @@ def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -
     from release.plan import ReleaseOptions
 
     say = commands.say
-    version = version or default_version(checkout.resolve())
-    sandbox = prepare_rehearsal(checkout, fresh, say)
+    sandbox, api_url = prepare_rehearsal(checkout, fresh, dry_run, say)
     git(sandbox.work, "switch", "-q", "main")
+    version = version or default_version(sandbox.work)
     try:
         commands.release(sandbox.work, ReleaseOptions(version=version, dry_run=dry_run))
         if not dry_run:
             commands.verify(sandbox.work, version, "table", "")
     finally:
-        for line in where(sandbox, f"v{version}", f"http://127.0.0.1:{STANDIN_PORT}/api/v3"):
+        for line in where(sandbox, f"v{version}", api_url):
             say(f"rehearsal: {line}")
 
 
@@ -227,7 +364,7 @@ def rehearse_hotfix(checkout: Path, version: str, fresh: bool) -> None:
     from release.plan import HotfixOptions
 
     say = commands.say
-    sandbox = prepare_rehearsal(checkout, fresh, say)
+    sandbox, api_url = prepare_rehearsal(checkout, fresh, False, say)
     try:
         options = HotfixOptions(version=version)
         git(sandbox.work, "switch", "-q", "main")
@@ -238,5 +375,5 @@ def rehearse_hotfix(checkout: Path, version: str, fresh: bool) -> None:
         commands.run_slice("tagged", sandbox.work, options)
         commands.verify(sandbox.work, version, "table", "")
     finally:
-        for line in where(sandbox, f"v{version}", f"http://127.0.0.1:{STANDIN_PORT}/api/v3"):
+        for line in where(sandbox, f"v{version}", api_url):
             say(f"rehearsal: {line}")

@@ -21,6 +21,8 @@ class Service:
     ready: Callable[[], bool]
     # dockerd writes its own PID file; the others are recorded by us.
     own_pidfile: Path | None = None
+    # The fix for a start that failed with this last log line, if the service knows one.
+    fix: Callable[[str], str | None] = lambda last_line: None
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -61,7 +63,10 @@ def start(service: Service, paths: StackPaths, timeout: float = 60.0) -> int:
     running = read_pid(pidfile)
     if running is not None and service.ready():
         return running
-    log = paths.logfile(service.name).open("ab")
+    logfile = paths.logfile(service.name)
+    log = logfile.open("ab")
+    # The log is kept across starts: only what this start wrote explains its failure.
+    start_offset = log.tell()
     process = subprocess.Popen(
         list(service.argv),
         stdout=log,
@@ -74,15 +79,34 @@ def start(service: Service, paths: StackPaths, timeout: float = 60.0) -> int:
         pidfile.write_text(f"{process.pid}\n")
     if not wait_until(lambda: service.ready() or process.poll() is not None, timeout):
         raise ReleaseError(
-            f"{service.name} did not become ready in {timeout:.0f} s",
-            f"read {paths.logfile(service.name)}",
+            f"{service.name} did not become ready in {timeout:.0f} s"
+            + said(last_line(logfile, start_offset)),
+            f"read {logfile}",
         )
     if process.poll() is not None:
+        last = last_line(logfile, start_offset)
+        fix = service.fix(last)
         raise ReleaseError(
-            f"{service.name} exited with status {process.returncode}",
-            f"read {paths.logfile(service.name)}",
+            f"{service.name} exited with status {process.returncode}" + said(last),
+            f"{fix} (log: {logfile})" if fix else f"read {logfile}",
         )
     return process.pid
+
+
+def last_line(logfile: Path, offset: int) -> str:
+    """The last line this start wrote to its log: a traceback's last line is its error."""
+    try:
+        with logfile.open("rb") as log:
+            log.seek(offset)
+            written = log.read()[-4096:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in written.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def said(line: str) -> str:
+    return f" ({line})" if line else ""
 
 
 def stop(name: str, pidfile: Path, timeout: float = 30.0) -> bool:

@@ -57,14 +57,22 @@ def hotfix_finish(repo: Path, options: HotfixOptions) -> None:
     run_slice("hotfix.finish", repo, options)
 
 
-def reproduce(repo: Path, version: str, platform: str, image: str, as_json: bool) -> None:
+def check_format(output_format: str) -> None:
+    """status, verify and reproduce all spell machine-readable output `--format json`."""
+    if output_format not in ("table", "json"):
+        raise ReleaseError(f"unknown format {output_format!r}", "use --format table or json")
+
+
+def reproduce(repo: Path, version: str, platform: str, image: str, output_format: str) -> None:
     """Rebuild the release of `version` from its tag and compare; exit 1 on any difference."""
     from release.reproduce import render
     from release.reproduce import reproduce as rebuild
 
+    check_format(output_format)
     if not version:
         raise ReleaseError("which release?", "name it with --version, e.g. --version 1.2.0")
     report = rebuild(repo, version, platform, image)
+    as_json = output_format == "json"
     print(json.dumps(report.as_json(), indent=2) if as_json else render(report), flush=True)
     if not report.reproduced:
         raise ReleaseError(
@@ -86,8 +94,7 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
 
 def status(repo: Path, version: str, output_format: str, image: str) -> None:
     """Every step's state for the release of `version`, read from reality."""
-    if output_format not in ("table", "json"):
-        raise ReleaseError(f"unknown format {output_format!r}", "use --format table or json")
+    check_format(output_format)
     git = GitRepo(repo)
     flow_hotfix = f"hotfix/{version.removeprefix('v')}" in git.branches()
     options: ReleaseOptions | HotfixOptions = (
@@ -138,8 +145,7 @@ def verify(repo: Path, version: str, output_format: str, image: str) -> None:
     from release.verify import REMINDERS, failures
     from release.verify import verify as checklist
 
-    if output_format not in ("table", "json"):
-        raise ReleaseError(f"unknown format {output_format!r}", "use --format table or json")
+    check_format(output_format)
     plan = make_plan(repo, ReleaseOptions(version=version, image=image), frozenset())
     findings = checklist(plan)
     if output_format == "json":
@@ -162,7 +168,8 @@ def verify(repo: Path, version: str, output_format: str, image: str) -> None:
             table.add_column(column)
         for finding in findings:
             table.add_row(finding.check, "ok" if finding.ok else "FAILED", finding.detail)
-        Console(width=160).print(table)
+        # A log or a pipe gets 100 columns, which the table wraps its details to fit.
+        Console(width=None if sys.stdout.isatty() else 100).print(table)
         for reminder in REMINDERS:
             print(f"reminder (by hand): {reminder}")
     wrong = failures(findings)

@@ -43,3 +43,10 @@ def test_task_help_is_the_docstring_and_names_the_options(repo_root: Path) -> No
     assert "once per platform" in help_text
     assert "--version" in help_text
     assert "--platform" in help_text
+
+
+def test_release_help_names_the_steps_it_runs_in_their_order(repo_root: Path) -> None:
+    from release.pipeline import SLICES
+
+    help_text = " ".join(invoke(repo_root, "--help", "release").stdout.split())
+    assert f"every step in turn: {', '.join(SLICES['release'])}." in help_text

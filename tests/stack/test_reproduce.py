@@ -68,7 +68,7 @@ def test_a_release_is_reproduced_on_every_platform_from_nothing(
     build(checkout)
     shutil.rmtree(checkout.root / ".build-cache")  # the release's own build cache
 
-    result = reproduce(checkout, "--json")
+    result = reproduce(checkout, "--format", "json")
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -193,7 +193,7 @@ def test_a_pinned_base_image_may_move_without_harm(
     before = digest_of(test_base)
     move(test_base, tmp_path)
 
-    result = reproduce(checkout, "--platform", "linux/amd64", "--json")
+    result = reproduce(checkout, "--platform", "linux/amd64", "--format", "json")
 
     assert result.returncode == 0, result.stdout + result.stderr
     (platform,) = json.loads(result.stdout)["platforms"]

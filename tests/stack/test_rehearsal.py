@@ -1,0 +1,141 @@
+"""`invoke release --rehearsal` rehearses the checkout as it is now.
+
+Each run takes the checkout's new commits into the sandbox, releases them as the next
+version, and names the commit it rehearses first. A sandbox whose checkout history was
+rewritten is refused, and `--fresh` (the fix the refusal names) starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.rehearsal import REPOSITORY
+from tests.gitrepos import REPO_ROOT, configure_identity, git
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """A maintainer's checkout (a clone of this repository) and the sandbox it rehearses in."""
+
+    base: Path
+
+    @property
+    def checkout(self) -> Path:
+        return self.base / "checkout"
+
+    @property
+    def sandbox(self) -> Path:
+        return self.base / "sandbox"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "release", "--rehearsal"]
+        return subprocess.run(
+            [*argv, *args, "--repo", str(self.checkout)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1500,
+            env={**os.environ, "BARYCENTER_REHEARSAL_DIR": str(self.sandbox)},
+        )
+
+    def commit(self, message: str, path: str) -> str:
+        (self.checkout / path).write_text(f"{message}\n")
+        git(self.checkout, "add", path)
+        git(self.checkout, "commit", "-q", "-m", message)
+        return git(self.checkout, "rev-parse", "HEAD")
+
+    def sandbox_refs(self) -> str:
+        return git(self.sandbox / "origin.git", "for-each-ref", "--format=%(refname) %(objectname)")
+
+    def github_release(self, tag: str) -> dict[str, Any]:
+        port = (self.sandbox / "standin-port").read_text().strip()
+        token = (self.sandbox / "secrets" / "github-token").read_text().strip()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v3/repos/{REPOSITORY}/releases/tags/{tag}",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            document: dict[str, Any] = json.load(answer)
+            return document
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
+    """A checkout at this repository's HEAD, rehearsed once."""
+    rehearsal = Rehearsal(tmp_path_factory.mktemp("rehearsal"))
+    git(rehearsal.base, "clone", "-q", "--no-tags", str(REPO_ROOT), str(rehearsal.checkout))
+    git(rehearsal.checkout, "checkout", "-q", "-B", "main", git(REPO_ROOT, "rev-parse", "HEAD"))
+    configure_identity(rehearsal.checkout)
+    first = rehearsal.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    return rehearsal
+
+
+def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal) -> None:
+    origin = rehearsal.sandbox / "origin.git"
+    first_tag = git(origin, "describe", "--tags", "--abbrev=0", "main")
+
+    # Nothing new in the checkout: the rerun converges on the same release.
+    again = rehearsal.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert git(origin, "tag", "--list", "v*").split() == [first_tag]
+
+    # A new feature, committed; an uncommitted edit beside it.
+    feature = rehearsal.commit("feat: a feature committed after the first rehearsal", "NEW.md")
+    (rehearsal.checkout / "README.md").write_text("an edit not committed\n")
+    third = rehearsal.run()
+    assert third.returncode == 0, third.stdout + third.stderr
+
+    lines = third.stdout.splitlines()
+    assert lines[0] == (
+        f"rehearsal: rehearsing the checkout {rehearsal.checkout} at {feature[:12]} "
+        "(feat: a feature committed after the first rehearsal)"
+    )
+    assert lines[1] == (
+        "rehearsal: 1 uncommitted change(s) in the checkout are not rehearsed, only its "
+        "commits are: commit them to rehearse them"
+    )
+    assert "rehearsal: took 1 new commit(s) of the checkout into the sandbox's main" in lines
+    tags = git(origin, "tag", "--list", "v*", "--sort=v:refname").split()
+    assert tags[0] == first_tag
+    assert len(tags) == 2, tags
+    new_tag = tags[1]
+    # The new release holds the feature, its notes name it, and verify passed.
+    git(origin, "merge-base", "--is-ancestor", feature, new_tag)
+    assert "a feature committed after the first rehearsal" in rehearsal.github_release(new_tag)[
+        "body"
+    ]
+    # The rehearsal exits 0 only when every check of verify passed; its report is printed.
+    assert f"release {new_tag}: post-release checklist" in third.stdout
+    assert "FAILED" not in third.stdout
+    git(rehearsal.checkout, "checkout", "-q", "--", "README.md")
+
+
+def test_a_rewritten_checkout_is_refused_and_fresh_starts_over(rehearsal: Rehearsal) -> None:
+    before = rehearsal.sandbox_refs()
+    git(rehearsal.checkout, "reset", "-q", "--hard", "HEAD~1")
+    rewritten = rehearsal.commit("feat: another history", "OTHER.md")
+
+    refused = rehearsal.run()
+
+    assert refused.returncode == 1
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, refused.stderr
+    assert errors[0].startswith("error: the sandbox rehearsed checkout commit ")
+    assert f"the checkout's HEAD {rewritten[:12]} does not descend from it" in errors[0]
+    assert errors[0].endswith("start a new sandbox: invoke release --rehearsal --fresh")
+    assert rehearsal.sandbox_refs() == before
+
+    fresh = rehearsal.run("--fresh")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    origin = rehearsal.sandbox / "origin.git"
+    git(origin, "merge-base", "--is-ancestor", rewritten, "main")
