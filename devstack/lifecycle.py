@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from devstack import baseimages, engine, packages, registry, services
+from devstack import baseimages, engine, machine, packages, progress, registry, services
 from devstack.paths import StackPaths
+from release.errors import ReleaseError
 
 console = Console(highlight=False)
 
@@ -24,15 +25,25 @@ class Component:
     log: str = ""
 
 
-def timed(label: str, action: Callable[[], object]) -> object:
+def timed(label: str, action: Callable[[], object], watch: bool = True) -> object:
+    """Run one phase and print its time; a phase that reports its own progress says so."""
     started = time.monotonic()
-    result = action()
+    if watch:
+        with progress.reporting(console, lambda seconds: [f"  {label}: {seconds:.0f} s so far"]):
+            result = action()
+    else:
+        console.print(f"  {label}:")
+        result = action()
     console.print(f"  {label}: {time.monotonic() - started:.1f} s")
     return result
 
 
 def up(paths: StackPaths | None = None) -> list[Component]:
     paths = paths or StackPaths.from_environment()
+    # Before anything is written or installed: may the stack install on this machine at all?
+    refused = machine.refusal(machine.read_facts(services.read_pid(paths.pidfile("dockerd"))))
+    if refused:
+        raise ReleaseError(*refused)
     paths.ensure()
     started = time.monotonic()
     console.print(f"stack.up (state in {paths.root})")
@@ -49,7 +60,11 @@ def up(paths: StackPaths | None = None) -> list[Component]:
         )
     timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
     if not external:
-        timed("base images in the mirror", lambda: baseimages.ensure_base_images(paths))
+        timed(
+            "base images in the mirror",
+            lambda: baseimages.ensure_base_images(paths, console),
+            watch=False,
+        )
     console.print(f"stack.up finished in {time.monotonic() - started:.1f} s")
     return status(paths)
 

@@ -81,6 +81,55 @@ def trixie_apt_options(paths: StackPaths) -> list[str]:
     ]
 
 
+def bookworm_apt_options(paths: StackPaths) -> list[str]:
+    """The system's own sources, with package lists and caches of the stack's own: reading
+    what apt would do writes nothing outside the stack's state directory."""
+    apt = paths.apt
+    (apt / "bookworm-lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (apt / "bookworm-cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    return [
+        f"-oDir::State::Lists={apt / 'bookworm-lists'}",
+        f"-oDir::Cache={apt / 'bookworm-cache'}",
+    ]
+
+
+def replaced_packages(simulation: str) -> list[str]:
+    """The installed packages an `apt-get -s install` would remove ("Remv NAME [VERSION]") or
+    replace by another version ("Inst NAME [INSTALLED] (NEW ...)")."""
+    touched = []
+    for line in simulation.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "Remv":
+            touched.append(f"{words[1]} (removed)")
+        elif len(words) >= 4 and words[0] == "Inst" and words[2].startswith("["):
+            touched.append(f"{words[1]} {words[2].strip('[]')} (replaced)")
+    return touched
+
+
+def install_safely(options: list[str], names: tuple[str, ...], log: Path, fix: str) -> None:
+    """apt-get install, after apt's own simulation says no installed package is removed or
+    replaced by it; otherwise refuse, with nothing changed."""
+    args = [*options, "install", "--no-install-recommends", *names]
+    simulation = subprocess.run(
+        ["apt-get", "-q", "-s", *args],
+        capture_output=True,
+        text=True,
+        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        check=False,
+    )
+    if simulation.returncode != 0:
+        last = (simulation.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ReleaseError(f"apt-get cannot install {', '.join(names)} ({last})", fix)
+    touched = replaced_packages(simulation.stdout)
+    if touched:
+        raise ReleaseError(
+            f"installing {', '.join(names)} would touch packages already here: "
+            f"{', '.join(touched)}",
+            fix,
+        )
+    apt_get(*args, log=log)
+
+
 def apt_get(*args: str, log: Path) -> None:
     with log.open("ab") as out:
         result = subprocess.run(
@@ -95,12 +144,14 @@ def apt_get(*args: str, log: Path) -> None:
 
 
 def ensure_bookworm_packages(paths: StackPaths) -> list[str]:
-    missing = [name for name in BOOKWORM_PACKAGES if installed_version(name) is None]
+    missing = tuple(name for name in BOOKWORM_PACKAGES if installed_version(name) is None)
     if missing:
         log = paths.logfile("apt")
-        apt_get("update", log=log)
-        apt_get("install", "--no-install-recommends", *missing, log=log)
-    return missing
+        options = bookworm_apt_options(paths)
+        apt_get(*options, "update", log=log)
+        fix = f"nothing was changed; install them yourself (apt-get install {' '.join(missing)})"
+        install_safely(options, missing, log, fix + ", then run stack.up again")
+    return list(missing)
 
 
 def ensure_engine_packages(paths: StackPaths) -> bool:
@@ -110,7 +161,11 @@ def ensure_engine_packages(paths: StackPaths) -> bool:
     options = trixie_apt_options(paths)
     log = paths.logfile("apt")
     apt_get(*options, "update", log=log)
-    apt_get(*options, "install", "--no-install-recommends", *TRIXIE_ENGINE_PACKAGES, log=log)
+    fix = (
+        "nothing was changed; to use the Docker engine already here: "
+        "DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up"
+    )
+    install_safely(options, TRIXIE_ENGINE_PACKAGES, log, fix)
     return True
 
 

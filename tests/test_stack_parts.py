@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack import baseimages, engine, packages, registry, services
+from devstack import baseimages, engine, machine, packages, registry, rehearsal, services
 from devstack.paths import StackPaths
 from release.errors import ReleaseError
 
@@ -83,10 +83,175 @@ def test_a_service_that_exits_at_once_is_reported_with_its_log(paths: StackPaths
         argv=[sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
         ready=lambda: False,
     )
-    with pytest.raises(ReleaseError, match="crasher exited with status 3") as failure:
+    with pytest.raises(ReleaseError) as failure:
         services.start(service, paths, timeout=10)
-    assert str(paths.logfile("crasher")) in str(failure.value)
-    assert "boom" in paths.logfile("crasher").read_text()
+    assert str(failure.value) == (
+        f"crasher exited with status 3 (boom): read {paths.logfile('crasher')}"
+    )
+
+
+def test_a_service_that_fails_says_its_last_error_line_and_its_own_fix(
+    paths: StackPaths,
+) -> None:
+    paths.logfile("standin").write_text("an earlier start's last words\n")
+    service = services.Service(
+        name="standin",
+        argv=[sys.executable, "-c", "import no_such_module_here"],
+        ready=lambda: False,
+        fix=rehearsal.standin_fix,
+    )
+    with pytest.raises(ReleaseError) as failure:
+        services.start(service, paths, timeout=10)
+    assert str(failure.value) == (
+        "standin exited with status 1 (ModuleNotFoundError: No module named "
+        "'no_such_module_here'): run ./bootstrap, which installs the rehearsal extra "
+        f"(pip install '.[rehearsal]') (log: {paths.logfile('standin')})"
+    )
+
+
+DEBIAN_12 = {"ID": "debian", "VERSION_ID": "12", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
+USE_YOUR_ENGINE = (
+    "use it instead: DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up "
+    "(the stack then installs no engine)"
+)
+ELSEWHERE = "nothing was changed: run it on Debian 12 (a virtual machine or container will do)"
+
+
+@pytest.mark.parametrize(
+    ("os_release", "packages_here", "engines", "docker_host", "expected"),
+    [
+        (DEBIAN_12, {}, (), "", None),
+        # The stack's own engine is excluded before the facts are made: none here.
+        (DEBIAN_12, {}, (), "unix:///var/run/docker.sock", None),
+        (
+            DEBIAN_12,
+            {"docker-ce": "5:27.3.1-1~debian.12~bookworm"},
+            (),
+            "",
+            (
+                "a Docker engine that stack.up did not install is here (docker-ce "
+                "5:27.3.1-1~debian.12~bookworm), and stack.up's engine packages would replace it",
+                USE_YOUR_ENGINE,
+            ),
+        ),
+        (
+            DEBIAN_12,
+            {"containerd.io": "1.7.22-1"},
+            ((4242, "dockerd"),),
+            "",
+            (
+                "a Docker engine that stack.up did not install is here (containerd.io 1.7.22-1, "
+                "dockerd (pid 4242)), and stack.up's engine packages would replace it",
+                USE_YOUR_ENGINE,
+            ),
+        ),
+        (
+            DEBIAN_12,
+            {},
+            ((77, "com.docker.backend"),),
+            "",
+            (
+                "a Docker engine that stack.up did not install is here (com.docker.backend "
+                "(pid 77)), and stack.up's engine packages would replace it",
+                USE_YOUR_ENGINE,
+            ),
+        ),
+        # With DOCKER_HOST the user's engine is used, and no engine package installed.
+        (DEBIAN_12, {"docker-ce": "5:27.3.1"}, ((1, "dockerd"),), "unix:///x.sock", None),
+        (
+            {"ID": "debian", "VERSION_ID": "13", "PRETTY_NAME": "Debian GNU/Linux 13 (trixie)"},
+            {},
+            (),
+            "",
+            (
+                "stack.up installs its parts with apt on Debian 12 only, and this is "
+                "Debian GNU/Linux 13 (trixie)",
+                ELSEWHERE,
+            ),
+        ),
+        (
+            {"ID": "ubuntu", "VERSION_ID": "12", "NAME": "Ubuntu"},
+            {},
+            (),
+            "unix:///var/run/docker.sock",
+            (
+                "stack.up installs its parts with apt on Debian 12 only, and this is Ubuntu",
+                ELSEWHERE,
+            ),
+        ),
+        (
+            {},
+            {},
+            (),
+            "",
+            (
+                "stack.up installs its parts with apt on Debian 12 only, and this is an "
+                "unknown system",
+                ELSEWHERE,
+            ),
+        ),
+    ],
+)
+def test_stack_up_refuses_machines_it_could_harm(
+    os_release: dict[str, str],
+    packages_here: dict[str, str],
+    engines: tuple[tuple[int, str], ...],
+    docker_host: str,
+    expected: tuple[str, str] | None,
+) -> None:
+    facts = machine.MachineFacts(os_release, packages_here, engines, docker_host)
+    assert machine.refusal(facts) == expected
+
+
+def test_os_release_is_read_as_its_shell_quoting_says() -> None:
+    text = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n# x=y\n'
+    assert machine.parse_os_release(text) == {
+        "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)",
+        "ID": "debian",
+        "VERSION_ID": "12",
+    }
+
+
+def test_apts_simulation_names_what_it_would_remove_or_replace() -> None:
+    simulation = """\
+NOTE: This is only a simulation!
+Remv docker-ce [5:27.3.1-1~debian.12~bookworm] [docker-ce-cli:amd64 ]
+Remv containerd.io [1.7.22-1]
+Inst docker.io [20.10.24+dfsg1-1+b3] (26.1.5+dfsg1-9+b9 Debian:testing [amd64])
+Inst containerd (1.7.24~ds1-6+b4 Debian:testing [amd64])
+Conf containerd (1.7.24~ds1-6+b4 Debian:testing [amd64])
+"""
+    assert packages.replaced_packages(simulation) == [
+        "docker-ce (removed)",
+        "containerd.io (removed)",
+        "docker.io 20.10.24+dfsg1-1+b3 (replaced)",
+    ]
+    assert packages.replaced_packages("Inst qemu-user-static (1:7.2 Debian:12 [amd64])") == []
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        ("", "resolving packages"),
+        ("I: Retrieving InRelease \nI: Retrieving Packages \n", "resolving packages"),
+        (
+            "I: Retrieving adduser 3.134\nI: Validating adduser 3.134\nI: Retrieving apt 2.6.1\n",
+            "downloading: 2 packages so far",
+        ),
+        (
+            "I: Retrieving a 1\nI: Retrieving b 2\nI: Retrieving c 3\nI: Extracting a...\n",
+            "extracting 1/3 packages",
+        ),
+        (
+            "I: Retrieving a 1\nI: Retrieving b 2\nI: Unpacking required packages...\n"
+            "I: Unpacking a...\nI: Configuring a...\nI: Configuring b...\n"
+            "I: Configuring the base system...\n",
+            "configuring 2/2 packages",
+        ),
+    ],
+)
+def test_debootstraps_progress_is_read_from_its_log(log: str, expected: str) -> None:
+    assert baseimages.debootstrap_progress(log) == expected
 
 
 def test_a_stale_pid_file_is_not_a_running_service(paths: StackPaths) -> None:

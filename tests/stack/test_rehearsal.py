@@ -63,7 +63,7 @@ class Rehearsal:
             f"http://127.0.0.1:{port}/api/v3/repos/{REPOSITORY}/releases/tags/{tag}",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - http to loopback
             document: dict[str, Any] = json.load(answer)
             return document
 
@@ -111,9 +111,9 @@ def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal)
     new_tag = tags[1]
     # The new release holds the feature, its notes name it, and verify passed.
     git(origin, "merge-base", "--is-ancestor", feature, new_tag)
-    assert "a feature committed after the first rehearsal" in rehearsal.github_release(new_tag)[
-        "body"
-    ]
+    assert (
+        "a feature committed after the first rehearsal" in rehearsal.github_release(new_tag)["body"]
+    )
     # The rehearsal exits 0 only when every check of verify passed; its report is printed.
     assert f"release {new_tag}: post-release checklist" in third.stdout
     assert "FAILED" not in third.stdout

@@ -1,0 +1,171 @@
+"""stack.up never harms a machine that is not a fresh Debian 12.
+
+Each case runs the real `invoke stack.up` as root in a throw-away container made to look like
+such a machine: Debian 12 with Docker CE installed (a package named docker-ce, as docker.com's
+apt repository installs it), Debian 13, and Debian 12 where apt would remove a package to
+install the stack's. Each refuses in one line, and afterwards the container's installed
+packages and every file outside the stack's state directory are as they were.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepos import REPO_ROOT
+
+# The stack's offline rust:1-bookworm: Debian 12 with the libraries this Python needs.
+IMAGE = "rust:1-bookworm"
+STATE = "/state"
+
+FAKE_PACKAGE = """\
+mkdir -p /tmp/{name}/DEBIAN
+printf 'Package: {name}\\nVersion: {version}\\nArchitecture: all\\nMaintainer: t <t@t.invalid>\\n{extra}Description: stands in for {name}\\n' > /tmp/{name}/DEBIAN/control
+dpkg-deb --build /tmp/{name} /tmp/{name}.deb >/dev/null
+dpkg -i /tmp/{name}.deb >/dev/null
+"""  # noqa: E501 - one printf line, as dpkg's control file wants it
+
+# What is compared before and after: the installed packages, and every file changed outside
+# the state directory, the mounts and the kernel's file systems.
+SNAPSHOT_BEFORE = "dpkg-query -W > /tmp/packages-before; touch /tmp/marker; sleep 1.1\n"
+SNAPSHOT_AFTER = """\
+dpkg-query -W | diff /tmp/packages-before - > /dev/null && echo "packages: unchanged"
+changed=$(find / -xdev -newer /tmp/marker -not -path '/proc/*' -not -path '/sys/*' \
+  -not -path '/dev/*' -not -path '/tmp/*' -not -path '/state' -not -path '/state/*' | head -5)
+echo "files changed outside the state directory: ${changed:-none}"
+"""
+
+
+def container(script: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` as root in a throw-away Debian 12 container that sees this Python and
+    this checkout read-only, with the stack's state in /state."""
+    mounts: list[str] = []
+    for path in {Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT}:
+        mounts += ["-v", f"{path}:{path}:ro"]
+    invoke = f"{shlex.quote(sys.executable)} -m invoke -r {shlex.quote(str(REPO_ROOT))}"
+    return subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            *mounts,
+            "-e",
+            f"BARYCENTER_STACK_DIR={STATE}",
+            "-e",
+            "GIT_PYTHON_REFRESH=quiet",
+            "-e",
+            f"INVOKE={invoke}",
+            *extra,
+            IMAGE,
+            "bash",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+def refused(script_before: str) -> subprocess.CompletedProcess[str]:
+    return container(
+        script_before
+        + SNAPSHOT_BEFORE
+        + '$INVOKE stack.up > /tmp/out 2> /tmp/err; echo "exit $?"; cat /tmp/err\n'
+        + SNAPSHOT_AFTER
+    )
+
+
+def test_debian_12_with_docker_ce_is_refused_and_its_engine_is_the_fix() -> None:
+    docker_ce = FAKE_PACKAGE.format(
+        name="docker-ce", version="5:27.3.1-1~debian.12~bookworm", extra=""
+    )
+
+    result = refused(docker_ce)
+
+    assert result.stdout.splitlines() == [
+        "exit 1",
+        "error: a Docker engine that stack.up did not install is here (docker-ce "
+        "5:27.3.1-1~debian.12~bookworm), and stack.up's engine packages would replace it: "
+        "use it instead: DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up "
+        "(the stack then installs no engine)",
+        "packages: unchanged",
+        "files changed outside the state directory: none",
+    ], result.stderr
+
+    # The fix the line names works: that engine (here, the stack's own through its socket,
+    # with the docker CLI and buildx the user would have) is used, and no engine installed.
+    cli = shutil.which("docker") or "/usr/bin/docker"
+    buildx = "/usr/libexec/docker/cli-plugins/docker-buildx"
+    fixed = container(
+        docker_ce
+        + "DOCKER_HOST=unix:///var/run/docker.sock $INVOKE stack.up > /tmp/out 2>&1;"
+        + ' status=$?; tail -3 /tmp/out; echo "exit $status";'
+        + " dpkg-query -W -f='${Status}\\n' docker-ce docker.io 2>&1 | sort",
+        "--privileged",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-v",
+        f"{cli}:/usr/bin/docker:ro",
+        "-v",
+        f"{buildx}:{buildx}:ro",
+    )
+    lines = fixed.stdout.splitlines()
+    assert "exit 0" in lines, fixed.stdout + fixed.stderr
+    # docker-ce is still installed, and docker.io never was.
+    assert "install ok installed" in lines
+    assert "dpkg-query: no packages found matching docker.io" in fixed.stdout
+
+
+@pytest.mark.parametrize(
+    ("os_release", "name"),
+    [
+        (
+            'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n',
+            "Debian GNU/Linux 13 (trixie)",
+        ),
+        (
+            'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n',
+            "Ubuntu 24.04.1 LTS",
+        ),
+    ],
+)
+def test_a_system_other_than_debian_12_is_refused(os_release: str, name: str) -> None:
+    looks_like = f"printf '%s' {shlex.quote(os_release)} > /etc/os-release\n"
+
+    result = refused(looks_like)
+
+    assert result.stdout.splitlines() == [
+        "exit 1",
+        f"error: stack.up installs its parts with apt on Debian 12 only, and this is {name}: "
+        "nothing was changed: run it on Debian 12 (a virtual machine or container will do)",
+        "packages: unchanged",
+        "files changed outside the state directory: none",
+    ], result.stderr
+
+
+def test_an_install_that_would_remove_a_package_is_refused_naming_it() -> None:
+    conflicting = FAKE_PACKAGE.format(
+        name="site-registry", version="1.0", extra="Conflicts: docker-registry\\n"
+    )
+
+    result = refused(conflicting)
+
+    lines = result.stdout.splitlines()
+    assert lines[0] == "exit 1", result.stdout + result.stderr
+    assert lines[1] == (
+        "error: installing qemu-user-static, binfmt-support, docker-registry, debootstrap, "
+        "apache2-utils would touch packages already here: site-registry (removed): nothing "
+        "was changed; install them yourself (apt-get install qemu-user-static binfmt-support "
+        "docker-registry debootstrap apache2-utils), then run stack.up again"
+    )
+    assert lines[2:] == [
+        "packages: unchanged",
+        "files changed outside the state directory: none",
+    ]
