@@ -20,9 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
-from devstack import progress
 from devstack.packages import debian_mirror
 from devstack.paths import StackPaths
 from devstack.registry import MIRROR
@@ -153,7 +150,8 @@ def build_rootfs(job: RootfsJob) -> Path:
     image, arch, paths = job.image, job.arch, job.paths
     target = image.rootfs(paths, arch)
     if target.exists() and diff_id_file(target).exists():
-        job.stage = "cached"
+        job.stage = "ready (cached)"
+        job.finished = job.started
         return target
     job.started = time.monotonic()
     job.stage = "debootstrap"
@@ -182,6 +180,8 @@ def build_rootfs(job: RootfsJob) -> Path:
     job.stage = "packing the root filesystem"
     pack(work, target)
     shutil.rmtree(work, ignore_errors=True)
+    job.stage = "ready"
+    job.finished = time.monotonic()
     return target
 
 
@@ -217,6 +217,8 @@ def pack(root: Path, target: Path) -> None:
 def build_all_rootfs(jobs: list[RootfsJob]) -> None:
     """Every root filesystem at once: the downloads overlap, and each emulated second stage
     runs beside the native work instead of after it."""
+    if not jobs:
+        return
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = [pool.submit(build_rootfs, job) for job in jobs]
         try:
@@ -297,16 +299,15 @@ def publish(image: BaseImage, paths: StackPaths, say: Callable[[str], None]) -> 
         client.put_manifest(image.repository, tag, index)
 
 
-def ensure_base_images(paths: StackPaths, console: Console) -> list[str]:
-    """Publish each base image to the mirror unless this recipe is there; return what was done."""
-    missing = [image for image in BASE_IMAGES if not published(image)]
-    if not missing:
-        return []
-    jobs = [RootfsJob(image, arch, paths) for image in missing for arch in ARCHITECTURES]
-    with progress.reporting(console, lambda _: [job.line() for job in jobs]):
-        build_all_rootfs(jobs)
-    for job in jobs:
-        console.print(job.line())
-    for image in missing:
-        publish(image, paths, console.print)
-    return [f"{image.repository}:{image.tag}" for image in missing]
+def missing() -> list[BaseImage]:
+    """The base images whose recipe the mirror does not have yet."""
+    return [image for image in BASE_IMAGES if not published(image)]
+
+
+def rootfs_jobs(images: list[BaseImage], paths: StackPaths) -> list[RootfsJob]:
+    return [RootfsJob(image, arch, paths) for image in images for arch in ARCHITECTURES]
+
+
+def publish_all(images: list[BaseImage], paths: StackPaths, say: Callable[[str], None]) -> None:
+    for image in images:
+        publish(image, paths, say)

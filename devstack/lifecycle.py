@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -32,7 +33,6 @@ def timed(label: str, action: Callable[[], object], watch: bool = True) -> objec
         with progress.reporting(console, lambda seconds: [f"  {label}: {seconds:.0f} s so far"]):
             result = action()
     else:
-        console.print(f"  {label}:")
         result = action()
     console.print(f"  {label}: {time.monotonic() - started:.1f} s")
     return result
@@ -49,20 +49,36 @@ def up(paths: StackPaths | None = None) -> list[Component]:
     console.print(f"stack.up (state in {paths.root})")
     external = engine.external_engine_requested()
     timed("system packages", lambda: packages.ensure_bookworm_packages(paths))
-    if not external:
-        timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
-    timed("cosign", lambda: packages.ensure_cosign(paths))
     timed("arm64 emulation", engine.ensure_binfmt)
     for each in (registry.TARGET, registry.MIRROR):
         timed(
             f"{each.name} on {each.address}",
             functools.partial(registry.ensure_registry, each, paths),
         )
-    timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
-    if not external:
+    # The base images' root filesystems need neither the engine nor cosign: they are made
+    # while those install, since the arm64 ones (emulated) are what takes longest.
+    missing = [] if external else baseimages.missing()
+    jobs = baseimages.rootfs_jobs(missing, paths)
+    if jobs:
+        console.print(f"  base images: making {len(jobs)} root filesystems in the background")
+    with (
+        ThreadPoolExecutor(max_workers=1) as background,
+        progress.reporting(console, lambda _: [job.line() for job in jobs]),
+    ):
+        rootfs = background.submit(baseimages.build_all_rootfs, jobs)
+        if not external:
+            timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
+        timed("cosign", lambda: packages.ensure_cosign(paths))
+        timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
+        if jobs:
+            timed("base images: root filesystems", rootfs.result, watch=False)
+        rootfs.result()
+    for job in jobs:
+        console.print(job.line())
+    if missing:
         timed(
-            "base images in the mirror",
-            lambda: baseimages.ensure_base_images(paths, console),
+            "base images: pushed to the mirror",
+            lambda: baseimages.publish_all(missing, paths, console.print),
             watch=False,
         )
     console.print(f"stack.up finished in {time.monotonic() - started:.1f} s")

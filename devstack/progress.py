@@ -17,6 +17,9 @@ from rich.text import Text
 
 # How often a log (no terminal) gets the phase's lines again.
 LOG_INTERVAL = 30.0
+# rich shows one live display at a time: a phase reported inside another's live display
+# prints its lines every interval instead, above the live one.
+LIVE = threading.Lock()
 
 
 def elapsed(seconds: float) -> str:
@@ -36,8 +39,8 @@ def reporting(
     def current() -> list[str]:
         return lines(time.monotonic() - started)
 
-    if console.is_terminal:
-        with Live(Text(""), console=console, refresh_per_second=2, transient=True) as live:
+    if console.is_terminal and not LIVE.locked():
+        with LIVE, Live(Text(""), console=console, refresh_per_second=2, transient=True) as live:
 
             def redraw() -> None:
                 while not stop.wait(0.5):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from devstack import baseimages, engine, machine, packages, registry, rehearsal, services
+from devstack import (
+    baseimages,
+    engine,
+    machine,
+    packages,
+    progress,
+    registry,
+    rehearsal,
+    services,
+)
 from devstack.paths import StackPaths
 from release.errors import ReleaseError
 
@@ -257,3 +269,24 @@ def test_debootstraps_progress_is_read_from_its_log(log: str, expected: str) -> 
 def test_a_stale_pid_file_is_not_a_running_service(paths: StackPaths) -> None:
     paths.pidfile("ghost").write_text("999999999\n")
     assert services.read_pid(paths.pidfile("ghost")) is None
+
+
+def test_a_long_phase_prints_its_progress_to_a_log_every_interval() -> None:
+    log = io.StringIO()
+    console = Console(file=log, force_terminal=False, width=100)
+    with progress.reporting(console, lambda seconds: ["  rust:1-bookworm arm64: working"], 0.05):
+        time.sleep(0.3)
+    lines = log.getvalue().splitlines()
+    assert len(lines) >= 3
+    assert set(lines) == {"  rust:1-bookworm arm64: working"}
+
+
+def test_a_phase_inside_another_on_a_terminal_prints_instead_of_a_second_live_display() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with (
+        progress.reporting(console, lambda seconds: ["outer"], 0.05),
+        progress.reporting(console, lambda seconds: ["inner phase"], 0.05),
+    ):
+        time.sleep(0.3)
+    assert "inner phase" in screen.getvalue()
