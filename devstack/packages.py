@@ -78,19 +78,34 @@ def trixie_apt_options(paths: StackPaths) -> list[str]:
         f"-oDir::Cache={apt / 'cache'}",
         f"-oDir::Etc::preferences={apt / 'preferences'}",
         f"-oDir::Etc::preferencesparts={apt / 'preferences.d'}",
+        f"-oDir::Log={apt / 'log'}",
     ]
 
 
 def bookworm_apt_options(paths: StackPaths) -> list[str]:
-    """The system's own sources, with package lists and caches of the stack's own: reading
-    what apt would do writes nothing outside the stack's state directory."""
+    """The system's own sources, with package lists, caches and logs of the stack's own:
+    reading what apt would do writes nothing outside the stack's state directory."""
     apt = paths.apt
     (apt / "bookworm-lists" / "partial").mkdir(parents=True, exist_ok=True)
     (apt / "bookworm-cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     return [
         f"-oDir::State::Lists={apt / 'bookworm-lists'}",
         f"-oDir::Cache={apt / 'bookworm-cache'}",
+        f"-oDir::Log={apt / 'log'}",
     ]
+
+
+def apt_environment(paths: StackPaths) -> dict[str, str]:
+    """apt's temporary files (signature checks) in the stack's state directory too."""
+    temporary = paths.apt / "tmp"
+    temporary.mkdir(parents=True, exist_ok=True)
+    # Dir::Log's directory, which apt expects to exist.
+    (paths.apt / "log").mkdir(parents=True, exist_ok=True)
+    return {
+        "DEBIAN_FRONTEND": "noninteractive",
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "TMPDIR": str(temporary),
+    }
 
 
 def replaced_packages(simulation: str) -> list[str]:
@@ -106,7 +121,9 @@ def replaced_packages(simulation: str) -> list[str]:
     return touched
 
 
-def install_safely(options: list[str], names: tuple[str, ...], log: Path, fix: str) -> None:
+def install_safely(
+    paths: StackPaths, options: list[str], names: tuple[str, ...], log: Path, fix: str
+) -> None:
     """apt-get install, after apt's own simulation says no installed package is removed or
     replaced by it; otherwise refuse, with nothing changed."""
     args = [*options, "install", "--no-install-recommends", *names]
@@ -114,7 +131,7 @@ def install_safely(options: list[str], names: tuple[str, ...], log: Path, fix: s
         ["apt-get", "-q", "-s", *args],
         capture_output=True,
         text=True,
-        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        env=apt_environment(paths),
         check=False,
     )
     if simulation.returncode != 0:
@@ -127,16 +144,16 @@ def install_safely(options: list[str], names: tuple[str, ...], log: Path, fix: s
             f"{', '.join(touched)}",
             fix,
         )
-    apt_get(*args, log=log)
+    apt_get(paths, *args, log=log)
 
 
-def apt_get(*args: str, log: Path) -> None:
+def apt_get(paths: StackPaths, *args: str, log: Path) -> None:
     with log.open("ab") as out:
         result = subprocess.run(
             ["apt-get", "-q", "-y", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            env=apt_environment(paths),
             check=False,
         )
     if result.returncode != 0:
@@ -148,9 +165,9 @@ def ensure_bookworm_packages(paths: StackPaths) -> list[str]:
     if missing:
         log = paths.logfile("apt")
         options = bookworm_apt_options(paths)
-        apt_get(*options, "update", log=log)
+        apt_get(paths, *options, "update", log=log)
         fix = f"nothing was changed; install them yourself (apt-get install {' '.join(missing)})"
-        install_safely(options, missing, log, fix + ", then run stack.up again")
+        install_safely(paths, options, missing, log, fix + ", then run stack.up again")
     return list(missing)
 
 
@@ -160,12 +177,12 @@ def ensure_engine_packages(paths: StackPaths) -> bool:
         return False
     options = trixie_apt_options(paths)
     log = paths.logfile("apt")
-    apt_get(*options, "update", log=log)
+    apt_get(paths, *options, "update", log=log)
     fix = (
         "nothing was changed; to use the Docker engine already here: "
         "DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up"
     )
-    install_safely(options, TRIXIE_ENGINE_PACKAGES, log, fix)
+    install_safely(paths, options, TRIXIE_ENGINE_PACKAGES, log, fix)
     return True
 
 
@@ -182,12 +199,13 @@ def ensure_cosign(paths: StackPaths) -> bool:
     options = trixie_apt_options(paths)
     log = paths.logfile("apt")
     if not any((paths.apt / "lists").glob("*trixie*Packages*")):
-        apt_get(*options, "update", log=log)
+        apt_get(paths, *options, "update", log=log)
     with tempfile.TemporaryDirectory() as scratch:
         with log.open("ab") as out:
             subprocess.run(
                 ["apt-get", *options, "download", "cosign"],
                 cwd=scratch,
+                env=apt_environment(paths),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 check=True,

@@ -19,9 +19,12 @@ import pytest
 
 from tests.gitrepos import REPO_ROOT
 
-# The stack's offline rust:1-bookworm: Debian 12 with the libraries this Python needs.
+# The stack's offline rust:1-bookworm: Debian 12 with the libraries this Python needs, but
+# for SQLite (githubkit imports sqlite3), which is lent from this machine.
 IMAGE = "rust:1-bookworm"
-STATE = "/state"
+LENT_LIBRARIES = (Path("/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"),)
+# Its parent exists before the snapshot: making the state directory changes nothing else.
+STATE = "/stack/state"
 
 FAKE_PACKAGE = """\
 mkdir -p /tmp/{name}/DEBIAN
@@ -32,12 +35,23 @@ dpkg -i /tmp/{name}.deb >/dev/null
 
 # What is compared before and after: the installed packages, and every file changed outside
 # the state directory, the mounts and the kernel's file systems.
-SNAPSHOT_BEFORE = "dpkg-query -W > /tmp/packages-before; touch /tmp/marker; sleep 1.1\n"
-SNAPSHOT_AFTER = """\
-dpkg-query -W | diff /tmp/packages-before - > /dev/null && echo "packages: unchanged"
-changed=$(find / -xdev -newer /tmp/marker -not -path '/proc/*' -not -path '/sys/*' \
-  -not -path '/dev/*' -not -path '/tmp/*' -not -path '/state' -not -path '/state/*' | head -5)
-echo "files changed outside the state directory: ${changed:-none}"
+# The test's own files go to /probe, which is left out with the state directory. A file
+# written, or a directory made or removed, counts; a directory whose entries came and went
+# (apt's sandboxed downloader keeps a temporary file in /tmp while it runs) does not.
+DIRECTORIES = (
+    "find / -xdev -type d -not -path '/proc/*' -not -path '/sys/*' -not -path '/dev/*' "
+    "-not -path '/probe*' -not -path '/stack' -not -path '/stack/*' | sort"
+)
+SNAPSHOT_BEFORE = f"""\
+mkdir /probe /stack; dpkg-query -W > /probe/packages-before; {DIRECTORIES} > /probe/dirs-before
+touch /probe/marker; sleep 1.1
+"""
+SNAPSHOT_AFTER = f"""\
+dpkg-query -W | diff /probe/packages-before - > /dev/null && echo "packages: unchanged"
+changed=$( (find / -xdev -newer /probe/marker -not -type d -not -path '/proc/*' \
+  -not -path '/sys/*' -not -path '/dev/*' -not -path '/probe/*' -not -path '/stack/*';
+  {DIRECTORIES} | diff /probe/dirs-before - | grep '^[<>]') | head -20)
+echo "files changed outside the state directory: ${{changed:-none}}"
 """
 
 
@@ -45,7 +59,7 @@ def container(script: str, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run `script` as root in a throw-away Debian 12 container that sees this Python and
     this checkout read-only, with the stack's state in /state."""
     mounts: list[str] = []
-    for path in {Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT}:
+    for path in {Path(sys.prefix), Path(sys.base_prefix), REPO_ROOT, *LENT_LIBRARIES}:
         mounts += ["-v", f"{path}:{path}:ro"]
     invoke = f"{shlex.quote(sys.executable)} -m invoke -r {shlex.quote(str(REPO_ROOT))}"
     return subprocess.run(
@@ -77,7 +91,7 @@ def refused(script_before: str) -> subprocess.CompletedProcess[str]:
     return container(
         script_before
         + SNAPSHOT_BEFORE
-        + '$INVOKE stack.up > /tmp/out 2> /tmp/err; echo "exit $?"; cat /tmp/err\n'
+        + '$INVOKE stack.up > /probe/out 2> /probe/err; echo "exit $?"; cat /probe/err\n'
         + SNAPSHOT_AFTER
     )
 
