@@ -42,12 +42,13 @@ CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 class BaseImage:
     repository: str
     tag: str
+    # Packages beyond debootstrap's minbase, installed on top of that image's tree.
     include: tuple[str, ...] = ()
 
     @property
     def rootfs_recipe(self) -> str:
         """A digest of everything that shapes the root filesystem, to key the on-disk cache."""
-        text = "\n".join((SUITE, "minbase", *self.include))
+        text = "\n".join((SUITE, "minbase", "then dpkg -i", *self.include))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
@@ -106,6 +107,23 @@ def debootstrap_progress(log: str) -> str:
     return f"{STAGES[last]} {min(counts[last], total)}/{total} packages"
 
 
+# dpkg's own lines while it installs the extra packages: "Unpacking rustc (1.63.0+dfsg1-2) ...".
+DPKG_LINE = re.compile(r"^(Unpacking|Setting up) (\S+) ")
+
+
+def dpkg_progress(log: str, total: int) -> str:
+    """Where `dpkg -i` of `total` packages is, from its output."""
+    unpacked = configured = 0
+    for line in log.splitlines():
+        found = DPKG_LINE.match(line)
+        if found:
+            unpacked += found.group(1) == "Unpacking"
+            configured += found.group(1) == "Setting up"
+    if configured:
+        return f"configuring {min(configured, total)}/{total} packages"
+    return f"unpacking {min(unpacked, total)}/{total} packages"
+
+
 @dataclass
 class RootfsJob:
     """One root filesystem being made, and what its progress line shows."""
@@ -116,6 +134,8 @@ class RootfsJob:
     stage: str = "waiting"
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    # While dpkg installs the included packages: how many.
+    installing: int = 0
 
     @property
     def label(self) -> str:
@@ -125,16 +145,26 @@ class RootfsJob:
     def log(self) -> Path:
         return self.paths.logfile(f"debootstrap-{self.image.slug}-{self.arch}")
 
+    @property
+    def work(self) -> Path:
+        return self.paths.rootfs_cache / f"work-{self.image.slug}-{self.arch}"
+
+    @property
+    def debs(self) -> Path:
+        return self.paths.rootfs_cache / f"debs-{self.image.slug}-{self.arch}"
+
     def line(self) -> str:
         took = (self.finished or time.monotonic()) - self.started
         stage = self.stage
-        if stage == "debootstrap":
-            try:
+        try:
+            if stage == "debootstrap":
                 stage = debootstrap_progress(self.log.read_text(errors="replace"))
-            except OSError:
-                stage = "starting"
-            if self.arch != "amd64" and stage.startswith(("unpacking", "configuring")):
-                stage += " under qemu"
+            elif stage == "dpkg":
+                stage = dpkg_progress(self.log.read_text(errors="replace"), self.installing)
+        except OSError:
+            stage = "starting"
+        if self.arch != "amd64" and stage.startswith(("unpacking", "configuring")):
+            stage += " under qemu"
         return f"  {self.label}: {stage}, {took:.0f} s"
 
 
@@ -146,43 +176,145 @@ def run_logged(argv: list[str], log: Path, what: str) -> None:
         raise ReleaseError(f"{what} failed (exit {result.returncode}: {last})", f"read {log}")
 
 
-def build_rootfs(job: RootfsJob) -> Path:
-    image, arch, paths = job.image, job.arch, job.paths
-    target = image.rootfs(paths, arch)
+def cached(job: RootfsJob) -> bool:
+    target = job.image.rootfs(job.paths, job.arch)
     if target.exists() and diff_id_file(target).exists():
         job.stage = "ready (cached)"
         job.finished = job.started
-        return target
+        return True
+    return False
+
+
+def debootstrap_tree(job: RootfsJob) -> Path:
+    """debootstrap's minbase, in the job's work tree; the foreign second stage under qemu."""
     job.started = time.monotonic()
     job.stage = "debootstrap"
-    work = paths.rootfs_cache / f"work-{image.slug}-{arch}"
-    shutil.rmtree(work, ignore_errors=True)
-    # Each job its own download cache: four debootstraps run at once.
-    debs = paths.rootfs_cache / f"debs-{image.slug}-{arch}"
-    debs.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(job.work, ignore_errors=True)
+    job.debs.mkdir(parents=True, exist_ok=True)
     job.log.write_bytes(b"")
-    argv = ["debootstrap", "--variant=minbase", f"--arch={arch}", f"--cache-dir={debs}"]
-    if image.include:
-        argv.append("--include=" + ",".join(image.include))
-    foreign = arch != "amd64"
+    argv = ["debootstrap", "--variant=minbase", f"--arch={job.arch}", f"--cache-dir={job.debs}"]
+    foreign = job.arch != "amd64"
     if foreign:
         argv.append("--foreign")
-    what = f"debootstrap {image.tag} {arch}"
-    run_logged([*argv, SUITE, str(work), debian_mirror()], job.log, what)
+    what = f"debootstrap {job.image.tag} {job.arch}"
+    run_logged([*argv, SUITE, str(job.work), debian_mirror()], job.log, what)
     if foreign:
-        second = ["chroot", str(work), "/debootstrap/debootstrap", "--second-stage"]
-        run_logged(second, job.log, f"debootstrap second stage {image.tag} {arch}")
-    for leftover in (work / "var/cache/apt/archives").glob("*.deb"):
+        second = ["chroot", str(job.work), "/debootstrap/debootstrap", "--second-stage"]
+        run_logged(second, job.log, f"debootstrap second stage {job.image.tag} {job.arch}")
+    clean(job.work)
+    return job.work
+
+
+def download_included(job: RootfsJob) -> list[Path]:
+    """Every package minbase plus the image's includes need, downloaded natively (no
+    emulation), while the tree they go on is being made."""
+    job.started = time.monotonic()
+    job.stage = "debootstrap"
+    scratch = job.paths.rootfs_cache / f"download-{job.image.slug}-{job.arch}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    job.debs.mkdir(parents=True, exist_ok=True)
+    job.log.write_bytes(b"")
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--arch={job.arch}",
+        f"--cache-dir={job.debs}",
+        "--download-only",
+        "--include=" + ",".join(job.image.include),
+    ]
+    what = f"downloading {job.image.tag} {job.arch}"
+    run_logged([*argv, SUITE, str(scratch), debian_mirror()], job.log, what)
+    shutil.rmtree(scratch, ignore_errors=True)
+    debs = sorted(job.debs.glob("*.deb"))
+    job.stage = f"{len(debs)} packages downloaded; waiting for the tree they go on"
+    return debs
+
+
+def installed_packages(tree: Path) -> set[tuple[str, str]]:
+    """(name, version) of each package dpkg's database in `tree` says is installed."""
+    installed = set()
+    for stanza in (tree / "var/lib/dpkg/status").read_text(errors="replace").split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
+        )
+        if fields.get("Status", "").endswith(" installed"):
+            installed.add((fields.get("Package", ""), fields.get("Version", "")))
+    return installed
+
+
+def package_of(deb: Path) -> tuple[str, str]:
+    fields = subprocess.run(
+        ["dpkg-deb", "--field", str(deb), "Package", "Version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    values = dict(line.split(": ", 1) for line in fields.splitlines() if ": " in line)
+    return values["Package"], values["Version"]
+
+
+def install_on(base: Path, job: RootfsJob, debs: list[Path]) -> Path:
+    """The base image's tree plus the packages it lacks, installed by dpkg inside it (under
+    qemu for arm64): only these are emulated, not the whole system again."""
+    job.stage = "copying the base tree"
+    shutil.rmtree(job.work, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(base), str(job.work)], check=True)
+    have = installed_packages(job.work)
+    extras = [deb for deb in debs if package_of(deb) not in have]
+    # Where apt keeps the packages it installs; clean() empties it again.
+    archives = Path("/var/cache/apt/archives")
+    for deb in extras:
+        shutil.copy2(deb, job.work / archives.relative_to("/") / deb.name)
+    job.installing = len(extras)
+    job.stage = "dpkg"
+    argv = ["chroot", str(job.work), "dpkg", "--force-unsafe-io", "-i"]
+    run_logged(
+        [*argv, *(str(archives / deb.name) for deb in extras)],
+        job.log,
+        f"installing {', '.join(job.image.include)} into {job.image.tag} {job.arch}",
+    )
+    clean(job.work)
+    return job.work
+
+
+def clean(tree: Path) -> None:
+    for leftover in (tree / "var/cache/apt/archives").glob("*.deb"):
         leftover.unlink()
-    for leftover in (work / "var/lib/apt/lists").glob("*"):
+    for leftover in (tree / "var/lib/apt/lists").glob("*"):
         if leftover.is_file():
             leftover.unlink()
+
+
+def finish(job: RootfsJob, tree: Path) -> None:
     job.stage = "packing the root filesystem"
-    pack(work, target)
-    shutil.rmtree(work, ignore_errors=True)
+    pack(tree, job.image.rootfs(job.paths, job.arch))
     job.stage = "ready"
     job.finished = time.monotonic()
-    return target
+
+
+def build_arch(jobs: list[RootfsJob]) -> None:
+    """One architecture's images: minbase by debootstrap, each other image on a copy of its
+    tree. The other images' packages download beside minbase's debootstrap."""
+    base, *layered = jobs
+    todo = [job for job in layered if not cached(job)]
+    with ThreadPoolExecutor(max_workers=1 + len(todo)) as pool:
+        downloads = {job.image.tag: pool.submit(download_included, job) for job in todo}
+        if cached(base):
+            if not todo:
+                return
+            base.stage = "ready (cached); unpacking it for the images on top"
+            shutil.rmtree(base.work, ignore_errors=True)
+            base.work.mkdir(parents=True)
+            archive = base.image.rootfs(base.paths, base.arch)
+            subprocess.run(["tar", "-xzf", str(archive), "-C", str(base.work)], check=True)
+            tree = base.work
+        else:
+            tree = debootstrap_tree(base)
+            finish(base, tree)
+        for job in todo:
+            finish(job, install_on(tree, job, downloads[job.image.tag].result()))
+            shutil.rmtree(job.work, ignore_errors=True)
+    shutil.rmtree(base.work, ignore_errors=True)
 
 
 def diff_id_file(archive: Path) -> Path:
@@ -215,12 +347,12 @@ def pack(root: Path, target: Path) -> None:
 
 
 def build_all_rootfs(jobs: list[RootfsJob]) -> None:
-    """Every root filesystem at once: the downloads overlap, and each emulated second stage
-    runs beside the native work instead of after it."""
+    """Each architecture at once: amd64's native work runs beside arm64's emulated work."""
     if not jobs:
         return
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(build_rootfs, job) for job in jobs]
+    by_arch = [[job for job in jobs if job.arch == arch] for arch in ARCHITECTURES]
+    with ThreadPoolExecutor(max_workers=len(by_arch)) as pool:
+        futures = [pool.submit(build_arch, arch_jobs) for arch_jobs in by_arch if arch_jobs]
         try:
             for future in futures:
                 future.result()
@@ -305,7 +437,11 @@ def missing() -> list[BaseImage]:
 
 
 def rootfs_jobs(images: list[BaseImage], paths: StackPaths) -> list[RootfsJob]:
-    return [RootfsJob(image, arch, paths) for image in images for arch in ARCHITECTURES]
+    """A job for every image and architecture: the first image (minbase) is the tree the
+    others are installed on, so it has a job whenever any image is missing."""
+    if not images:
+        return []
+    return [RootfsJob(image, arch, paths) for image in BASE_IMAGES for arch in ARCHITECTURES]
 
 
 def publish_all(images: list[BaseImage], paths: StackPaths, say: Callable[[str], None]) -> None:

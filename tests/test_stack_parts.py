@@ -290,3 +290,21 @@ def test_a_phase_inside_another_on_a_terminal_prints_instead_of_a_second_live_di
     ):
         time.sleep(0.3)
     assert "inner phase" in screen.getvalue()
+
+
+def test_dpkgs_progress_counts_what_it_unpacked_then_what_it_set_up() -> None:
+    unpacking = "Selecting previously unselected package rustc.\nUnpacking rustc (1.63.0) ...\n"
+    assert baseimages.dpkg_progress(unpacking, 65) == "unpacking 1/65 packages"
+    setting_up = unpacking + "Unpacking cargo (0.66.0) ...\nSetting up rustc (1.63.0) ...\n"
+    assert baseimages.dpkg_progress(setting_up, 65) == "configuring 1/65 packages"
+
+
+def test_the_packages_a_tree_has_are_read_from_its_dpkg_database(tmp_path: Path) -> None:
+    status = tmp_path / "var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+    status.write_text(
+        "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n"
+        "Description: sh\n continued: line\n\n"
+        "Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n"
+    )
+    assert baseimages.installed_packages(tmp_path) == {("bash", "5.2.15-2+b2")}
