@@ -27,3 +27,21 @@ def cargo_version() -> str:
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     """Each kind of git project (tests/halfdone.py) built once, copied for every test."""
     return Templates(tmp_path_factory.mktemp("templates"))
+
+
+# Each test file's time (set-up, call and tear-down of its tests), printed at the end of every
+# run with pytest's ten slowest tests (--durations in pyproject.toml): the CI budget, visible.
+FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    FILE_SECONDS[path] = FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FILE_SECONDS:
+        return
+    terminalreporter.write_sep("=", "seconds per test file (summed over workers)")
+    for path, seconds in sorted(FILE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
