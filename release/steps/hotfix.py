@@ -60,6 +60,7 @@ def not_hotfix(plan: Plan) -> Status | None:
 
 class StartHotfix(Step):
     name = "hotfix-branch"
+    trusts_tag = True
     title = "create hotfix/X from the line's latest release and check it out"
 
     def state(self, plan: Plan) -> Status:
@@ -140,6 +141,7 @@ class PublishHotfixBranch(Step):
 
 class MergeIntoMain(Step):
     name = "merge-main"
+    trusts_tag = True
     title = "merge the hotfix into main"
 
     def state(self, plan: Plan) -> Status:
@@ -217,6 +219,7 @@ class MergeIntoMain(Step):
 
 class MergeBackIntoDevelop(Step):
     name = "merge-develop"
+    trusts_tag = True
     title = "merge the release back into develop"
 
     def state(self, plan: Plan) -> Status:
@@ -336,6 +339,7 @@ class MergeBackIntoDevelop(Step):
 
 class PushDevelop(Step):
     name = "push-develop"
+    trusts_tag = True
     title = "push develop"
 
     def state(self, plan: Plan) -> Status:
