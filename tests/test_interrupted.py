@@ -55,7 +55,9 @@ pytestmark = pytest.mark.repo
 
 WORK_HOOKS = (
     "pre-commit",
+    "prepare-commit-msg",
     "commit-msg",
+    "pre-merge-commit",
     "post-commit",
     "post-checkout",
     "post-merge",
@@ -134,6 +136,7 @@ HOOK_POINTS: dict[str, dict[str, int]] = {
         "work:commit-msg": 1,
         "work:post-commit": 1,
         "work:pre-commit": 1,
+        "work:prepare-commit-msg": 1,
         "work:reference-transaction:committed": 1,
         "work:reference-transaction:prepared": 1,
     },
@@ -166,6 +169,8 @@ HOOK_POINTS: dict[str, dict[str, int]] = {
         "work:post-commit": 2,
         "work:post-merge": 1,
         "work:pre-commit": 2,
+        "work:pre-merge-commit": 1,
+        "work:prepare-commit-msg": 3,
         "work:pre-push": 2,
         "work:reference-transaction:committed": 10,
         "work:reference-transaction:prepared": 10,
