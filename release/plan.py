@@ -207,7 +207,13 @@ def make_plan(
     image = options.image or config.image
     message = config.release_commit_message(version)
     hotfix = f"hotfix/{version}"
-    stray = stray_tag(repo, remote, config.remote, version, message, (config.release_branch, hotfix))
+    # A hotfix's tag may mark hotfix/X (an older line), whichever flow reads it later.
+    belongs = config.release_branch
+    if isinstance(options, HotfixOptions):
+        belongs = f"{config.release_branch} or {hotfix}"
+    stray = stray_tag(
+        repo, remote, config.remote, version, message, (config.release_branch, hotfix), belongs
+    )
     common = {
         "repo": repo,
         "config": config,

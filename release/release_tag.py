@@ -128,14 +128,14 @@ def facts_of(
         try:
             declared = cargo.version_in_manifest(manifest)
             name = cargo.package_name(manifest)
-        except Exception:  # noqa: BLE001 - an unreadable Cargo.toml declares nothing
+        except Exception:  # an unreadable Cargo.toml declares nothing
             declared = None
     lock = repo.file_at(commit, "Cargo.lock")
     locked: tuple[str, ...] = ()
     if lock is not None and name is not None:
         try:
             locked = cargo.locked_versions(lock, name)
-        except Exception:  # noqa: BLE001 - an unreadable Cargo.lock says no version
+        except Exception:  # an unreadable Cargo.lock says no version
             locked = ("none",)
     log = repo.file_at(commit, "CHANGELOG.md")
     try:
@@ -166,11 +166,13 @@ def stray_tag(
     version: semver.Version,
     message: str,
     branches: tuple[str, ...],
+    belongs: str,
 ) -> str | None:
-    """The refusal line when something named vX, here or on the remote, is not X's release."""
-    where = " or ".join(branches)
+    """The refusal line when something named vX, here or on the remote, is not X's release.
+    `branches` are where its commit may be (the release branch, hotfix/X); `belongs` says
+    where it belongs, for people."""
     for tagged in read_tag(repo, remote, remote_name, version, branches):
-        reason = not_a_release(tagged, version, message, where)
+        reason = not_a_release(tagged, version, message, belongs)
         if reason is not None:
             return refusal(tag_name(version), tagged, reason, remote_name, str(version))
     return None
@@ -179,11 +181,11 @@ def stray_tag(
 def followed(commit: str, count: int, branch: str, after: semver.Version) -> str:
     """What "already done" adds about the release commit when commits followed it."""
     if count == 0:
-        return f"on the release commit {commit[:12]}"
+        return ""
     those = "1 commit" if count == 1 else f"{count} commits"
     verb = "is" if count == 1 else "are"
     return (
-        f"on the release commit {commit[:12]}, followed by {those} on {branch} that {verb} "
+        f"the release commit {commit[:12]}, followed by {those} on {branch} that {verb} "
         f"unreleased and would make {after}"
     )
 

@@ -154,7 +154,9 @@ class Prepare(Step):
         if plan.stray_tag is not None:
             return Status.todo(plan.stray_tag)
         if plan.repo.tag_target(plan.tag) is not None and not superseded(plan):
-            return Status.done(f"{plan.tag} exists" + (f", {plan.released}" if plan.released else ""))
+            return Status.done(
+                f"{plan.tag} exists" + (f" on {plan.released}" if plan.released else "")
+            )
         tip = f"refs/heads/{plan.commit_branch}"
         if plan.repo.rev(tip) is not None and is_release_commit(
             plan.repo, tip, plan.version, plan.commit_message

@@ -79,9 +79,7 @@ class Tag(Step):
         if local is not None:
             if not repo.tag_is_annotated(plan.tag):
                 return Status.todo(f"{plan.tag} is a lightweight tag")
-            return Status.done(
-                f"{plan.tag} on {local[:12]}" + (f", {plan.released}" if plan.released else "")
-            )
+            return Status.done(f"{plan.tag} on {plan.released or local[:12]}")
         if plan.revision is not None:
             return Status.done(f"{plan.tag} exists on {plan.remote} ({plan.revision[:12]})")
         return Status.todo()
