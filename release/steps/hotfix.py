@@ -92,7 +92,8 @@ def merge_refused(plan: Plan, error: GitError, what: str, theirs: str, into: str
     with contextlib.suppress(GitError):
         undo_half_made_merge(plan, theirs)
     if hook:
-        words = "; ".join(error.hook_words) or "no reason given"
+        said = [w for w in error.hook_words if not w.startswith("Not committing merge")]
+        words = "; ".join(said) or "no reason given"
         problem = f"the pre-merge-commit hook refused merging {what} into {into} ({words})"
     else:
         problem = f"git could not merge {what} into {into} ({error.reason})"
