@@ -27,3 +27,24 @@ def cargo_version() -> str:
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     """Each kind of git project (tests/halfdone.py) built once, copied for every test."""
     return Templates(tmp_path_factory.mktemp("templates"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The Ctrl-C matrix (tests/test_interrupted.py) reports its size and how many converge."""
+    name = "test_interrupted_then_rerun_converges["
+    outcomes: dict[str, str] = {}
+    for key in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(key, []):
+            nodeid = getattr(report, "nodeid", "")
+            if name in nodeid and (report.when == "call" or key != "passed"):
+                outcomes[nodeid] = (
+                    key if outcomes.get(nodeid) in (None, "passed") else outcomes[nodeid]
+                )
+    if not outcomes:
+        return
+    hooks = sum(1 for nodeid in outcomes if "|hook|" in nodeid)
+    converged = sum(1 for key in outcomes.values() if key == "passed")
+    terminalreporter.write_line(
+        f"Ctrl-C matrix: {len(outcomes)} points run ({hooks} inside git's hooks, "
+        f"{len(outcomes) - hooks} at step boundaries); {converged} converged on rerun"
+    )
