@@ -15,8 +15,10 @@ SSH-signed tag elsewhere; vX on develop; "release another version" as the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import semver
@@ -39,8 +41,8 @@ RELEASE = TaggedCommit(
 )
 
 
-def shape(**changes: object) -> TaggedCommit:
-    return TaggedCommit(**{**RELEASE.__dict__, **changes})  # type: ignore[arg-type]
+def shape(**changes: Any) -> TaggedCommit:
+    return dataclasses.replace(RELEASE, **changes)
 
 
 @pytest.mark.parametrize(
