@@ -27,8 +27,9 @@ class TaggedCommit:
     where: str
     commit: str
     annotated: bool
-    # The commit is on the release branch (or on hotfix/X), here or on the remote.
-    on_branch: bool
+    # The commit is on the release branch (or on hotfix/X), here or on the remote; None when
+    # it is on none here and the remote's tip of one of them is not fetched, so none can tell.
+    on_branch: bool | None
     # The version its Cargo.toml declares; None when it has none or no Cargo.toml.
     manifest_version: str | None
     # The versions its Cargo.lock gives the crate (empty: no Cargo.lock committed).
@@ -48,6 +49,8 @@ def not_a_release(
     title = message.splitlines()[0]
     if not tagged.annotated:
         return "a lightweight tag"
+    if tagged.on_branch is None:
+        return f"not on {branches} here, and the remote's {branches} is not fetched"
     if not tagged.on_branch:
         return f"not on {branches}"
     if tagged.manifest_version != str(version):
@@ -66,6 +69,11 @@ def not_a_release(
 
 def refusal(tag: str, tagged: TaggedCommit, reason: str, remote: str, version: str) -> str:
     """The one line a stray vX is refused with: the tag, the commit it marks, why, the fix."""
+    if tagged.on_branch is None:
+        return (
+            f"tag {tag} {tagged.where} marks {tagged.commit[:12]}, which may not be the release "
+            f"of {version} ({reason}): git fetch {remote}, then run the same command again"
+        )
     deletions = []
     if "here" in tagged.where:
         deletions.append(f"git tag -d {tag}")
@@ -103,7 +111,7 @@ def read_tag(
         sha
         for branch in branches
         for sha in (repo.rev(f"refs/heads/{branch}"), remote.heads.get(branch))
-        if sha is not None and repo.has_object(sha)
+        if sha is not None
     ]
     return [
         facts_of(repo, version, where, commit, annotated, tips)
@@ -150,7 +158,7 @@ def facts_of(
         where=where,
         commit=commit,
         annotated=annotated,
-        on_branch=any(repo.is_ancestor(commit, tip) for tip in tips),
+        on_branch=on_branch(repo, commit, tips),
         manifest_version=declared,
         lock_versions=locked,
         changelog_section=log is not None and changelog.has_release(log, version),
@@ -176,6 +184,15 @@ def stray_tag(
         if reason is not None:
             return refusal(tag_name(version), tagged, reason, remote_name, str(version))
     return None
+
+
+def on_branch(repo: GitRepo, commit: str, tips: list[str]) -> bool | None:
+    """`commit` is in the history of one of `tips`; None when it is in none that is here and
+    some tip (the remote's) is not fetched."""
+    present = [tip for tip in tips if repo.has_object(tip)]
+    if any(repo.is_ancestor(commit, tip) for tip in present):
+        return True
+    return None if len(present) < len(tips) else False
 
 
 def followed(commit: str, count: int, branch: str, after: semver.Version) -> str:

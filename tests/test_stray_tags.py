@@ -57,6 +57,7 @@ def shape(**changes: Any) -> TaggedCommit:
         ),
         (shape(annotated=False), "a lightweight tag"),
         (shape(on_branch=False), "not on main"),
+        (shape(on_branch=None), "not on main here, and the remote's main is not fetched"),
         (shape(manifest_version="1.0.0"), "its Cargo.toml says 1.0.0"),
         (shape(manifest_version=None), "its Cargo.toml says no version"),
         (shape(lock_versions=("1.0.0",)), "its Cargo.lock says 1.0.0"),
@@ -321,3 +322,30 @@ def test_asking_again_for_a_release_says_what_followed_it(project: Project) -> N
         "= push: already done (v1.0.0 on origin)",
     ]
     assert project.state() == before
+
+
+@pytest.mark.repo
+def test_a_release_whose_branch_is_not_fetched_is_not_called_stray(project: Project) -> None:
+    """Another clone released 1.1.0 and main moved on; here only the tag was fetched. Whether
+    v1.1.0 is on main cannot be told, so the fix is a fetch, never deleting a release."""
+    colleague = project.clone("colleague")
+    ok(colleague, "release.prepare", "--version", "1.1.0")
+    ok(colleague, "release.tag", "--version", "1.1.0")
+    commit = colleague.git("rev-parse", "HEAD")
+    colleague.commit("feat: after the release", "src/after.txt", "after\n")
+    colleague.push("main")
+    project.git("fetch", "-q", "--no-tags", "origin", "refs/tags/v1.1.0:refs/tags/v1.1.0")
+
+    lines = refused(project, "release.tag", "--version", "1.1.0")
+
+    assert lines == [
+        f"error: tag v1.1.0 here and on origin marks {commit[:12]}, which may not be the "
+        "release of 1.1.0 (not on main here, and the remote's main is not fetched): git fetch "
+        "origin, then run the same command again"
+    ]
+    project.git("fetch", "-q", "origin")  # the fix it names
+    done = ok(project, "release.tag", "--version", "1.1.0")
+    assert done.splitlines()[1:] == [
+        f"= tag: already done (v1.1.0 on {commit[:12]})",
+        "= push: already done (v1.1.0 on origin)",
+    ]
