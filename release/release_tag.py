@@ -75,9 +75,9 @@ def refusal(tag: str, tagged: TaggedCommit, reason: str, remote: str, version: s
             f"of {version} ({reason}): git fetch {remote}, then run the same command again"
         )
     deletions = []
-    if "here" in tagged.where:
+    if tagged.where.startswith("here"):
         deletions.append(f"git tag -d {tag}")
-    if "on " in tagged.where:
+    if tagged.where.endswith(f"on {remote}"):
         deletions.append(f"git push {remote} :refs/tags/{tag}")
     return (
         f"tag {tag} {tagged.where} marks {tagged.commit[:12]}, which is not the release of "

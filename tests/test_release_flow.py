@@ -193,6 +193,7 @@ def test_an_old_release_is_refused_and_the_newest_one_is_done(project: Project) 
         "error: tag v1.0.0 already exists: released tags are immutable; choose the next version",
         "error: version 1.0.0 is not greater than 1.1.0, the highest release on the release "
         "branch: choose a higher version",
+        "error: Cargo.toml is at 1.1.0, above 1.0.0: release a version above 1.1.0",
     ]
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.splitlines()[1:] == ["= prepare: already done (v1.1.0 exists)"]
