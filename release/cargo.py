@@ -153,3 +153,19 @@ def bump(root: Path, new: str) -> list[Path]:
             path.write_text(text)
             changed.append(path)
     return changed
+
+
+def package_name(text: str) -> str | None:
+    """The [package] name a Cargo.toml's text declares (None for a virtual workspace)."""
+    name = tomlkit.parse(text).get("package", {}).get("name")
+    return None if name is None else str(name)
+
+
+def locked_versions(text: str, crate: str) -> tuple[str, ...]:
+    """The versions a Cargo.lock's text gives `crate` itself (entries without a source)."""
+    lock = tomlkit.parse(text)
+    return tuple(
+        str(entry["version"])
+        for entry in lock.get("package", [])
+        if entry.get("name") == crate and "source" not in entry
+    )

@@ -14,7 +14,15 @@ from pathlib import Path
 from release import changelog
 from release.config import load_config
 from release.errors import ReleaseError
-from release.history import Range, Release, full_history, git, toplevel
+from release.history import (
+    Range,
+    Release,
+    committed_file,
+    full_history,
+    git,
+    is_bare,
+    toplevel,
+)
 from release.notes import entry, from_range, group_sections, groups_of
 
 COMMIT_LINK = re.compile(r"/commit/([0-9a-f]{40})\)\)$")
@@ -43,7 +51,10 @@ def regenerate(root: Path, full: bool, use_cache: bool = True) -> str:
     """The changelog with every release tag's section: all rebuilt with `full` (hand-written
     Unreleased entries and the sections of versions without a tag kept), else only the missing
     ones added (hand-written sections are kept)."""
-    config = load_config(root, missing_ok=True)
+    bare = is_bare(root)
+    config = load_config(
+        root, missing_ok=True, committed=committed_file(root, "pyproject.toml") if bare else None
+    )
     groups = groups_of(config)
     ranges = full_history(root, use_cache=use_cache, prefix=config.tag_prefix)
     sections: list[tuple[Release, Release | None, str]] = []
@@ -54,7 +65,11 @@ def regenerate(root: Path, full: bool, use_cache: bool = True) -> str:
             unreleased, unreleased_previous = body, found.previous
         else:
             sections.append((found.release, found.previous, body))
-    text = read_changelog(root / "CHANGELOG.md")
+    if bare:
+        committed = committed_file(root, "CHANGELOG.md")
+        text = committed.decode("utf-8", errors="replace") or read_changelog(root / "CHANGELOG.md")
+    else:
+        text = read_changelog(root / "CHANGELOG.md")
     if full:
         return changelog.rebuilt(
             text,
@@ -94,6 +109,11 @@ def refuse_uncommitted(root: Path, target: Path) -> None:
 
 def write(root: Path, full: bool, output: str, use_cache: bool = True, force: bool = False) -> None:
     root = toplevel(root)
+    if output != "-" and not Path(output).is_absolute() and is_bare(root):
+        raise ReleaseError(
+            f"{root} is a bare repository, which has no work tree to write {output} into",
+            "pass --output - to print it, or an absolute path",
+        )
     target = (
         None if output == "-" else Path(output) if Path(output).is_absolute() else root / output
     )

@@ -171,11 +171,20 @@ def overrides() -> dict[str, Any]:
     return dict(table) if isinstance(table, dict) else {}
 
 
-def load_config(root: Path, missing_ok: bool = False) -> ReleaseConfig:
-    """The configuration of the repository at `root`; defaults if `missing_ok` and it has none."""
+def load_config(
+    root: Path, missing_ok: bool = False, committed: bytes | None = None
+) -> ReleaseConfig:
+    """The configuration of the repository at `root`; defaults if `missing_ok` and it has none.
+    `committed`: pyproject.toml's bytes as HEAD holds them, for a bare repository (b"" when
+    HEAD has none)."""
     pyproject = root / "pyproject.toml"
     try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        if committed is not None:
+            if not committed:
+                raise FileNotFoundError(pyproject)
+            document = tomllib.loads(committed.decode("utf-8"))
+        else:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if missing_ok:
             return ReleaseConfig(root=root)

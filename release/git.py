@@ -76,6 +76,13 @@ class GitRepo:
             raise ReleaseError(
                 f"{path} is not a git repository", "run from Barycenter's checkout"
             ) from None
+        if self.repo.bare:
+            raise ReleaseError(
+                f"{path} is a bare repository, and a release commits, tags and merges in a work "
+                "tree",
+                f"run it in a clone (git clone {path}); release.notes and release.changelog "
+                "--output - read a bare repository",
+            )
         self.root = Path(self.repo.working_tree_dir or path)
 
     def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:

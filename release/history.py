@@ -76,8 +76,29 @@ def git_dir(root: Path) -> Path:
 
 
 def toplevel(path: Path) -> Path:
-    """The repository `path` is in (a subdirectory names its repository)."""
-    return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
+    """The repository `path` is in (a subdirectory names its repository); for a bare
+    repository, its git directory: notes and changelogs need no work tree, as git-cliff's."""
+    try:
+        return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
+    except ReleaseError:
+        if not is_bare(path):
+            raise
+    return Path(git(path, "rev-parse", "--absolute-git-dir").decode().strip())
+
+
+def is_bare(path: Path) -> bool:
+    try:
+        return git(path, "rev-parse", "--is-bare-repository").strip() == b"true"
+    except ReleaseError:
+        return False
+
+
+def committed_file(root: Path, path: str) -> bytes:
+    """`path` as HEAD holds it (b"" when it holds none): a bare repository's files."""
+    try:
+        return git(root, "cat-file", "blob", f"HEAD:{path}")
+    except ReleaseError:
+        return b""
 
 
 @dataclass(frozen=True)

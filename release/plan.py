@@ -22,6 +22,7 @@ from release.git import GitRepo, RemoteState
 from release.history import previous_release
 from release.image_tags import image_tags
 from release.images import arch_of
+from release.release_tag import since_release, stray_tag
 from release.version import hotfix_base, parse_version, release_versions, tag_name
 
 Flow = Literal["release", "hotfix"]
@@ -89,6 +90,17 @@ class Plan:
     move_version_tag: bool = False
     push_hotfix_branch: bool = False
     keep_branch: bool = False
+    # When something named vX, here or on the remote, is not the release of X: the one line
+    # every step whose state reads the tag refuses with (release/release_tag.py decides it).
+    stray_tag: str | None = None
+    # When vX is X's release: its release commit and the unreleased commits that followed it,
+    # for "already done".
+    released: str = ""
+
+    @property
+    def tag_problems(self) -> list[str]:
+        """The refusal of a stray vX, for the checks of every step that trusts the tag."""
+        return [self.stray_tag] if self.stray_tag else []
 
     @property
     def rerun(self) -> str:
@@ -193,6 +205,15 @@ def make_plan(
     tag = tag_name(version)
     revision = tag_commit(repo, remote, tag)
     image = options.image or config.image
+    message = config.release_commit_message(version)
+    hotfix = f"hotfix/{version}"
+    # A hotfix's tag may mark hotfix/X (an older line), whichever flow reads it later.
+    belongs = config.release_branch
+    if isinstance(options, HotfixOptions):
+        belongs = f"{config.release_branch} or {hotfix}"
+    stray = stray_tag(
+        repo, remote, config.remote, version, message, (config.release_branch, hotfix), belongs
+    )
     common = {
         "repo": repo,
         "config": config,
@@ -204,7 +225,8 @@ def make_plan(
         "revision": revision,
         "remote": config.remote,
         "release_branch": config.release_branch,
-        "commit_message": config.release_commit_message(version),
+        "commit_message": message,
+        "stray_tag": stray,
         "image": image,
         "image_tags": published_image_tags(version, tags, config.floating_tags),
         "dry_run": options.dry_run,
@@ -221,6 +243,9 @@ def make_plan(
                 )
             platforms = (options.platform,)
         base = release_ref(repo, remote, config.release_branch)
+        released = ""
+        if revision is not None and stray is None and repo.has_object(revision):
+            released = since_release(repo, version, revision, base, config.release_branch)
         return Plan(
             flow="release",
             previous=previous_release(version, [v for v in reachable(repo, base) if v != version]),
@@ -231,18 +256,24 @@ def make_plan(
             platforms=platforms,
             allow_empty=options.allow_empty,
             move_version_tag=options.move_version_tag,
+            released=released,
             **common,  # type: ignore[arg-type]
         )
     # Starting a hotfix whose tag exists is refused; finishing one resumes past its own tag.
     known = tags if "hotfix-branch" in stages else tags - {tag}
     base_version = hotfix_base(version, known, options.skip_patches)
-    branch = f"hotfix/{version}"
+    branch = hotfix
     on_branch = tags_on_hotfix_branch(repo, remote, config, version, revision, branch)
+    tag_branch = branch if on_branch else config.release_branch
+    released = ""
+    if revision is not None and stray is None and repo.has_object(revision):
+        released = since_release(repo, version, revision, f"refs/heads/{tag_branch}", tag_branch)
     return Plan(
         flow="hotfix",
         previous=base_version,
         commit_branch=branch,
-        tag_branch=branch if on_branch else config.release_branch,
+        tag_branch=tag_branch,
+        released=released,
         hotfix_base=base_version,
         hotfix_branch=branch,
         platforms=config.platforms,

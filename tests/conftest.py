@@ -40,8 +40,30 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    report_matrix(terminalreporter)
     if not FILE_SECONDS:
         return
     terminalreporter.write_sep("=", "seconds per test file (summed over workers)")
     for path, seconds in sorted(FILE_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
+
+
+def report_matrix(terminalreporter: pytest.TerminalReporter) -> None:
+    """The Ctrl-C matrix (tests/test_interrupted.py) reports its size and how many converge."""
+    name = "test_interrupted_then_rerun_converges["
+    outcomes: dict[str, str] = {}
+    for key in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(key, []):
+            nodeid = getattr(report, "nodeid", "")
+            if name in nodeid and (report.when == "call" or key != "passed"):
+                outcomes[nodeid] = (
+                    key if outcomes.get(nodeid) in (None, "passed") else outcomes[nodeid]
+                )
+    if not outcomes:
+        return
+    hooks = sum(1 for nodeid in outcomes if "|hook|" in nodeid)
+    converged = sum(1 for key in outcomes.values() if key == "passed")
+    terminalreporter.write_line(
+        f"Ctrl-C matrix: {len(outcomes)} points run ({hooks} inside git's hooks, "
+        f"{len(outcomes) - hooks} at step boundaries); {converged} converged on rerun"
+    )

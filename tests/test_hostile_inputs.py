@@ -305,23 +305,32 @@ def prepared(project: Project) -> Project:
 def test_a_lightweight_tag_on_the_release_commit_is_refused(project: Project) -> None:
     prepared(project)
     project.git("tag", "v1.1.0")
+    commit = project.git("rev-parse", "HEAD")
     lines = refused(project, "release.tag", "--version", "1.1.0")
     assert lines == [
-        "error: tag v1.1.0 is a lightweight tag, which carries no notes: delete it "
-        "(git tag -d v1.1.0) and let the release make the annotated tag"
+        f"error: tag v1.1.0 here marks {commit[:12]}, which is not the release of 1.1.0 (a "
+        "lightweight tag): delete it (git tag -d v1.1.0), or release another version"
     ]
     assert lines[0] in refused(project, "release", "--version", "1.1.0")
+    project.git("tag", "-d", "v1.1.0")  # the fix it names
+    ok(project, "release.tag", "--version", "1.1.0")
+    assert git(project.origin, "cat-file", "-t", "refs/tags/v1.1.0") == "tag"
 
 
 def test_a_lightweight_tag_on_the_remote_is_refused(project: Project) -> None:
     prepared(project)
     project.git("push", "-q", "origin", "main")
     git(project.origin, "tag", "v1.1.0", "main")
+    commit = project.git("rev-parse", "HEAD")
     lines = refused(project, "release.tag", "--version", "1.1.0")
     assert lines == [
-        "error: tag v1.1.0 on origin is a lightweight tag, which carries no notes: delete it "
-        "(git push origin :refs/tags/v1.1.0) and let the release make the annotated tag"
+        f"error: tag v1.1.0 on origin marks {commit[:12]}, which is not the release of 1.1.0 "
+        "(a lightweight tag): delete it (git push origin :refs/tags/v1.1.0), or release "
+        "another version"
     ]
+    project.git("push", "-q", "origin", ":refs/tags/v1.1.0")  # the fix it names
+    ok(project, "release.tag", "--version", "1.1.0")
+    assert git(project.origin, "cat-file", "-t", "refs/tags/v1.1.0") == "tag"
 
 
 def test_an_unsigned_tag_does_not_count_with_sign(project: Project) -> None:

@@ -8,8 +8,9 @@ Each task runs in its own process group, as in a terminal, and SIGINT goes to th
 - step boundaries: when the task prints its heading, `- STEP:` (a step starts) or
   `STEP: done in` (a step ended), the test sends SIGINT;
 - inside git writes: a hook installed in the clone and in the bare origin sends SIGINT from
-  within the git command while it writes: pre-commit, commit-msg, post-commit (the release
-  commit, merge commits), post-checkout (git switch), post-merge, reference-transaction in its
+  within the git command while it writes: pre-commit, prepare-commit-msg, commit-msg,
+  post-commit (the release commit, merge commits), pre-merge-commit (a merge staged, MERGE_HEAD
+  not yet written), post-checkout (git switch), post-merge, reference-transaction in its
   `prepared` and `committed` states (every ref update: commits, tags, branches, deletions,
   remote-tracking refs), pre-push, and on the origin pre-receive, reference-transaction and
   post-receive (the push is being received, or has landed).
@@ -55,7 +56,9 @@ pytestmark = pytest.mark.repo
 
 WORK_HOOKS = (
     "pre-commit",
+    "prepare-commit-msg",
     "commit-msg",
+    "pre-merge-commit",
     "post-commit",
     "post-checkout",
     "post-merge",
@@ -134,6 +137,7 @@ HOOK_POINTS: dict[str, dict[str, int]] = {
         "work:commit-msg": 1,
         "work:post-commit": 1,
         "work:pre-commit": 1,
+        "work:prepare-commit-msg": 1,
         "work:reference-transaction:committed": 1,
         "work:reference-transaction:prepared": 1,
     },
@@ -166,11 +170,22 @@ HOOK_POINTS: dict[str, dict[str, int]] = {
         "work:post-commit": 2,
         "work:post-merge": 1,
         "work:pre-commit": 2,
+        "work:pre-merge-commit": 1,
+        "work:prepare-commit-msg": 3,
         "work:pre-push": 2,
         "work:reference-transaction:committed": 10,
         "work:reference-transaction:prepared": 10,
     },
 }
+
+
+def test_the_matrix_has_its_points() -> None:
+    """100 points: 28 step boundaries and 72 (hook, n-th firing) inside git's own hooks, 14 kinds
+    of hook event. The summary at the end of a run says how many converged
+    (tests/conftest.py)."""
+    hooks = [point for _, kind, point in MATRIX if kind == "hook"]
+    assert (len(MATRIX), len(hooks)) == (100, 72)
+    assert len({point.split()[0] for point in hooks}) == 14
 
 
 def test_the_scenarios_cover_every_git_step_of_the_pipeline() -> None:

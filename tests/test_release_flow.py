@@ -184,9 +184,7 @@ def test_a_shallow_clone_is_refused(project: Project, tmp_path: Path) -> None:
 
 
 def test_an_old_release_is_refused_and_the_newest_one_is_done(project: Project) -> None:
-    project.commit("feat: userinfo endpoint")
-    project.git("tag", "-a", "v1.1.0", "-m", "v1.1.0")
-    project.push("main", "v1.1.0")
+    release(project, "1.1.0")
 
     lines = refused(project, "release.prepare", "--version", "1.0.0")
     rerun = project.invoke("release.prepare", "--version", "1.1.0")
@@ -195,6 +193,7 @@ def test_an_old_release_is_refused_and_the_newest_one_is_done(project: Project) 
         "error: tag v1.0.0 already exists: released tags are immutable; choose the next version",
         "error: version 1.0.0 is not greater than 1.1.0, the highest release on the release "
         "branch: choose a higher version",
+        "error: Cargo.toml is at 1.1.0, above 1.0.0: release a version above 1.1.0",
     ]
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.splitlines()[1:] == ["= prepare: already done (v1.1.0 exists)"]
@@ -205,10 +204,12 @@ def test_a_tag_that_exists_only_on_the_remote_is_refused(project: Project) -> No
     colleague.git("tag", "v1.1.0")
     colleague.push("v1.1.0")
     lines = refused(project, "release.prepare", "--version", "1.1.0")
-    assert (
-        "error: tag v1.1.0 already exists: released tags are immutable; choose the next version"
-        in lines
-    )
+    commit = project.git("rev-parse", "main")
+    assert lines == [
+        f"error: tag v1.1.0 on origin marks {commit[:12]}, which is not the release of 1.1.0 "
+        "(a lightweight tag): delete it (git push origin :refs/tags/v1.1.0), or release "
+        "another version"
+    ]
 
 
 def test_a_pre_release_not_above_an_existing_one_is_refused(project: Project) -> None:

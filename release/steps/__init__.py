@@ -54,6 +54,9 @@ class Step:
     # It reads or writes the image registry: a real run logs in first (a dry run never does,
     # since docker login writes credentials).
     uses_registry: ClassVar[bool] = False
+    # Its state reads the tag vX, trusting it to be X's release: the runner refuses a stray vX
+    # (the plan's `stray_tag`) before any step of a slice holding such a step acts.
+    trusts_tag: ClassVar[bool] = False
 
     def check(self, plan: Plan) -> list[str]:
         return []

@@ -129,6 +129,7 @@ def bundle_problem(plan: Plan, digest: str) -> str | None:
 
 class AttestProvenance(Step):
     name = "attest"
+    trusts_tag = True
     title = "Sign the build provenance: attached to the image, a bundle in dist/"
 
     def check(self, plan: Plan) -> list[str]:

@@ -141,6 +141,7 @@ def build_log(plan: Plan, platform: str) -> Path:
 
 class BuildImages(Step):
     name = "build"
+    trusts_tag = True
     title = "build and push each platform's image"
     uses_registry = True
 
@@ -368,6 +369,7 @@ def checksums_problem(plan: Plan) -> str | None:
 
 class ExtractBinaries(Step):
     name = "binaries"
+    trusts_tag = True
     title = "extract each platform's binary into dist/ with SHA256SUMS"
 
     def state(self, plan: Plan) -> Status:

@@ -196,6 +196,7 @@ def choose(releases: list[Release]) -> tuple[Release | None, list[Release]]:
 
 class PublishGitHubRelease(Step):
     name = "github"
+    trusts_tag = True
     title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
 
     def __init__(

@@ -41,17 +41,65 @@ def hotfix_branch(plan: Plan) -> str:
     return plan.hotfix_branch
 
 
+def merging(plan: Plan) -> bool:
+    return (Path(plan.repo.repo.git_dir) / "MERGE_HEAD").exists()
+
+
+def half_made_merge(plan: Plan, theirs: str) -> bool:
+    """The work tree and index hold exactly what merging `theirs` into HEAD makes, with no
+    MERGE_HEAD: a merge stopped inside git's pre-merge-commit hook (Ctrl-C there kills git after
+    it staged the result and before it wrote MERGE_HEAD). Ours to undo, nothing else."""
+    repo = plan.repo
+    if merging(plan) or not repo.uncommitted():
+        return False
+    try:
+        if repo.output("diff", "--name-only") or repo.output(
+            "ls-files", "--others", "--exclude-standard"
+        ):
+            return False  # changes not staged, or untracked files: not git's merge result
+        staged = repo.output("write-tree")
+        merged = repo.output("merge-tree", "--write-tree", "--no-messages", "HEAD", theirs)
+    except GitError:
+        return False  # unmerged entries, or a merge that conflicts: not a staged clean merge
+    return staged == merged.splitlines()[0]
+
+
+def undo_half_made_merge(plan: Plan, theirs: str) -> None:
+    """Back to the branch's tip, before merging again: `git merge --abort` when MERGE_HEAD is
+    there, `git reset --merge` for a merge staged without it."""
+    if merging(plan):
+        plan.repo.call("merge", "--abort")
+    elif half_made_merge(plan, theirs):
+        plan.repo.call("reset", "--merge", "--quiet")
+
+
 @contextmanager
-def merge_undone_on_interrupt(plan: Plan) -> Iterator[None]:
-    """Ctrl-C inside a merge leaves MERGE_HEAD behind, which would block the rerun's switch:
-    the half-made merge is aborted, so the rerun merges again from the start."""
+def merge_undone_on_interrupt(plan: Plan, theirs: str) -> Iterator[None]:
+    """Ctrl-C inside a merge leaves MERGE_HEAD, or (inside pre-merge-commit) a staged merge
+    without it, which would block the rerun: the half-made merge is undone, so the rerun merges
+    again from the start. A rerun after a harder stop (SIGKILL) undoes it before merging."""
     try:
         yield
     except KeyboardInterrupt:
-        if (Path(plan.repo.repo.git_dir) / "MERGE_HEAD").exists():
-            with contextlib.suppress(GitError):
-                plan.repo.call("merge", "--abort")
+        with contextlib.suppress(GitError):
+            undo_half_made_merge(plan, theirs)
         raise
+
+
+def merge_refused(plan: Plan, error: GitError, what: str, theirs: str, into: str) -> ReleaseError:
+    """A merge git refused before committing (not a conflict): its own words, undone."""
+    hook = merging(plan) and plan.repo.has_hook("pre-merge-commit")
+    with contextlib.suppress(GitError):
+        undo_half_made_merge(plan, theirs)
+    if hook:
+        said = [w for w in error.hook_words if not w.startswith("Not committing merge")]
+        words = "; ".join(said) or "no reason given"
+        problem = f"the pre-merge-commit hook refused merging {what} into {into} ({words})"
+    else:
+        problem = f"git could not merge {what} into {into} ({error.reason})"
+    return ReleaseError(
+        problem + f"; {into} is as it was", f"fix that, then run {plan.rerun} again"
+    )
 
 
 def not_hotfix(plan: Plan) -> Status | None:
@@ -60,6 +108,7 @@ def not_hotfix(plan: Plan) -> Status | None:
 
 class StartHotfix(Step):
     name = "hotfix-branch"
+    trusts_tag = True
     title = "create hotfix/X from the line's latest release and check it out"
 
     def state(self, plan: Plan) -> Status:
@@ -140,6 +189,7 @@ class PublishHotfixBranch(Step):
 
 class MergeIntoMain(Step):
     name = "merge-main"
+    trusts_tag = True
     title = "merge the hotfix into main"
 
     def state(self, plan: Plan) -> Status:
@@ -197,16 +247,21 @@ class MergeIntoMain(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        with merge_undone_on_interrupt(plan):
+        with merge_undone_on_interrupt(plan, f"refs/heads/{hotfix_branch(plan)}"):
             self.merge(plan)
 
     def merge(self, plan: Plan) -> None:
         repo = plan.repo
         branch = hotfix_branch(plan)
+        theirs = f"refs/heads/{branch}"
+        if repo.current_branch() == plan.release_branch and half_made_merge(plan, theirs):
+            repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
         repo.call("switch", "--", plan.release_branch)
         try:
-            repo.call("merge", "--no-ff", "-m", f"Merge branch '{branch}'", f"refs/heads/{branch}")
-        except GitError:
+            repo.call("merge", "--no-ff", "-m", f"Merge branch '{branch}'", theirs)
+        except GitError as error:
+            if not repo.output("diff", "--name-only", "--diff-filter=U"):
+                raise merge_refused(plan, error, branch, theirs, plan.release_branch) from None
             repo.call("merge", "--abort")
             raise ReleaseError(
                 f"merging {branch} into {plan.release_branch} conflicted and was aborted",
@@ -217,6 +272,7 @@ class MergeIntoMain(Step):
 
 class MergeBackIntoDevelop(Step):
     name = "merge-develop"
+    trusts_tag = True
     title = "merge the release back into develop"
 
     def state(self, plan: Plan) -> Status:
@@ -259,13 +315,15 @@ class MergeBackIntoDevelop(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        with merge_undone_on_interrupt(plan):
+        with merge_undone_on_interrupt(plan, f"refs/tags/{plan.tag}"):
             self.merge(plan)
 
     def merge(self, plan: Plan) -> None:
         repo = plan.repo
         develop = plan.develop_branch
         assert develop is not None  # noqa: S101 - state() skips otherwise
+        if repo.current_branch() == develop and half_made_merge(plan, f"refs/tags/{plan.tag}"):
+            repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
         tagged = repo.tag_target(plan.tag)
         if repo.current_branch() == develop and tagged and repo.is_ancestor(tagged, "HEAD"):
             repo.call("switch", "--", plan.release_branch)
@@ -291,11 +349,14 @@ class MergeBackIntoDevelop(Step):
             # Back where a release starts: a rerun (or the next release) begins on main.
             repo.call("switch", "--", plan.release_branch)
             return
-        except GitError:
-            pass
-        conflicted = [
-            p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p
-        ]
+        except GitError as error:
+            conflicted = [
+                p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p
+            ]
+            if not conflicted:
+                raise merge_refused(
+                    plan, error, plan.tag, f"refs/tags/{plan.tag}", develop
+                ) from None
         resolvable = (
             set(VERSION_FILES) if semver.Version.parse(develop_version) > plan.version else set()
         )
@@ -336,6 +397,7 @@ class MergeBackIntoDevelop(Step):
 
 class PushDevelop(Step):
     name = "push-develop"
+    trusts_tag = True
     title = "push develop"
 
     def state(self, plan: Plan) -> Status:

@@ -147,11 +147,16 @@ def manifest_problems(plan: Plan) -> list[str]:
 
 class Prepare(Step):
     name = "prepare"
+    trusts_tag = True
     title = "bump Cargo.toml and Cargo.lock, finalize CHANGELOG.md, commit"
 
     def state(self, plan: Plan) -> Status:
+        if plan.stray_tag is not None:
+            return Status.todo(plan.stray_tag)
         if plan.repo.tag_target(plan.tag) is not None and not superseded(plan):
-            return Status.done(f"{plan.tag} exists")
+            return Status.done(
+                f"{plan.tag} exists" + (f" on {plan.released}" if plan.released else "")
+            )
         tip = f"refs/heads/{plan.commit_branch}"
         if plan.repo.rev(tip) is not None and is_release_commit(
             plan.repo, tip, plan.version, plan.commit_message
@@ -160,8 +165,8 @@ class Prepare(Step):
         return Status.todo()
 
     def check(self, plan: Plan) -> list[str]:
-        if self.state(plan).state is not State.TODO:
-            return []
+        if plan.stray_tag is not None or self.state(plan).state is not State.TODO:
+            return []  # a stray vX is refused by the runner, once, for every step trusting it
         repo = plan.repo
         if repo.rev("HEAD") is None:
             return [

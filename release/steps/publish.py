@@ -89,6 +89,7 @@ def stale_tags(plan: Plan, children: set[str]) -> list[str]:
 
 class PublishIndex(Step):
     name = "publish"
+    trusts_tag = True
     title = "publish the multi-arch index under the tags the policy gives"
     uses_registry = True
 

@@ -65,6 +65,7 @@ def stale_changelog(plan: Plan, tip: str) -> list[str]:
 
 class Tag(Step):
     name = "tag"
+    trusts_tag = True
     title = "create the annotated tag on the release commit"
 
     def target(self, plan: Plan) -> str:
@@ -72,31 +73,24 @@ class Tag(Step):
 
     def state(self, plan: Plan) -> Status:
         repo = plan.repo
+        if plan.stray_tag is not None:
+            return Status.todo(plan.stray_tag)
         local = repo.tag_target(plan.tag)
         if local is not None:
             if not repo.tag_is_annotated(plan.tag):
                 return Status.todo(f"{plan.tag} is a lightweight tag")
-            return Status.done(f"{plan.tag} on {local[:12]}")
+            return Status.done(f"{plan.tag} on {plan.released or local[:12]}")
         if plan.revision is not None:
             return Status.done(f"{plan.tag} exists on {plan.remote} ({plan.revision[:12]})")
         return Status.todo()
 
     def check(self, plan: Plan) -> list[str]:
         repo = plan.repo
+        if plan.stray_tag is not None:
+            return []  # the runner refuses it, once, for every step trusting the tag
         local = repo.tag_target(plan.tag)
-        if local is not None and not repo.tag_is_annotated(plan.tag):
-            return [
-                f"tag {plan.tag} is a lightweight tag, which carries no notes: delete it "
-                f"(git tag -d {plan.tag}) and let the release make the annotated tag"
-            ]
         remote = repo.remote_state(plan.remote)
         pushed = remote.tag_objects.get(plan.tag)
-        if local is None and pushed is not None and pushed == remote.tags.get(plan.tag):
-            return [
-                f"tag {plan.tag} on {plan.remote} is a lightweight tag, which carries no notes: "
-                f"delete it (git push {plan.remote} :refs/tags/{plan.tag}) and let the release "
-                "make the annotated tag"
-            ]
         if plan.sign and local is not None and pushed is None and not signed(plan):
             return [
                 f"tag {plan.tag} is not signed, and --sign asks for a signed tag: delete it "
@@ -182,6 +176,7 @@ class Push(Step):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
     name = "push"
+    trusts_tag = True
     title = "push the branch and the tag atomically"
 
     def state(self, plan: Plan) -> Status:

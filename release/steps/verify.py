@@ -11,6 +11,7 @@ from release.verify import failures, verify
 
 class VerifyRelease(Step):
     name = "verify"
+    trusts_tag = True
     title = "check the post-release checklist"
     uses_registry = True
 

@@ -33,7 +33,14 @@ class Checkout:
         return invoke(self.root, *args, env=env, timeout=1200)
 
     def tag_release(self, version: str) -> str:
+        """vX as release.prepare and release.tag make it, which the steps after the push trust:
+        on main, Cargo.toml and Cargo.lock at X, CHANGELOG.md with X's section, the release
+        commit, an annotated tag."""
+        git(self.root, "switch", "-q", "-C", "main")
         cargo.bump(self.root, version)
+        log = self.root / "CHANGELOG.md"
+        section = f"## [Unreleased]\n\n## [{version}] - 2026-01-01\n"
+        log.write_text(log.read_text().replace("## [Unreleased]\n", section, 1))
         git(self.root, "commit", "-qam", f"chore(release): v{version}")
         git(self.root, "tag", "-a", f"v{version}", "-m", f"v{version}")
         return git(self.root, "rev-parse", "HEAD")

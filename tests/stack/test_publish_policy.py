@@ -44,7 +44,7 @@ def test_latest_and_floating_tags_over_a_release_sequence(
     context.mkdir()
     for step, version in enumerate(SEQUENCE):
         push_tiny_images(docker, checkout.image, version, context)
-        git(checkout.root, "tag", f"v{version}")
+        checkout.tag_release(version)
         options = ReleaseOptions(version=version, image=checkout.image)
         commands.run_slice("release.publish", checkout.root, options)
 
