@@ -226,7 +226,7 @@ def download_included(job: RootfsJob) -> list[Path]:
     run_logged([*argv, SUITE, str(scratch), debian_mirror()], job.log, what)
     shutil.rmtree(scratch, ignore_errors=True)
     debs = sorted(job.debs.glob("*.deb"))
-    job.stage = f"{len(debs)} packages downloaded; waiting for the tree they go on"
+    job.stage = f"downloaded {len(debs)} packages, waiting for the slim tree"
     return debs
 
 

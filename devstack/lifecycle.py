@@ -74,7 +74,7 @@ def up(paths: StackPaths | None = None) -> list[Component]:
             timed("base images: root filesystems", rootfs.result, watch=False)
         rootfs.result()
     for job in jobs:
-        console.print(job.line())
+        console.print(job.line(), soft_wrap=True)
     if missing:
         timed(
             "base images: pushed to the mirror",

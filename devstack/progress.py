@@ -58,7 +58,8 @@ def reporting(
     def log() -> None:
         while not stop.wait(interval):
             for line in current():
-                console.print(line)
+                # A log is read whole: one line per job, never wrapped at the console's width.
+                console.print(line, soft_wrap=True)
 
     worker = threading.Thread(target=log, daemon=True)
     worker.start()
