@@ -212,7 +212,10 @@ def download_included(job: RootfsJob) -> list[Path]:
     job.stage = "debootstrap"
     scratch = job.paths.rootfs_cache / f"download-{job.image.slug}-{job.arch}"
     shutil.rmtree(scratch, ignore_errors=True)
-    job.debs.mkdir(parents=True, exist_ok=True)
+    # Only this download's packages: an older version left by an earlier one would give
+    # dpkg two versions of one package.
+    shutil.rmtree(job.debs, ignore_errors=True)
+    job.debs.mkdir(parents=True)
     job.log.write_bytes(b"")
     argv = [
         "debootstrap",

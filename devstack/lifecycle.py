@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -61,10 +62,12 @@ def up(paths: StackPaths | None = None) -> list[Component]:
     jobs = baseimages.rootfs_jobs(missing, paths)
     if jobs:
         console.print(f"  base images: making {len(jobs)} root filesystems in the background")
-    with (
-        ThreadPoolExecutor(max_workers=1) as background,
-        progress.reporting(console, lambda _: [job.line() for job in jobs]),
-    ):
+    watching = (
+        progress.reporting(console, lambda _: [job.line() for job in jobs])
+        if jobs
+        else contextlib.nullcontext()
+    )
+    with ThreadPoolExecutor(max_workers=1) as background, watching:
         rootfs = background.submit(baseimages.build_all_rootfs, jobs)
         if not external:
             timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
@@ -150,6 +153,14 @@ def down(paths: StackPaths | None = None) -> list[str]:
     """Stop what the stack started, newest first; leave installed packages and caches."""
     paths = paths or StackPaths.from_environment()
     stopped = []
+    # The default rehearsal sandbox's GitHub stand-in (its own PID file), and where one was
+    # kept before sandboxes had their own.
+    for pidfile in (
+        StackPaths(paths.root / "rehearsal").pidfile("github-standin"),
+        paths.pidfile("github-standin"),
+    ):
+        if services.stop("github-standin", pidfile):
+            stopped.append("github-standin")
     for name in ("dockerd", registry.MIRROR.name, registry.TARGET.name):
         if services.stop(name, paths.pidfile(name), timeout=60):
             stopped.append(name)

@@ -100,11 +100,10 @@ def make_sandbox(checkout: Path, paths: StackPaths, fresh: bool) -> Sandbox:
         # main is the checkout as it is now (HEAD, whichever branch), develop starts there too.
         head = git(checkout, "rev-parse", "HEAD")
         git(sandbox.root, "clone", "-q", "--bare", "--no-tags", str(checkout), str(sandbox.origin))
+        # A bare clone copies the checkout's own branches: main and develop are set to HEAD.
         git(sandbox.origin, "update-ref", "refs/heads/main", head)
+        git(sandbox.origin, "update-ref", "refs/heads/develop", head)
         git(sandbox.origin, "symbolic-ref", "HEAD", "refs/heads/main")
-        branches = git(sandbox.origin, "branch", "--format=%(refname:short)").split()
-        if "develop" not in branches:
-            git(sandbox.origin, "branch", "develop", "main")
         git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
     if not sandbox.work.exists():
         git(sandbox.root, "clone", "-q", "--branch", "main", str(sandbox.origin), str(sandbox.work))
@@ -114,12 +113,25 @@ def make_sandbox(checkout: Path, paths: StackPaths, fresh: bool) -> Sandbox:
     return sandbox
 
 
-def checkout_state(checkout: Path) -> tuple[str, str, int]:
-    """The checkout's HEAD, its subject, and how many paths have uncommitted changes."""
-    head = git(checkout, "rev-parse", "HEAD")
-    subject = git(checkout, "log", "-1", "--format=%s", head)
-    changed = git(checkout, "status", "--porcelain", "--untracked-files=normal").splitlines()
-    return head, subject, len(changed)
+def checkout_state(checkout: Path) -> tuple[str, str, list[str]]:
+    """The checkout's HEAD, its subject, and the paths with uncommitted changes."""
+    found = subprocess.run(
+        ["git", "log", "-1", "--format=%H %s", "HEAD"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if found.returncode != 0 or not found.stdout.strip():
+        last = (found.stderr.strip().splitlines() or ["no commit"])[-1]
+        raise ReleaseError(
+            f"{checkout} is not a git checkout with a commit ({last})",
+            "pass --repo with the checkout to rehearse; its HEAD is what is released",
+        )
+    head, _, subject = found.stdout.strip().partition(" ")
+    status = git(checkout, "status", "--porcelain", "--untracked-files=normal")
+    return head, subject, [line[3:] for line in status.splitlines()]
 
 
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
@@ -133,41 +145,98 @@ def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     return result.returncode == 0
 
 
-def take_in_checkout(checkout: Path, sandbox: Sandbox, say: Callable[[str], None]) -> int:
+def recorded(repo: Path, ref: str) -> str:
+    """The commit `ref` names, or "" when there is no such ref."""
+    result = subprocess.run(
+        ["git", "rev-parse", "-q", "--verify", f"{ref}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+TAKE_IN_SUBJECT = "Merge the checkout's {head} (rehearsal)"
+# The version a rehearsal is releasing, until verify passed: a rerun finishes that release
+# before it takes in anything new.
+PENDING = "release-in-progress"
+
+
+def pending_release(sandbox: Sandbox) -> str:
+    try:
+        return (sandbox.root / PENDING).read_text().strip()
+    except OSError:
+        return ""
+
+
+def finish_interrupted_take_in(sandbox: Sandbox) -> None:
+    """A take-in stopped half-way (Ctrl-C): an open merge is undone; a merge commit made but
+    not pushed is pushed, with the record of what it took in."""
+    if recorded(sandbox.work, "MERGE_HEAD"):
+        git(sandbox.work, "merge", "--abort")
+    local = recorded(sandbox.work, "refs/heads/main")
+    origin = recorded(sandbox.origin, "refs/heads/main")
+    if local == origin:
+        return
+    parents = git(sandbox.work, "log", "-1", "--format=%P", local).split()
+    subject = git(sandbox.work, "log", "-1", "--format=%s", local)
+    if len(parents) == 2 and parents[0] == origin and subject.startswith("Merge the checkout's "):
+        git(sandbox.work, "push", "-q", "origin", "main")
+        git(sandbox.origin, "update-ref", CHECKOUT_REF, parents[1])
+
+
+def take_in_checkout(
+    checkout: Path, sandbox: Sandbox, dry_run: bool, say: Callable[[str], None]
+) -> int:
     """Bring the checkout's new commits into the sandbox's main, as a maintainer merges work
     after a release; return how many commits came in (0: nothing new, converge)."""
     head = git(checkout, "rev-parse", "HEAD")
-    main = git(sandbox.origin, "rev-parse", "refs/heads/main")
-    if is_ancestor(sandbox.origin, head, main):
+    finish_interrupted_take_in(sandbox)
+    taken = recorded(sandbox.origin, CHECKOUT_REF)
+    if head == taken:
         return 0
-    taken = git(sandbox.origin, "rev-parse", "-q", "--verify", CHECKOUT_REF)
     git(sandbox.work, "fetch", "-q", "--no-tags", str(checkout), head)
+    git(sandbox.work, "fetch", "-q", "origin")
+    main = recorded(sandbox.work, "refs/remotes/origin/main")
+    fresh = "start a new sandbox: invoke release --rehearsal --fresh"
+    if taken and is_ancestor(sandbox.work, head, taken):
+        raise ReleaseError(
+            f"the checkout's HEAD {head[:12]} is behind the commit the sandbox rehearsed "
+            f"({taken[:12]}): the sandbox's releases hold commits the checkout no longer has",
+            fresh,
+        )
+    if is_ancestor(sandbox.work, head, main) and (
+        not taken or is_ancestor(sandbox.work, taken, head)
+    ):
+        # Taken in already (the record was cut short), or a sandbox of an earlier rehearsal.
+        git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
+        return 0
     if not taken or not is_ancestor(sandbox.work, taken, head):
         raise ReleaseError(
-            f"the sandbox rehearsed checkout commit {taken[:12] or 'unknown'}, and the "
+            f"the sandbox rehearsed checkout commit {taken[:12] or '(not recorded)'}, and the "
             f"checkout's HEAD {head[:12]} does not descend from it (history rewritten, or "
             "another branch)",
-            "start a new sandbox: invoke release --rehearsal --fresh",
+            fresh,
         )
-    local_main = git(sandbox.work, "rev-parse", "refs/heads/main")
-    if local_main != main or git(sandbox.work, "status", "--porcelain"):
+    count = int(git(sandbox.work, "rev-list", "--count", f"{main}..{head}"))
+    pending = pending_release(sandbox)
+    if pending:
         say(
-            "rehearsal: the sandbox's interrupted release is finished first; the checkout's "
-            "new commits come in on the next rehearsal"
+            f"rehearsal: the sandbox's release of {pending} was interrupted and is finished "
+            f"first; the checkout's {count} new commit(s) come in on the next rehearsal"
         )
         return 0
-    count = int(git(sandbox.work, "rev-list", "--count", f"{main}..{head}"))
+    if dry_run:
+        say(
+            f"rehearsal: a dry run takes in nothing: the checkout's {count} new commit(s) "
+            "would come in, and the plan below is the sandbox as it stands"
+        )
+        return 0
     git(sandbox.work, "switch", "-q", "main")
     merged = subprocess.run(
-        [
-            "git",
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            f"Merge the checkout's {head[:12]} (rehearsal)",
-            head,
-        ],
+        ["git", "merge", "-q", "--no-ff", "-m", TAKE_IN_SUBJECT.format(head=head[:12]), head],
         cwd=sandbox.work,
         capture_output=True,
         text=True,
@@ -180,7 +249,7 @@ def take_in_checkout(checkout: Path, sandbox: Sandbox, say: Callable[[str], None
         raise ReleaseError(
             f"the checkout's new commits conflict with the sandbox's releases in "
             f"{', '.join(conflicted) or 'the merge'}",
-            "start a new sandbox: invoke release --rehearsal --fresh",
+            fresh,
         )
     git(sandbox.work, "push", "-q", "origin", "main")
     git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
@@ -261,9 +330,12 @@ def prepare_rehearsal(
     head, subject, changed = checkout_state(checkout)
     say(f"rehearsal: rehearsing the checkout {checkout} at {head[:12]} ({subject})")
     if changed:
+        named = ", ".join(changed[:3]) + (
+            f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
         say(
-            f"rehearsal: {changed} uncommitted change(s) in the checkout are not rehearsed, "
-            "only its commits are: commit them to rehearse them"
+            f"rehearsal: uncommitted changes in the checkout are not rehearsed, only its "
+            f"commits are ({named}): commit them to rehearse them"
         )
     say("rehearsal: bringing the local stack up (idempotent)")
     components = lifecycle.up()
@@ -272,10 +344,7 @@ def prepare_rehearsal(
         raise ReleaseError(f"the stack lacks {', '.join(missing)}", "read invoke stack.status")
     paths = StackPaths.from_environment()
     sandbox = make_sandbox(checkout, paths, fresh)
-    if dry_run:
-        say("rehearsal: a dry run takes no new commit of the checkout into the sandbox")
-    else:
-        take_in_checkout(checkout, sandbox, say)
+    take_in_checkout(checkout, sandbox, dry_run, say)
     password = secret(sandbox, "cosign-password")
     if not (sandbox.keys / "cosign.key").exists():
         if sandbox.keys.exists():
@@ -284,6 +353,8 @@ def prepare_rehearsal(
         cosign.generate_key_pair(sandbox.keys, password)
     token = secret(sandbox, "github-token")
     port = standin_port(sandbox, paths)
+    # Before stand-ins lived in their sandbox, one ran as a stack service on 5003.
+    services.stop("github-standin", paths.pidfile("github-standin"))
     api_url = ensure_standin(sandbox, port, token, Path(__file__).resolve().parent.parent)
     image = image_of(sandbox)
     sandbox.overrides.write_text(
@@ -331,7 +402,7 @@ def default_version(work: Path) -> str:
     unreleased there; else the next minor when main holds commits its latest release lacks;
     else that latest release, so a rerun converges."""
     from release import cargo
-    from release.version import parse_version, release_versions, tag_name
+    from release.version import core, parse_version, release_versions, tag_name
 
     current = parse_version(cargo.crate_version(work).version)
     released = release_versions(git(work, "tag", "--list", "v*").split())
@@ -339,7 +410,10 @@ def default_version(work: Path) -> str:
         return str(current)
     latest = max(released)
     unreleased = int(git(work, "rev-list", "--count", f"{tag_name(latest)}..main"))
-    return str(latest.bump_minor() if unreleased else latest)
+    if not unreleased:
+        return str(latest)
+    # After a pre-release, new commits make its final release; else the next minor.
+    return str(core(latest) if latest.prerelease else latest.bump_minor())
 
 
 def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -> None:
@@ -349,11 +423,14 @@ def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -
     say = commands.say
     sandbox, api_url = prepare_rehearsal(checkout, fresh, dry_run, say)
     git(sandbox.work, "switch", "-q", "main")
-    version = version or default_version(sandbox.work)
+    version = version or pending_release(sandbox) or default_version(sandbox.work)
     try:
+        if not dry_run:
+            (sandbox.root / PENDING).write_text(f"{version}\n")
         commands.release(sandbox.work, ReleaseOptions(version=version, dry_run=dry_run))
         if not dry_run:
             commands.verify(sandbox.work, version, "table", "")
+            (sandbox.root / PENDING).unlink()
     finally:
         for line in where(sandbox, f"v{version}", api_url):
             say(f"rehearsal: {line}")

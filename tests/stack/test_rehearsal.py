@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.rehearsal import REPOSITORY
+from devstack.rehearsal import REPOSITORY, Sandbox, stop_standin
 from tests.gitrepos import REPO_ROOT, configure_identity, git
 
 
@@ -69,15 +70,18 @@ class Rehearsal:
 
 
 @pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
-    """A checkout at this repository's HEAD, rehearsed once."""
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    """A checkout at this repository's HEAD, rehearsed once; its stand-in stopped after."""
     rehearsal = Rehearsal(tmp_path_factory.mktemp("rehearsal"))
     git(rehearsal.base, "clone", "-q", "--no-tags", str(REPO_ROOT), str(rehearsal.checkout))
     git(rehearsal.checkout, "checkout", "-q", "-B", "main", git(REPO_ROOT, "rev-parse", "HEAD"))
     configure_identity(rehearsal.checkout)
-    first = rehearsal.run()
-    assert first.returncode == 0, first.stdout + first.stderr
-    return rehearsal
+    try:
+        first = rehearsal.run()
+        assert first.returncode == 0, first.stdout + first.stderr
+        yield rehearsal
+    finally:
+        stop_standin(Sandbox(rehearsal.sandbox))
 
 
 def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal) -> None:
@@ -101,8 +105,8 @@ def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal)
         "(feat: a feature committed after the first rehearsal)"
     )
     assert lines[1] == (
-        "rehearsal: 1 uncommitted change(s) in the checkout are not rehearsed, only its "
-        "commits are: commit them to rehearse them"
+        "rehearsal: uncommitted changes in the checkout are not rehearsed, only its commits "
+        "are (README.md): commit them to rehearse them"
     )
     assert "rehearsal: took 1 new commit(s) of the checkout into the sandbox's main" in lines
     tags = git(origin, "tag", "--list", "v*", "--sort=v:refname").split()
