@@ -11,9 +11,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -168,12 +171,31 @@ class RootfsJob:
         return f"  {self.label}: {stage}, {took:.0f} s"
 
 
+# Set when stack.up stops (a failed phase, Ctrl-C, SIGTERM) while root filesystems are made
+# in the background: each debootstrap or dpkg is stopped with its children, not waited for.
+CANCEL = threading.Event()
+
+
 def run_logged(argv: list[str], log: Path, what: str) -> None:
     with log.open("ab") as out:
-        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            while process.poll() is None:
+                if CANCEL.wait(0.5):
+                    raise ReleaseError(f"{what} stopped", "run stack.up again")
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+    if process.returncode != 0:
         last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise ReleaseError(f"{what} failed (exit {result.returncode}: {last})", f"read {log}")
+        raise ReleaseError(f"{what} failed (exit {process.returncode}: {last})", f"read {log}")
 
 
 def cached(job: RootfsJob) -> bool:

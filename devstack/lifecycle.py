@@ -49,6 +49,8 @@ def up(paths: StackPaths | None = None) -> list[Component]:
     started = time.monotonic()
     console.print(f"stack.up (state in {paths.root})")
     external = engine.external_engine_requested()
+    # apt simulates every install first: a refusal comes before any package is installed.
+    timed("apt's simulation of the installs", lambda: packages.preflight(paths, not external))
     timed("system packages", lambda: packages.ensure_bookworm_packages(paths))
     timed("arm64 emulation", engine.ensure_binfmt)
     for each in (registry.TARGET, registry.MIRROR):
@@ -67,15 +69,21 @@ def up(paths: StackPaths | None = None) -> list[Component]:
         if jobs
         else contextlib.nullcontext()
     )
+    baseimages.CANCEL.clear()
     with ThreadPoolExecutor(max_workers=1) as background, watching:
         rootfs = background.submit(baseimages.build_all_rootfs, jobs)
-        if not external:
-            timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
-        timed("cosign", lambda: packages.ensure_cosign(paths))
-        timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
-        if jobs:
-            timed("base images: root filesystems", rootfs.result, watch=False)
-        rootfs.result()
+        try:
+            if not external:
+                timed("docker engine 26 packages", lambda: packages.ensure_engine_packages(paths))
+            timed("cosign", lambda: packages.ensure_cosign(paths))
+            timed("docker engine", lambda: engine.ensure_engine(paths, registry.MIRROR.address))
+            if jobs:
+                timed("base images: root filesystems", rootfs.result, watch=False)
+            rootfs.result()
+        except BaseException:
+            # Stop the background debootstraps rather than wait minutes for them.
+            baseimages.CANCEL.set()
+            raise
     for job in jobs:
         console.print(job.line(), soft_wrap=True)
     if missing:

@@ -121,11 +121,9 @@ def replaced_packages(simulation: str) -> list[str]:
     return touched
 
 
-def install_safely(
-    paths: StackPaths, options: list[str], names: tuple[str, ...], log: Path, fix: str
-) -> None:
-    """apt-get install, after apt's own simulation says no installed package is removed or
-    replaced by it; otherwise refuse, with nothing changed."""
+def simulate(paths: StackPaths, options: list[str], names: tuple[str, ...], fix: str) -> None:
+    """apt's own simulation of installing `names`: refused, with nothing changed, when it would
+    remove or replace a package already installed."""
     args = [*options, "install", "--no-install-recommends", *names]
     simulation = subprocess.run(
         ["apt-get", "-q", "-s", *args],
@@ -144,7 +142,41 @@ def install_safely(
             f"{', '.join(touched)}",
             fix,
         )
-    apt_get(paths, *args, log=log)
+
+
+def missing_bookworm_packages() -> tuple[str, ...]:
+    return tuple(name for name in BOOKWORM_PACKAGES if installed_version(name) is None)
+
+
+def engine_packages_missing() -> bool:
+    return not engine_is_current() or installed_version("docker-buildx") is None
+
+
+def bookworm_fix(missing: tuple[str, ...]) -> str:
+    return (
+        f"nothing was changed; install them yourself (apt-get install {' '.join(missing)}), "
+        "then run stack.up again"
+    )
+
+
+ENGINE_FIX = (
+    "nothing was changed; to use a Docker engine of your own instead: "
+    "DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up"
+)
+
+
+def preflight(paths: StackPaths, with_engine: bool) -> None:
+    """Every install stack.up would make, simulated by apt before any of them is made."""
+    log = paths.logfile("apt")
+    missing = missing_bookworm_packages()
+    if missing:
+        options = bookworm_apt_options(paths)
+        apt_get(paths, *options, "update", log=log)
+        simulate(paths, options, missing, bookworm_fix(missing))
+    if with_engine and engine_packages_missing():
+        options = trixie_apt_options(paths)
+        apt_get(paths, *options, "update", log=log)
+        simulate(paths, options, TRIXIE_ENGINE_PACKAGES, ENGINE_FIX)
 
 
 def apt_get(paths: StackPaths, *args: str, log: Path) -> None:
@@ -161,28 +193,37 @@ def apt_get(paths: StackPaths, *args: str, log: Path) -> None:
 
 
 def ensure_bookworm_packages(paths: StackPaths) -> list[str]:
-    missing = tuple(name for name in BOOKWORM_PACKAGES if installed_version(name) is None)
+    """Install what is missing of bookworm's packages, after preflight() updated the lists."""
+    missing = missing_bookworm_packages()
     if missing:
-        log = paths.logfile("apt")
         options = bookworm_apt_options(paths)
-        apt_get(paths, *options, "update", log=log)
-        fix = f"nothing was changed; install them yourself (apt-get install {' '.join(missing)})"
-        install_safely(paths, options, missing, log, fix + ", then run stack.up again")
+        # Simulated again: the machine may have changed since preflight().
+        simulate(paths, options, missing, bookworm_fix(missing))
+        apt_get(
+            paths,
+            *options,
+            "install",
+            "--no-install-recommends",
+            *missing,
+            log=paths.logfile("apt"),
+        )
     return list(missing)
 
 
 def ensure_engine_packages(paths: StackPaths) -> bool:
     """Install Docker 26 from trixie unless it is there; return whether anything was installed."""
-    if engine_is_current() and installed_version("docker-buildx") is not None:
+    if not engine_packages_missing():
         return False
     options = trixie_apt_options(paths)
-    log = paths.logfile("apt")
-    apt_get(paths, *options, "update", log=log)
-    fix = (
-        "nothing was changed; to use the Docker engine already here: "
-        "DOCKER_HOST=unix:///var/run/docker.sock invoke stack.up"
+    simulate(paths, options, TRIXIE_ENGINE_PACKAGES, ENGINE_FIX)
+    apt_get(
+        paths,
+        *options,
+        "install",
+        "--no-install-recommends",
+        *TRIXIE_ENGINE_PACKAGES,
+        log=paths.logfile("apt"),
     )
-    install_safely(paths, options, TRIXIE_ENGINE_PACKAGES, log, fix)
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -308,3 +309,28 @@ def test_the_packages_a_tree_has_are_read_from_its_dpkg_database(tmp_path: Path)
         "Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n"
     )
     assert baseimages.installed_packages(tmp_path) == {("bash", "5.2.15-2+b2")}
+
+
+def test_a_background_step_stops_with_its_children_when_stack_up_stops(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 30 & echo $! > {pidfile}; wait"
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            baseimages.run_logged(["sh", "-c", script], tmp_path / "log", "debootstrap x")
+        except ReleaseError as error:
+            failures.append(error)
+
+    baseimages.CANCEL.clear()
+    worker = threading.Thread(target=run)
+    started = time.monotonic()
+    worker.start()
+    assert services.wait_until(pidfile.exists, 10)
+    baseimages.CANCEL.set()
+    worker.join(15)
+    baseimages.CANCEL.clear()
+    assert time.monotonic() - started < 15
+    assert [str(error) for error in failures] == ["debootstrap x stopped: run stack.up again"]
+    child = int(pidfile.read_text())
+    assert services.wait_until(lambda: not services.pid_alive(child), 5)
