@@ -42,7 +42,10 @@ def timed(label: str, action: Callable[[], object], watch: bool = True) -> objec
 def up(paths: StackPaths | None = None) -> list[Component]:
     paths = paths or StackPaths.from_environment()
     # Before anything is written or installed: may the stack install on this machine at all?
-    refused = machine.refusal(machine.read_facts(services.read_pid(paths.pidfile("dockerd"))))
+    facts = machine.read_facts(
+        services.read_pid(paths.pidfile("dockerd")), packages.engine_marker(paths).exists()
+    )
+    refused = machine.refusal(facts)
     if refused:
         raise ReleaseError(*refused)
     paths.ensure()

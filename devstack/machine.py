@@ -93,7 +93,16 @@ def running_processes(proc: Path = PROC) -> Iterable[tuple[int, str]]:
             continue
 
 
-def read_facts(own_engine_pid: int | None) -> MachineFacts:
+def executable(pid: int, proc: Path = PROC) -> str:
+    try:
+        return str((proc / str(pid) / "exe").readlink())
+    except OSError:
+        return ""
+
+
+def read_facts(own_engine_pid: int | None, engine_installed_by_stack: bool) -> MachineFacts:
+    """The machine's facts; an engine process is the stack's own when it started it (its PID
+    file), or when the stack installed the engine package that this dockerd runs from."""
     from devstack.packages import installed_version
 
     try:
@@ -108,7 +117,9 @@ def read_facts(own_engine_pid: int | None) -> MachineFacts:
     foreign_engines = tuple(
         (pid, name)
         for pid, name in running_processes()
-        if name in ENGINE_PROCESSES and pid != own_engine_pid
+        if name in ENGINE_PROCESSES
+        and pid != own_engine_pid
+        and not (engine_installed_by_stack and executable(pid) == "/usr/sbin/dockerd")
     )
     return MachineFacts(
         os_release, foreign_packages, foreign_engines, os.environ.get("DOCKER_HOST", "")

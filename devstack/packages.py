@@ -224,7 +224,31 @@ def ensure_engine_packages(paths: StackPaths) -> bool:
         *TRIXIE_ENGINE_PACKAGES,
         log=paths.logfile("apt"),
     )
+    # The record that this engine is the stack's own, so the next stack.up does not take it
+    # for a Docker the user installed.
+    engine_marker(paths).write_text(" ".join(TRIXIE_ENGINE_PACKAGES) + "\n")
+    stop_distribution_service()
     return True
+
+
+def engine_marker(paths: StackPaths) -> Path:
+    return paths.root / "engine-installed-by-stack"
+
+
+SYSTEMD = Path("/run/systemd/system")
+
+
+def stop_distribution_service() -> None:
+    """On a machine run by systemd, docker.io's own maintainer script enables and starts
+    docker.service, with Debian's configuration (no containerd store, no mirror). The stack
+    runs its own dockerd instead, so that service is stopped and disabled again."""
+    if not SYSTEMD.is_dir():
+        return
+    subprocess.run(
+        ["systemctl", "disable", "--now", "docker.service", "docker.socket"],
+        capture_output=True,
+        check=False,
+    )
 
 
 def cosign_path(paths: StackPaths) -> Path:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack import machine, services
+from devstack.paths import StackPaths
 from tests.gitrepos import REPO_ROOT
 
 # The stack's offline rust:1-bookworm: Debian 12 with the libraries this Python needs, but
@@ -183,3 +185,14 @@ def test_an_install_that_would_remove_a_package_is_refused_naming_it() -> None:
         "packages: unchanged",
         "files changed outside the state directory: none",
     ]
+
+
+def test_the_engine_the_stack_installed_is_its_own_whoever_started_it() -> None:
+    """systemd starts docker.io's dockerd on install: it is still the stack's engine."""
+    pid = services.read_pid(StackPaths.from_environment().pidfile("dockerd"))
+    if pid is None:
+        pytest.skip("the engine here was not started by the stack")
+    # Without its PID file, the stack's dockerd looks like anybody's...
+    assert (pid, "dockerd") in machine.read_facts(None, False).foreign_engines
+    # ...unless the stack installed the package it runs from.
+    assert (pid, "dockerd") not in machine.read_facts(None, True).foreign_engines
