@@ -125,8 +125,9 @@ def release_body(plan: Plan, digest: str) -> str:
 def checksum_problems(plan: Plan) -> list[str]:
     """Each archive present, listed in SHA256SUMS with its own sha256."""
     build = f"run invoke release.build --version {plan.version}"
+    sums = f"run invoke release.checksums --version {plan.version}"
     problems = [
-        f"{plan.dist / name} is missing: {build}"
+        f"{plan.dist / name} is missing: {sums if name == CHECKSUMS else build}"
         for name in (*plan.archives, CHECKSUMS)
         if not (plan.dist / name).is_file()
     ]
@@ -140,7 +141,7 @@ def checksum_problems(plan: Plan) -> list[str]:
         actual = file_digest(plan.dist / name).removeprefix("sha256:")
         if listed.get(name) != actual:
             problems.append(
-                f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {build}"
+                f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {sums}"
             )
     return problems
 
@@ -234,7 +235,7 @@ class PublishGitHubRelease(Step):
                 f"github-repository '{repository}' is not owner/name: "
                 "set it in [tool.barycenter.release]"
             )
-        if "binaries" not in plan.stages:
+        if "checksums" not in plan.stages:
             problems += checksum_problems(plan)
         if "publish" in plan.stages:
             return problems  # the index is published earlier in this very run
