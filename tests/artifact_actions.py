@@ -217,7 +217,8 @@ def upload(
         if not p.negate and not set(glob([p], hidden=include_hidden_files)) & set(files)
     ]
     if not files:
-        message = f"No files were found with the provided path: {path.strip()}."
+        lines = ", ".join(line.strip() for line in path.splitlines() if line.strip())
+        message = f"No files were found with the provided path: {lines}."
         if if_no_files_found == "error":
             raise ArtifactError(f"{message} No artifacts will be uploaded.")
         return Upload(Artifact(name), cwd, unmatched)
