@@ -117,6 +117,7 @@ def test_no_job_changes_a_tracked_file_and_the_build_reads_its_cache_kind_from_t
 ) -> None:
     for arch in ("amd64", "arm64"):
         job = run.job(f"build ({arch})")
+        assert "BARYCENTER_RELEASE_CONFIG" in job.env, f"{job.label} sets no overrides file"
         overrides = Path(job.env["BARYCENTER_RELEASE_CONFIG"])
         assert overrides.is_relative_to(job.temp) and not overrides.is_relative_to(job.workspace)
         assert job.configs["release.build"].cache == "gha"
