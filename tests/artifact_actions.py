@@ -284,3 +284,90 @@ def subjects(subject_path: str, cwd: Path) -> list[Path]:
     if not found:
         raise ArtifactError(f"Could not find subject at path {subject_path}")
     return found
+
+
+# The act stand-ins (tests/act_actions/*/action.yml) run this file as a script: the artifacts
+# of a run are folders `<ACT_ARTIFACT_STORE>/<name>/`, holding each file at its stored path.
+
+
+def stored_artifacts(store: Path) -> dict[str, Artifact]:
+    found: dict[str, Artifact] = {}
+    for folder in sorted(store.iterdir()) if store.is_dir() else []:
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        found[folder.name] = Artifact(folder.name, files)
+    return found
+
+
+def action_input(name: str, default: str = "") -> str:
+    """An input as the stand-ins pass it: INPUT_<NAME>, upper case, `-` as `_`."""
+    return os.environ.get(f"INPUT_{name.replace('-', '_').upper()}", "").strip() or default
+
+
+def set_output(name: str, value: str) -> None:
+    with Path(os.environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as outputs:
+        outputs.write(f"{name}={value}\n")
+
+
+def upload_command(store: Path, workspace: Path) -> None:
+    name = action_input("name", "artifact")
+    if (store / name).exists():
+        raise ArtifactError(f"an artifact named {name} already exists in this run (overwrite)")
+    done = upload(
+        name,
+        action_input("path"),
+        workspace,
+        action_input("if-no-files-found", "warn"),
+        action_input("include-hidden-files", "false") == "true",
+    )
+    for line in done.unmatched:
+        print(f"::warning::{line} matches no file")
+    if not done.artifact.files:
+        print(f"::warning::No files were found with the provided path: {action_input('path')}")
+        return
+    print(f"With the provided path, there will be {len(done.artifact.files)} files uploaded")
+    print(f"The root directory of the artifact is {done.root}")
+    for relative, data in sorted(done.artifact.files.items()):
+        (store / name / relative).parent.mkdir(parents=True, exist_ok=True)
+        (store / name / relative).write_bytes(data)
+        print(f"  {relative} ({len(data)} bytes)")
+    print(f"Artifact {name} has been uploaded ({done.artifact.size} bytes)")
+    set_output("artifact-id", name)
+
+
+def download_command(store: Path, workspace: Path) -> None:
+    done = download(
+        stored_artifacts(store),
+        workspace,
+        name=action_input("name"),
+        pattern=action_input("pattern"),
+        path=action_input("path"),
+        merge_multiple=action_input("merge-multiple", "false") == "true",
+    )
+    for path, names in sorted(done.overwritten.items()):
+        print(f"::warning::{path} is in {' and '.join(names)}: the last one's is kept")
+    for path in sorted(done.written):
+        print(f"  {path} ({path.stat().st_size} bytes)")
+    print(f"Total of {len(done.artifacts)} artifact(s) downloaded: {', '.join(done.artifacts)}")
+    target = workspace / action_input("path") if action_input("path") else workspace
+    set_output("download-path", str(target.resolve()))
+
+
+def main(command: str) -> int:
+    store = Path(os.environ["ACT_ARTIFACT_STORE"])
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    try:
+        {"upload": upload_command, "download": download_command}[command](store, workspace)
+    except ArtifactError as error:
+        print(f"::error::{error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1]))
