@@ -277,7 +277,10 @@ def as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def run_workflow(text: str, tmp: Path, tasks: dict[str, Task] | None = None) -> Run:
+def run_workflow(
+    text: str, tmp: Path, tasks: dict[str, Task] | None = None, source: Path = ROOT
+) -> Run:
+    """Release.yml's jobs, each checking out a clone of `source`."""
     workflow = load(text)
     tasks = TASKS if tasks is None else tasks
     store: dict[str, Artifact] = {}
@@ -287,7 +290,7 @@ def run_workflow(text: str, tmp: Path, tasks: dict[str, Task] | None = None) -> 
         rows = spec.get("strategy", {}).get("matrix", {}).get("include", [{}])
         for row in rows:
             label = f"{name} ({row['arch']})" if "arch" in row else name
-            job = start_job(label, spec, row, workflow, tmp)
+            job = start_job(label, spec, row, workflow, tmp, source)
             jobs.append(job)
             for step in spec["steps"]:
                 if job.stopped:
@@ -304,7 +307,12 @@ def checks_out(spec: dict[str, Any]) -> bool:
 
 
 def start_job(
-    label: str, spec: dict[str, Any], row: dict[str, str], workflow: dict[str, Any], tmp: Path
+    label: str,
+    spec: dict[str, Any],
+    row: dict[str, str],
+    workflow: dict[str, Any],
+    tmp: Path,
+    source: Path,
 ) -> Job:
     workspace, temp = tmp / label / "workspace", tmp / label / "temp"
     temp.mkdir(parents=True)
