@@ -360,18 +360,22 @@ def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None
     return None
 
 
+def read_checksums(path: Path) -> dict[str, str]:
+    """File name -> sha256 hex, from a SHA256SUMS as sha256sum writes it (`*` marks binary)."""
+    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+
+
 def checksums_problem(plan: Plan) -> str | None:
-    path = plan.dist / CHECKSUMS
     expected = {
         name: hashlib.sha256((plan.dist / name).read_bytes()).hexdigest()
         for name in plan.archives
         if (plan.dist / name).exists()
     }
     try:
-        rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+        listed = read_checksums(plan.dist / CHECKSUMS)
     except (OSError, UnicodeDecodeError):
         return f"{CHECKSUMS} is missing or unreadable"
-    listed = {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
     for name, sha in expected.items():
         if listed.get(name) != sha:
             found = "nothing" if name not in listed else listed[name][:12]

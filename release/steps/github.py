@@ -45,6 +45,7 @@ from release.github import (
 from release.notes import markdown, notes_for
 from release.plan import CHECKSUMS, current_image_tags
 from release.steps import Say, Status, Step
+from release.steps.build import read_checksums
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -133,10 +134,7 @@ def checksum_problems(plan: Plan) -> list[str]:
     ]
     if problems:
         return problems
-    listed = {}
-    for line in (plan.dist / CHECKSUMS).read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name.strip()] = digest.strip()
+    listed = read_checksums(plan.dist / CHECKSUMS)
     for name in plan.archives:
         actual = file_digest(plan.dist / name).removeprefix("sha256:")
         if listed.get(name) != actual:
