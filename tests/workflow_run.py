@@ -317,7 +317,7 @@ def start_job(
     workspace, temp = tmp / label / "workspace", tmp / label / "temp"
     temp.mkdir(parents=True)
     if checks_out(spec):
-        subprocess.run(["git", "clone", "-q", "--shared", str(ROOT), str(workspace)], check=True)
+        subprocess.run(["git", "clone", "-q", "--shared", str(source), str(workspace)], check=True)
     else:
         workspace.mkdir()
     context: dict[str, Any] = {
