@@ -43,7 +43,7 @@ def release_all(
     ci: bool = False,
 ) -> None:
     """Release VERSION from main, every step in turn: prepare, tag, push, merge-develop,
-    push-develop, build, binaries, publish, attest, github, verify.
+    push-develop, build, binaries, checksums, publish, attest, github, verify.
 
     Every check runs before the first change. Run it again after any failure: it continues
     where it stopped and repeats no side effect. `invoke release.status` shows where it is.
@@ -182,11 +182,29 @@ def build(
     """Build the image once per platform from the tag, with its own cache; push; extract binaries.
 
     The build context is the tagged tree (git archive), never the working tree. Each platform
-    is pushed as IMAGE:vX-<arch>; dist/ gets barycenter-vX-linux-<arch>.tar.gz,
-    SHA256SUMS and one build log per platform (dist/logs/).
+    is pushed as IMAGE:vX-<arch>; dist/vX/ gets barycenter-vX-linux-<arch>.tar.gz and one
+    build log per platform (dist/vX/logs/), and SHA256SUMS when every platform is built (with
+    --platform, the job holding every archive writes it: invoke release.checksums).
     """
     options = ReleaseOptions(version=version, dry_run=dry_run, platform=platform, image=image)
     commands.run(lambda: commands.run_slice("release.build", Path(repo), options))
+
+
+@task(
+    help={
+        "version": "the version whose archives SHA256SUMS covers",
+        "dry_run": "print each action, change nothing",
+        "repo": "the repository (default: this checkout)",
+    }
+)
+def checksums(c: Context, version: str = "", dry_run: bool = False, repo: str = ".") -> None:
+    """Write dist/vX/SHA256SUMS over every platform's archive, each checked to be the release's.
+
+    For CI, where each platform's archive was built by its own job: run it where the archives
+    are downloaded together. invoke release.build writes it too when it builds every platform.
+    """
+    options = ReleaseOptions(version=version, dry_run=dry_run)
+    commands.run(lambda: commands.run_slice("release.checksums", Path(repo), options))
 
 
 @task(
@@ -440,6 +458,7 @@ for each in (
     notes,
     changelog,
     build,
+    checksums,
     publish,
     status,
     github,

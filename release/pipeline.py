@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from release.steps import Step
 from release.steps.attest import AttestProvenance
-from release.steps.build import BuildImages, ExtractBinaries
+from release.steps.build import BuildImages, ExtractBinaries, WriteChecksums
 from release.steps.github import PublishGitHubRelease
 from release.steps.hotfix import (
     DeleteHotfixBranch,
@@ -34,7 +34,8 @@ PIPELINE: tuple[Step, ...] = (
     PushDevelop(),  # publish develop
     DeleteHotfixBranch(),  # hotfix: the branch is merged; remove it here and on the remote
     BuildImages(),  # one buildx build per platform from the tag, own cache, pushed per platform
-    ExtractBinaries(),  # dist/barycenter-vX-linux-<arch>.tar.gz and SHA256SUMS
+    ExtractBinaries(),  # dist/vX/barycenter-vX-linux-<arch>.tar.gz
+    WriteChecksums(),  # dist/vX/SHA256SUMS, where every platform's archive is
     PublishIndex(),  # one multi-arch index: vX, and latest / X.Y / X where the policy says
     AttestProvenance(),  # SLSA provenance of the index and archives, signed with cosign
     PublishGitHubRelease(),  # the GitHub release: notes, pull line, archives, sums, provenance
@@ -45,7 +46,7 @@ PIPELINE: tuple[Step, ...] = (
 # The maintainer's part of a release: up to the tag push (what `invoke release --ci` runs).
 UP_TO_THE_TAG = ("prepare", "tag", "push", "merge-develop", "push-develop")
 # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
-TAGGED = ("build", "binaries", "publish", "attest", "github", "verify")
+TAGGED = ("build", "binaries", "checksums", "publish", "attest", "github", "verify")
 HOTFIX_FINISH = (
     "prepare",
     "merge-main",
@@ -62,7 +63,9 @@ SLICES: dict[str, tuple[str, ...]] = {
     "release.ci": UP_TO_THE_TAG,
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
-    "release.build": ("build", "binaries"),
+    "release.build": ("build", "binaries", "checksums"),
+    # CI: the job that downloads every platform's archive writes the one SHA256SUMS.
+    "release.checksums": ("checksums",),
     "release.publish": ("publish",),
     "release.attest": ("attest",),
     "release.github": ("github",),

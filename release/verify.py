@@ -15,7 +15,7 @@ from release import cosign, registry
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
 from release.plan import Plan, current_image_tags
-from release.steps.build import ExtractBinaries, tagged_commit
+from release.steps.build import ExtractBinaries, WriteChecksums, tagged_commit
 from release.steps.publish import child_digests, index_platforms
 
 REMINDERS = (
@@ -323,6 +323,8 @@ def verify(plan: Plan) -> list[Finding]:
         findings += run_checks(plan, commit)
         findings += provenance_checks(plan, str(index["digest"]), commit)
     archives = ExtractBinaries().state(plan)
+    if archives.state.value == "done":
+        archives = WriteChecksums().state(plan)
     findings.append(
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )

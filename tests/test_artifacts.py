@@ -1,15 +1,22 @@
-"""dist/'s archives and checksums, and the index checks: pure, no docker."""
+"""dist/'s archives and checksums, and the index checks: no docker."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
 import tarfile
 from pathlib import Path
 
-from release.steps.build import deterministic_tar_gz, write_checksums
+import pytest
+
+from release.config import ReleaseConfig
+from release.plan import Plan
+from release.steps import State, Status
+from release.steps.build import WriteChecksums, deterministic_tar_gz, write_checksums
 from release.steps.publish import child_digests, index_platforms
+from tests.github_support import History, plan_for
 
 
 def test_an_archive_is_the_same_bytes_for_the_same_binary() -> None:
@@ -64,3 +71,70 @@ def test_an_index_lists_its_platforms_without_attestation_manifests() -> None:
 def test_an_index_is_compared_by_its_children() -> None:
     assert child_digests(INDEX) == {"sha256:a", "sha256:b", "sha256:c"}
     assert child_digests({"manifests": None}) == set()
+
+
+# The checksums step: SHA256SUMS covers every platform's archive, so a run for one platform
+# (one CI job per platform) leaves it to the job that holds them all.
+
+E_MACHINE = {"linux/amd64": 0x3E, "linux/arm64": 0xB7}
+
+
+def elf(platform: str, *marks: str) -> bytes:
+    """The head of a little-endian ELF executable for `platform`, carrying `marks` as the
+    release's binary carries its version and commit."""
+    header = b"\x7fELF\x02\x01\x01" + bytes(11) + E_MACHINE[platform].to_bytes(2, "little")
+    return header + " ".join(marks).encode()
+
+
+@pytest.fixture
+def tagged(tmp_path: Path) -> Plan:
+    history = History(tmp_path / "repo")
+    history.commit("feat: something")
+    history.tag("1.2.0")
+    plan = plan_for(history, "1.2.0", ReleaseConfig(root=history.root))
+    return dataclasses.replace(plan, stages=frozenset({"checksums"}))
+
+
+def put_archives(plan: Plan, **binaries: bytes) -> None:
+    plan.dist.mkdir(parents=True, exist_ok=True)
+    for platform in plan.config.platforms:
+        binary = binaries.get(platform.split("/")[1]) or elf(
+            platform, str(plan.version), str(plan.revision)
+        )
+        archive = deterministic_tar_gz(binary, "barycenter", 1_700_000_000)
+        (plan.dist / plan.archive(platform)).write_bytes(archive)
+
+
+def test_a_run_for_one_platform_writes_no_checksums(tagged: Plan) -> None:
+    one = dataclasses.replace(tagged, platforms=("linux/arm64",))
+    put_archives(tagged)
+    status = WriteChecksums().state(one)
+    assert status.state is State.SKIP
+    assert "invoke release.checksums --version 1.2.0" in status.detail
+    assert WriteChecksums().check(one) == [] and WriteChecksums().describe(one) == []
+
+
+def test_checksums_are_written_over_every_platform_s_archive(tagged: Plan) -> None:
+    step = WriteChecksums()
+    put_archives(tagged)
+    assert step.state(tagged).state is State.TODO
+    assert step.check(tagged) == []
+    step.run(tagged, lambda line: None)
+    assert step.state(tagged) == Status.done(
+        "v1.2.0/SHA256SUMS covers barycenter-v1.2.0-linux-amd64.tar.gz, "
+        "barycenter-v1.2.0-linux-arm64.tar.gz"
+    )
+    # A rebuilt archive no longer matches: to do again.
+    put_archives(tagged, amd64=elf("linux/amd64", "1.2.0", str(tagged.revision), "rebuilt"))
+    assert step.state(tagged).state is State.TODO
+
+
+def test_checksums_vouch_only_for_archives_that_are_the_release_s(tagged: Plan) -> None:
+    put_archives(tagged, arm64=elf("linux/amd64", "1.2.0", str(tagged.revision)))
+    (tagged.dist / tagged.archive("linux/amd64")).unlink()
+    assert WriteChecksums().check(tagged) == [
+        "barycenter-v1.2.0-linux-amd64.tar.gz is missing: run invoke release.build --version "
+        f"1.2.0 --platform linux/amd64, or put its archive in {tagged.dist}",
+        "barycenter-v1.2.0-linux-arm64.tar.gz holds a amd64 binary: run invoke release.build "
+        f"--version 1.2.0 --platform linux/arm64, or put its archive in {tagged.dist}",
+    ]

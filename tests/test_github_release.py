@@ -374,7 +374,7 @@ def test_check_names_every_problem_with_its_fix(
     (plan.dist / "barycenter-v1.0.0-linux-amd64.tar.gz").write_bytes(b"rebuilt")
     [problem] = step().check(plan)
     assert problem.startswith(f"{plan.dist}/SHA256SUMS does not hold barycenter-v1.0.0-linux-amd64")
-    assert problem.endswith(": run invoke release.build --version 1.0.0")
+    assert problem.endswith(": run invoke release.checksums --version 1.0.0")
 
 
 def test_describe_says_what_a_run_would_do_and_does_nothing(

@@ -23,6 +23,7 @@ def test_list_shows_the_release_hotfix_and_stack_namespaces(repo_root: Path) -> 
         "release.notes",
         "release.changelog",
         "release.build",
+        "release.checksums",
         "release.publish",
         "release.github",
         "release.attest",

@@ -1,5 +1,11 @@
-"""build and binaries: one buildx build per platform, each with its own cache, pushed by platform;
-the binary extracted from the `bin` stage into dist/ with SHA256SUMS.
+"""build, binaries and checksums: one buildx build per platform, each with its own cache, pushed
+by platform; the binary extracted from the `bin` stage into dist/vX/; SHA256SUMS over every
+platform's archive, written where all of them are.
+
+A run for one platform (`--platform`, one CI job per platform) writes no SHA256SUMS: it would
+cover that platform's archive alone, and two of them would land on one path when the jobs'
+artifacts are merged. The job that holds every archive (release.yml's `github` job, or a
+maintainer's `invoke release.build`) writes it with `invoke release.checksums`.
 
 Builds are reproducible: SOURCE_DATE_EPOCH is the tag's commit time, file times in the layers
 are rewritten to it (an OCI layout exported with rewrite-timestamp=true, then pushed as is), and
@@ -139,6 +145,15 @@ def build_log(plan: Plan, platform: str) -> Path:
     return plan.dist / "logs" / f"build-linux-{arch_of(platform)}.log"
 
 
+def metadata_path(plan: Plan, platform: str) -> Path:
+    """buildx's --metadata-file of the platform's image build."""
+    return plan.dist / "logs" / f"metadata-linux-{arch_of(platform)}.json"
+
+
+def extract_log(plan: Plan, platform: str) -> Path:
+    return plan.dist / "logs" / f"extract-linux-{arch_of(platform)}.log"
+
+
 class BuildImages(Step):
     name = "build"
     trusts_tag = True
@@ -198,7 +213,7 @@ def build_platforms(
             return build_and_push(platform, Path(scratch))
 
     def build_and_push(platform: str, scratch: Path) -> str:
-        metadata = plan.dist / "logs" / f"metadata-linux-{arch_of(platform)}.json"
+        metadata = metadata_path(plan, platform)
         request = request_for(
             plan,
             commit,
@@ -346,18 +361,22 @@ def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None
     return None
 
 
+def read_checksums(path: Path) -> dict[str, str]:
+    """File name -> sha256 hex, from a SHA256SUMS as sha256sum writes it (`*` marks binary)."""
+    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+
+
 def checksums_problem(plan: Plan) -> str | None:
-    path = plan.dist / CHECKSUMS
     expected = {
         name: hashlib.sha256((plan.dist / name).read_bytes()).hexdigest()
         for name in plan.archives
         if (plan.dist / name).exists()
     }
     try:
-        rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+        listed = read_checksums(plan.dist / CHECKSUMS)
     except (OSError, UnicodeDecodeError):
         return f"{CHECKSUMS} is missing or unreadable"
-    listed = {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
     for name, sha in expected.items():
         if listed.get(name) != sha:
             found = "nothing" if name not in listed else listed[name][:12]
@@ -370,14 +389,11 @@ def checksums_problem(plan: Plan) -> str | None:
 class ExtractBinaries(Step):
     name = "binaries"
     trusts_tag = True
-    title = "extract each platform's binary into dist/ with SHA256SUMS"
+    title = "extract each platform's binary into dist/"
 
     def state(self, plan: Plan) -> Status:
         commit = tagged_commit(plan)
         problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
-        complete = set(plan.platforms) == set(plan.config.platforms)
-        if not problems and complete and (why := checksums_problem(plan)) is not None:
-            problems.append(why)
         if problems:
             return Status.todo("; ".join(problems))
         return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
@@ -390,7 +406,7 @@ class ExtractBinaries(Step):
             f"docker buildx build --platform {p} --target bin --output type=local "
             f"-> {plan.dist.name}/{plan.archive(p)}"
             for p in plan.platforms
-        ] + [f"write {plan.dist.name}/{CHECKSUMS}"]
+        ]
 
     def run(self, plan: Plan, say: Say) -> None:
         commit = tagged_commit(plan)
@@ -419,17 +435,65 @@ class ExtractBinaries(Step):
                             tree,
                             tree / plan.config.dockerfile,
                             request,
-                            dist / "logs" / f"extract-linux-{arch_of(platform)}.log",
+                            extract_log(plan, platform),
                         )
                     except DockerException:
                         raise ReleaseError(
                             f"extracting the {platform} binary failed",
-                            f"read {dist / 'logs' / f'extract-linux-{arch_of(platform)}.log'}",
+                            f"read {extract_log(plan, platform)}",
                         ) from None
                     binary = (Path(extracted) / "barycenter").read_bytes()
                 archive = deterministic_tar_gz(binary, "barycenter", epoch)
                 write_atomically(dist / plan.archive(platform), archive)
-        write_checksums(dist, plan.tag)
+
+
+def every_platform(plan: Plan) -> bool:
+    """The plan covers every configured platform: the run that may write SHA256SUMS."""
+    return set(plan.platforms) == set(plan.config.platforms)
+
+
+class WriteChecksums(Step):
+    name = "checksums"
+    trusts_tag = True
+    title = "write SHA256SUMS over every platform's archive in dist/"
+
+    def state(self, plan: Plan) -> Status:
+        if not every_platform(plan):
+            return Status.skip(
+                f"this run makes {', '.join(plan.platforms)} alone; {CHECKSUMS} covers every "
+                f"platform's archive: invoke release.checksums --version {plan.version} where "
+                "all of them are"
+            )
+        missing = [name for name in plan.archives if not (plan.dist / name).is_file()]
+        if missing:
+            return Status.todo(f"{', '.join(missing)} missing")
+        why = checksums_problem(plan)
+        if why is not None:
+            return Status.todo(why)
+        return Status.done(f"{plan.dist.name}/{CHECKSUMS} covers {', '.join(plan.archives)}")
+
+    def check(self, plan: Plan) -> list[str]:
+        """Without this run's binaries step, each archive must already be the release's (read
+        by content): the checksums vouch for what they cover."""
+        if "binaries" in plan.stages or not every_platform(plan):
+            return []
+        commit = tagged_commit(plan)
+        if commit is None:
+            return tag_problems(plan)
+        return [
+            f"{problem}: run invoke release.build --version {plan.version} --platform {platform}"
+            f", or put its archive in {plan.dist}"
+            for platform in plan.config.platforms
+            if (problem := archive_problem(plan, platform, commit))
+        ]
+
+    def describe(self, plan: Plan) -> list[str]:
+        if not every_platform(plan):
+            return []
+        return [f"write {plan.dist.name}/{CHECKSUMS} over {', '.join(plan.archives)}"]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        write_checksums(plan.dist, plan.tag)
 
 
 def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:

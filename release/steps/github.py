@@ -45,6 +45,7 @@ from release.github import (
 from release.notes import markdown, notes_for
 from release.plan import CHECKSUMS, current_image_tags
 from release.steps import Say, Status, Step
+from release.steps.build import read_checksums
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -125,22 +126,20 @@ def release_body(plan: Plan, digest: str) -> str:
 def checksum_problems(plan: Plan) -> list[str]:
     """Each archive present, listed in SHA256SUMS with its own sha256."""
     build = f"run invoke release.build --version {plan.version}"
+    sums = f"run invoke release.checksums --version {plan.version}"
     problems = [
-        f"{plan.dist / name} is missing: {build}"
+        f"{plan.dist / name} is missing: {sums if name == CHECKSUMS else build}"
         for name in (*plan.archives, CHECKSUMS)
         if not (plan.dist / name).is_file()
     ]
     if problems:
         return problems
-    listed = {}
-    for line in (plan.dist / CHECKSUMS).read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name.strip()] = digest.strip()
+    listed = read_checksums(plan.dist / CHECKSUMS)
     for name in plan.archives:
         actual = file_digest(plan.dist / name).removeprefix("sha256:")
         if listed.get(name) != actual:
             problems.append(
-                f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {build}"
+                f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {sums}"
             )
     return problems
 
@@ -235,7 +234,7 @@ class PublishGitHubRelease(Step):
                 f"github-repository '{repository}' is not owner/name: "
                 "set it in [tool.barycenter.release]"
             )
-        if "binaries" not in plan.stages:
+        if "checksums" not in plan.stages:
             problems += checksum_problems(plan)
         if "publish" in plan.stages:
             return problems  # the index is published earlier in this very run

@@ -22,6 +22,7 @@ STEPS = [
     "push-develop",
     "build",
     "binaries",
+    "checksums",
     "publish",
     "attest",
     "github",
