@@ -6,6 +6,7 @@ which image and architecture is being made, how far it is and for how long.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,32 +40,32 @@ def reporting(
     def current() -> list[str]:
         return lines(time.monotonic() - started)
 
-    if console.is_terminal and not LIVE.locked():
-        with LIVE, Live(Text(""), console=console, refresh_per_second=2, transient=True) as live:
+    with contextlib.ExitStack() as displays:
+        if console.is_terminal and not LIVE.locked():
+            displays.enter_context(LIVE)
+            live = displays.enter_context(
+                Live(Text(""), console=console, refresh_per_second=2, transient=True)
+            )
+            period = 0.5
 
-            def redraw() -> None:
-                while not stop.wait(0.5):
-                    live.update(Text("\n".join(current())))
+            def show() -> None:
+                live.update(Text("\n".join(current())))
+        else:
+            period = interval
 
-            worker = threading.Thread(target=redraw, daemon=True)
-            worker.start()
-            try:
-                yield
-            finally:
-                stop.set()
-                worker.join()
-        return
+            def show() -> None:
+                for line in current():
+                    # A log is read whole: one line per job, never wrapped at its width.
+                    console.print(line, soft_wrap=True)
 
-    def log() -> None:
-        while not stop.wait(interval):
-            for line in current():
-                # A log is read whole: one line per job, never wrapped at the console's width.
-                console.print(line, soft_wrap=True)
+        def repeat() -> None:
+            while not stop.wait(period):
+                show()
 
-    worker = threading.Thread(target=log, daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join()
+        worker = threading.Thread(target=repeat, daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join()
