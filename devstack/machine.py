@@ -84,12 +84,15 @@ def refusal(facts: MachineFacts) -> tuple[str, str] | None:
 
 
 def running_processes(proc: Path = PROC) -> Iterable[tuple[int, str]]:
+    """(pid, name) of each live process; a zombie (an engine stopped, not yet reaped) is not."""
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            yield int(entry.name), (entry / "comm").read_text().strip()
-        except OSError:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                yield int(entry.name), (entry / "comm").read_text().strip()
+        except (OSError, IndexError):
             continue
 
 

@@ -130,8 +130,16 @@ def checkout_state(checkout: Path) -> tuple[str, str, list[str]]:
             "pass --repo with the checkout to rehearse; its HEAD is what is released",
         )
     head, _, subject = found.stdout.strip().partition(" ")
-    status = git(checkout, "status", "--porcelain", "--untracked-files=normal")
-    return head, subject, [line[3:] for line in status.splitlines()]
+    # Not through git(), which strips the output: each line's two status columns matter.
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=normal"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    return head, subject, [line[3:] for line in status.splitlines() if line.strip()]
 
 
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:

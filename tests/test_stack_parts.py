@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import threading
 import time
@@ -334,3 +335,12 @@ def test_a_background_step_stops_with_its_children_when_stack_up_stops(tmp_path:
     assert [str(error) for error in failures] == ["debootstrap x stopped: run stack.up again"]
     child = int(pidfile.read_text())
     assert services.wait_until(lambda: not services.pid_alive(child), 5)
+
+
+def test_a_zombie_is_not_a_running_engine() -> None:
+    """An engine stopped but not yet reaped (its parent gone) must not count as running."""
+    child = subprocess.Popen(["true"])
+    stat = Path(f"/proc/{child.pid}/stat")
+    assert services.wait_until(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "Z", 5)
+    assert child.pid not in dict(machine.running_processes())
+    child.wait()

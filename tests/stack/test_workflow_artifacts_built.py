@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from release import cargo
 from release.steps.github import checksum_problems
 from tests.gitrepos import configure_identity, git, invoke
+from tests.stack.test_build_publish import Checkout
 from tests.test_workflow_artifacts import AMD64, ARM64, BUNDLE, TAG, logs
 from tests.workflow_run import (
     RELEASE_YML,
@@ -40,9 +40,8 @@ def tagged_clone(repo_root: Path, base: Path) -> Path:
     root = base / "origin"
     git(base, "clone", "-q", str(repo_root), str(root))
     configure_identity(root)
-    cargo.bump(root, VERSION)
-    git(root, "commit", "-qam", f"chore(release): v{VERSION}")
-    git(root, "tag", "-a", TAG, "-m", TAG)
+    # A real release's tag (the steps after the push refuse any other vX).
+    Checkout(root, image="").tag_release(VERSION)
     return root
 
 
