@@ -35,6 +35,12 @@ IMAGE_CONFIG = {
     "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
     "Cmd": ["bash"],
 }
+# One history entry per layer, as every image has: tools that name a layer by the step that
+# made it (release.reproduce) count the base image's layers through these.
+IMAGE_HISTORY = [
+    {"created_by": "ADD rootfs.tar.gz / # debootstrap minbase, by the barycenter stack"},
+    {"created_by": 'CMD ["bash"]', "empty_layer": True},
+]
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -57,7 +63,8 @@ class BaseImage:
     @property
     def recipe(self) -> str:
         """The root filesystem's recipe and the image configuration: the mirror's tag key."""
-        text = "\n".join((self.rootfs_recipe, json.dumps(IMAGE_CONFIG, sort_keys=True)))
+        image = json.dumps([IMAGE_CONFIG, IMAGE_HISTORY], sort_keys=True)
+        text = "\n".join((self.rootfs_recipe, image))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
@@ -409,6 +416,7 @@ def publish(image: BaseImage, paths: StackPaths, say: Callable[[str], None]) -> 
                 "architecture": arch,
                 "os": "linux",
                 "config": IMAGE_CONFIG,
+                "history": IMAGE_HISTORY,
                 "rootfs": {
                     "type": "layers",
                     "diff_ids": [diff_id_file(archive).read_text().strip()],
