@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -95,6 +96,16 @@ class Released:
         finally:
             self.put_manifest(reference, saved, media_type)
 
+    def scratch_digest(self) -> str:
+        """A manifest of its own in the repository, holding no attestation: the amd64 image's
+        with an annotation added (its blobs are there already)."""
+        content, media_type, _ = self.manifest(self.child["linux/amd64"])
+        document = json.loads(content)
+        document["annotations"] = {"test.scratch": uuid.uuid4().hex}
+        scratch = json.dumps(document).encode()
+        self.put_manifest(f"scratch-{uuid.uuid4().hex[:8]}", scratch, media_type)
+        return sha256(scratch)
+
     def release(self) -> StoredRelease:
         standin = self.sandbox.standin
         return next(r for r in standin.releases.values() if r.tag_name == TAG)
@@ -148,7 +159,12 @@ def image_tag_moved(r: Released) -> Iterator[list[Failure]]:
                 f"{r.sandbox.image}:{TAG} is on {short(arm64)}, "
                 f"the release body names {short(r.index_digest)}",
             ),
-            ("provenance", f"no attestation on {short(arm64)} verifies with cosign.pub"),
+            # arm64's own attestation verifies there, and names the real index, not this one.
+            (
+                "provenance",
+                f"the attestation on {short(arm64)} names {short(r.index_digest)} "
+                f"for {r.sandbox.image}, not {short(arm64)}",
+            ),
         ]
 
 
@@ -236,12 +252,12 @@ def statement(r: Released) -> dict[str, Any]:
 
 
 @contextmanager
-def attestation_replaced(r: Released, dsse: dict[str, Any], via: str) -> Iterator[None]:
-    """Attach `dsse` to the child `via` (an .att tag of its own), then make the index's .att
-    tag name that manifest: the index then carries this attestation alone."""
+def attestation_replaced(r: Released, dsse: dict[str, Any], on: str) -> Iterator[None]:
+    """Attach `dsse` to a scratch manifest (an .att tag of its own), then make the .att tag of
+    the digest `on` name that attestation: `on` then carries this attestation alone."""
+    via = r.scratch_digest()
     cosign.attach_attestation(r.sandbox.image, via, dsse)
-    index_att = r.index_digest.replace(":", "-") + ".att"
-    with r.tag_moved(index_att, via.replace(":", "-") + ".att"):
+    with r.tag_moved(on.replace(":", "-") + ".att", via.replace(":", "-") + ".att"):
         yield
 
 
@@ -255,12 +271,34 @@ def attestation_for_another_digest(r: Released) -> Iterator[list[Failure]]:
     key = r.sandbox.base / "keys" / cosign.KEY_NAME
     dsse = cosign.sign_statement(json.dumps(found).encode(), key, PASSWORD)
     assert dsse["payloadType"] == PAYLOAD_TYPE
-    with attestation_replaced(r, dsse, arm64):
+    named = ", ".join(sorted({short(arm64), short(r.child["linux/amd64"])}))
+    with attestation_replaced(r, dsse, r.index_digest):
         yield [
             (
                 "provenance",
+                f"the attestation attached names {named}, not the index {short(r.index_digest)}",
+            )
+        ]
+
+
+@contextmanager
+def platform_given_another_platforms_statement(r: Released) -> Iterator[list[Failure]]:
+    """amd64's manifest carries a statement of arm64 alone, signed with the release key: what
+    `cosign verify-attestation IMAGE@<amd64 digest>` must refuse."""
+    amd64, arm64 = r.child["linux/amd64"], r.child["linux/arm64"]
+    found = statement(r)
+    found["subject"] = [
+        s for s in found["subject"] if s["name"] in (f"{r.sandbox.image} (linux/arm64)", ARM64)
+    ]
+    assert len(found["subject"]) == 2
+    key = r.sandbox.base / "keys" / cosign.KEY_NAME
+    dsse = cosign.sign_statement(json.dumps(found).encode(), key, PASSWORD)
+    with attestation_replaced(r, dsse, amd64):
+        yield [
+            (
+                "provenance linux/amd64",
                 f"the attestation attached names {short(arm64)}, "
-                f"not the index {short(r.index_digest)}",
+                f"not the linux/amd64 image {short(amd64)}",
             )
         ]
 
@@ -273,7 +311,7 @@ def attestation_with_another_key(r: Released) -> Iterator[list[Failure]]:
     dsse = cosign.sign_statement(
         json.dumps(statement(r)).encode(), other / cosign.KEY_NAME, PASSWORD
     )
-    with attestation_replaced(r, dsse, r.child["linux/amd64"]):
+    with attestation_replaced(r, dsse, r.index_digest):
         yield [
             ("provenance", f"no attestation on {short(r.index_digest)} verifies with cosign.pub")
         ]
@@ -358,6 +396,7 @@ CASES: dict[str, Tamper] = {
     "SHA256SUMS modified on GitHub only": checksums_modified_on_github,
     "attestation made for another digest": attestation_for_another_digest,
     "attestation signed with another key": attestation_with_another_key,
+    "a platform given another platform's statement": platform_given_another_platforms_statement,
     "release body lost an asset's checksum": body_lost_a_checksum,
     "floating tag left on another image": floating_tag_left_behind,
     "latest left on another image": latest_left_on_another_image,
@@ -369,6 +408,9 @@ CASES: dict[str, Tamper] = {
 def test_verify_passes_on_the_untouched_release(released: Released) -> None:
     status, failed, output = released.verify()
     assert (status, failed) == (0, []), output
+    checks = {c["check"] for c in json.loads(output[: output.rindex("}") + 1])["checks"]}
+    # The provenance is checked from every digest a consumer may hold.
+    assert {"provenance", "provenance linux/amd64", "provenance linux/arm64"} <= checks
 
 
 @pytest.mark.parametrize("case", list(CASES))
