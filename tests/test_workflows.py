@@ -65,8 +65,11 @@ def test_the_workflows_call_invoke() -> None:
     assert invoke_lines(RELEASE) == [
         'invoke release.build --version "$VERSION" --platform "$PLATFORM"',
         'invoke release.publish --version "$VERSION"',
+        'invoke release.attest --version "$VERSION"',
         'invoke release.checksums --version "$VERSION"',
         'invoke release.github --version "$VERSION"',
+        'invoke release.checksums --version "$VERSION"',
+        'invoke release.verify --version "$VERSION"',
     ]
 
 
@@ -215,6 +218,7 @@ def test_release_permissions_by_job() -> None:
             "attestations": "write",
         },
         "github": {"contents": "write"},
+        "verify": {"contents": "read", "packages": "read"},
     }
 
 
