@@ -344,6 +344,9 @@ def verify(plan: Plan) -> list[Finding]:
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )
     findings += github_check(plan, None if index is None else str(index["digest"]))
+    from release.consumer import consumer_checks
+
+    findings += consumer_checks(plan, index)
     findings += develop_check(plan, commit)
     return findings
 

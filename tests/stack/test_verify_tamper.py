@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -20,6 +21,12 @@ from release import cosign
 from release.attestation import PAYLOAD_TYPE
 from tests.gitrepos import git
 from tests.release_sandbox import PASSWORD, ReleaseSandbox, make_sandbox, new_token
+from tests.test_consumer_commands import (
+    EXAMPLE_ARCHIVE,
+    EXAMPLE_IMAGE,
+    EXAMPLE_TAG,
+    readme_consumer_commands,
+)
 
 VERSION = "0.2.0"
 TAG = f"v{VERSION}"
@@ -126,13 +133,17 @@ class Released:
                 asset.content = saved
 
     def verify(self) -> tuple[int, list[Failure], str]:
+        status, checks, output = self.verify_checks()
+        failed = [(c["check"], c["detail"]) for c in checks if not c["ok"]]
+        return status, failed, output
+
+    def verify_checks(self) -> tuple[int, list[dict[str, Any]], str]:
         result = self.sandbox.invoke("release.verify", "--version", VERSION, "--format", "json")
         try:
-            checks = json.loads(result.stdout)["checks"]
+            checks: list[dict[str, Any]] = json.loads(result.stdout)["checks"]
         except ValueError:
             return result.returncode, [], result.stdout + result.stderr
-        failed = [(c["check"], c["detail"]) for c in checks if not c["ok"]]
-        return result.returncode, failed, result.stdout + result.stderr
+        return result.returncode, checks, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +193,31 @@ def asset_swapped(r: Released) -> Iterator[list[Failure]]:
                 "release body",
                 f"lists {short(sha256(amd64))} for {AMD64}, GitHub has {short(sha256(arm64))}",
             ),
+            # What the consumer sees on the bytes they download.
+            (
+                "consumer: sha256sum",
+                f"{AMD64}: FAILED (downloaded {short(sha256(arm64))}, "
+                f"SHA256SUMS lists {short(sha256(amd64))})",
+            ),
         ]
+
+
+@contextmanager
+def github_latest_is_not_the_release(r: Released) -> Iterator[list[Failure]]:
+    standin = r.sandbox.standin
+    saved = standin.latest_id
+    with standin.lock:
+        standin.latest_id = None
+    try:
+        yield [
+            (
+                "consumer: latest release",
+                f"GitHub's latest release is no release, the tag policy gives {TAG} latest",
+            )
+        ]
+    finally:
+        with standin.lock:
+            standin.latest_id = saved
 
 
 @contextmanager
@@ -392,6 +427,7 @@ CASES: dict[str, Tamper] = {
     "image tag moved to another digest": image_tag_moved,
     "release asset swapped for another archive": asset_swapped,
     "release asset truncated": asset_truncated,
+    "GitHub's latest release is not the release": github_latest_is_not_the_release,
     "SHA256SUMS modified on GitHub and in dist": checksums_modified,
     "SHA256SUMS modified on GitHub only": checksums_modified_on_github,
     "attestation made for another digest": attestation_for_another_digest,
@@ -406,11 +442,76 @@ CASES: dict[str, Tamper] = {
 
 
 def test_verify_passes_on_the_untouched_release(released: Released) -> None:
-    status, failed, output = released.verify()
-    assert (status, failed) == (0, []), output
-    checks = {c["check"] for c in json.loads(output[: output.rindex("}") + 1])["checks"]}
+    status, checks, output = released.verify_checks()
+    assert status == 0, output
+    assert [c for c in checks if not c["ok"]] == [], output
     # The provenance is checked from every digest a consumer may hold.
-    assert {"provenance", "provenance linux/amd64", "provenance linux/arm64"} <= checks
+    names = {c["check"] for c in checks}
+    assert {"provenance", "provenance linux/amd64", "provenance linux/arm64"} <= names
+
+
+def readme_commands_for(r: Released) -> list[tuple[str, ...]]:
+    """The README's consumer block with this release's values: each archive, each platform."""
+    commands: list[tuple[str, ...]] = []
+    for arch in ("amd64", "arm64"):
+        values = {
+            EXAMPLE_ARCHIVE: f"barycenter-{TAG}-linux-{arch}.tar.gz",
+            EXAMPLE_IMAGE: r.sandbox.image,
+            EXAMPLE_TAG: TAG,
+            "sha256:INDEX-DIGEST": r.index_digest,
+            "sha256:PLATFORM-DIGEST": r.child[f"linux/{arch}"],
+        }
+        for command in readme_consumer_commands():
+            filled = []
+            for word in command:
+                for example, real in values.items():
+                    word = word.replace(example, real)
+                filled.append(word)
+            if tuple(filled) not in commands:
+                commands.append(tuple(filled))
+    return commands
+
+
+def test_verify_runs_the_readme_consumer_commands(released: Released) -> None:
+    status, checks, output = released.verify_checks()
+    assert status == 0, output
+    ran = {c["check"]: c for c in checks if c["check"].startswith("consumer: ")}
+    expected = {
+        "consumer: " + ("sha256sum" if command[0] == "sha256sum" else " ".join(command))
+        for command in readme_commands_for(released)
+    }
+    assert set(ran) == expected | {"consumer: latest release"}
+    assert all(c["ok"] for c in ran.values()), ran
+    assert ran["consumer: latest release"]["detail"] == f"GitHub's latest release is {TAG}"
+
+
+def test_the_readme_consumer_commands_pass_on_the_downloaded_release(
+    released: Released, tmp_path: Path
+) -> None:
+    """What a consumer types, run here: the assets downloaded by browser_download_url (302 to
+    the bytes), then each README command, with cosign's flags for a registry on loopback and
+    the README's offline trusted root added."""
+    release = released.release()
+    for asset in release.assets.values():
+        url = released.sandbox.standin.asset_json(release, asset)["browser_download_url"]
+        answer = httpx.get(url, follow_redirects=True)
+        assert answer.status_code == 200, url
+        (tmp_path / asset.name).write_bytes(answer.content)
+    (tmp_path / "cosign.pub").write_bytes(
+        (released.sandbox.base / "keys" / cosign.PUBLIC_KEY_NAME).read_bytes()
+    )
+    (tmp_path / "trusted_root.json").write_text(json.dumps(cosign.EMPTY_TRUSTED_ROOT))
+    for command in readme_commands_for(released):
+        argv = list(command)
+        if argv[0] == "cosign":
+            argv[0] = cosign.binary()
+            local = ["--allow-http-registry", "--allow-insecure-registry"]
+            if argv[1] == "verify-blob-attestation":
+                local = ["--trusted-root", "trusted_root.json"]
+            argv[-1:-1] = local
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+        print(f"$ {' '.join(command)}\n{(done.stdout + done.stderr).strip()[-300:]}")
 
 
 @pytest.mark.parametrize("case", list(CASES))
