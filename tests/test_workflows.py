@@ -250,6 +250,15 @@ def test_the_attestation_is_keyless_through_the_action() -> None:
             "subject-digest": "${{ needs.publish.outputs.digest }}",
             "push-to-registry": True,
         },
+        # Provenance for every digest a consumer may hold: each platform's manifest too.
+        *(
+            {
+                "subject-name": "${{ needs.publish.outputs.image }}",
+                "subject-digest": f"${{{{ needs.publish.outputs.{arch}-digest }}}}",
+                "push-to-registry": True,
+            }
+            for arch in ("amd64", "arm64")
+        ),
         {
             "subject-path": "dist/v${{ needs.version.outputs.version }}/"
             "barycenter-v${{ needs.version.outputs.version }}-linux-*.tar.gz"

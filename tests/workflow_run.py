@@ -60,7 +60,12 @@ VERSION = "1.2.0"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 NEEDS = {
     "version": {"version": VERSION},
-    "publish": {"image": "ghcr.io/barycenter-oidc/barycenter", "digest": "sha256:" + "0" * 64},
+    "publish": {
+        "image": "ghcr.io/barycenter-oidc/barycenter",
+        "digest": "sha256:" + "0" * 64,
+        "amd64-digest": "sha256:" + "1" * 64,
+        "arm64-digest": "sha256:" + "2" * 64,
+    },
 }
 
 
