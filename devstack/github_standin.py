@@ -4,8 +4,16 @@ It serves exactly the routes `release.github` uses, laid out as GitHub Enterpris
 them out: the REST API under `/api/v3` and the uploads host under `/api/uploads` (a release's
 `upload_url` names the latter, as github.com's names uploads.github.com):
 
-- releases: list, get by tag (published only, as GitHub), get, create, update, delete;
-- release assets: list, upload (uploads route), delete;
+- releases: list, get by tag (published only, as GitHub), get, get the latest, create, update,
+  delete;
+- release assets: list, get, upload (uploads route), delete; what consumers download with:
+  the asset endpoint with `Accept: application/octet-stream` answers 302 to the asset's
+  download URL, as GitHub does (its Location is a signed objects.githubusercontent.com URL);
+- downloads, outside the API: a published release's `browser_download_url`
+  (`/{owner}/{repo}/releases/download/{tag}/{name}`) answers 302 to the same download URL, which
+  answers 200 with the asset's bytes. These are web routes GitHub's REST description does not
+  cover: they are not validated against it (the API's 302 is); a draft's asset is not there
+  (404), as for anyone without push access on GitHub;
 - Actions: workflow runs of a workflow and of the repository (filter head_sha, event), one run,
   a run's jobs.
 
@@ -54,6 +62,8 @@ from devstack.openapi_description import subset_cached
 
 API_PREFIX = "/api/v3"
 UPLOADS_PREFIX = "/api/uploads"
+# Where asset bytes are served (GitHub: objects.githubusercontent.com).
+OBJECTS_PREFIX = "/_objects/release-assets"
 # Where each served route lives on GitHub: the description's servers.
 API_HOST = "https://api.github.com"
 UPLOADS_HOST = "https://uploads.github.com"
@@ -77,11 +87,14 @@ ROUTES = (
     Route("GET", REPO + "/releases", "repos/list-releases"),
     Route("POST", REPO + "/releases", "repos/create-release"),
     Route("GET", REPO + "/releases/tags/{tag}", "repos/get-release-by-tag"),
+    # Before /releases/{release_id}, which would take "latest" for an id.
+    Route("GET", REPO + "/releases/latest", "repos/get-latest-release"),
     Route("GET", REPO + "/releases/{release_id}", "repos/get-release"),
     Route("PATCH", REPO + "/releases/{release_id}", "repos/update-release"),
     Route("DELETE", REPO + "/releases/{release_id}", "repos/delete-release"),
     Route("GET", REPO + "/releases/{release_id}/assets", "repos/list-release-assets"),
     Route("POST", REPO + "/releases/{release_id}/assets", "repos/upload-release-asset", True),
+    Route("GET", REPO + "/releases/assets/{asset_id}", "repos/get-release-asset"),
     Route("DELETE", REPO + "/releases/assets/{asset_id}", "repos/delete-release-asset"),
     Route("GET", REPO + "/actions/workflows/{workflow_id}/runs", "actions/list-workflow-runs"),
     Route("GET", REPO + "/actions/runs", "actions/list-workflow-runs-for-repo"),
@@ -650,6 +663,54 @@ class GitHubStandIn:
                 return Answer(200, self.release_json(release))
         return error(404, "Not Found")
 
+    def repos_get_latest_release(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        latest = self.releases.get(self.latest_id) if self.latest_id else None
+        if latest is None:
+            return error(404, "Not Found")
+        return Answer(200, self.release_json(latest))
+
+    def asset_or_404(self, params: dict[str, str]) -> tuple[StoredRelease, Asset] | Answer:
+        asset_id = int(params["asset_id"])
+        for release in self.releases.values():
+            if asset_id in release.assets:
+                return release, release.assets[asset_id]
+        return error(404, "Not Found")
+
+    def repos_get_release_asset(
+        self, params: dict[str, str], _: Any, __: Any, accept: str = ""
+    ) -> Answer:
+        """The asset's JSON; with Accept: application/octet-stream, 302 to its bytes."""
+        found = self.asset_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        release, asset = found
+        if "application/octet-stream" in accept:
+            return Answer(302, None, {"Location": self.object_url(asset)})
+        return Answer(200, self.asset_json(release, asset))
+
+    def object_url(self, asset: Asset) -> str:
+        """Where an asset's bytes are (GitHub: a signed objects.githubusercontent.com URL)."""
+        return f"{self.base}{OBJECTS_PREFIX}/{asset.id}/{asset.name}"
+
+    def download(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """A web download: browser_download_url (302 to the object) or the object itself."""
+        prefix = f"/{self.repository}/releases/download/"
+        if path.startswith(OBJECTS_PREFIX + "/"):
+            asset_id, _, name = path.removeprefix(OBJECTS_PREFIX + "/").partition("/")
+            for release in self.releases.values():
+                asset = release.assets.get(int(asset_id)) if asset_id.isdigit() else None
+                if asset is not None and asset.name == name and asset.state == "uploaded":
+                    return 200, {"Content-Type": "application/octet-stream"}, asset.content
+        elif path.startswith(prefix):
+            tag, _, name = path.removeprefix(prefix).partition("/")
+            for release in self.ordered_releases():
+                if release.tag_name != tag or release.draft:
+                    continue
+                for asset in release.assets.values():
+                    if asset.name == name and asset.state == "uploaded":
+                        return 302, {"Location": self.object_url(asset)}, b""
+        return 404, {"Content-Type": "text/plain"}, b"Not Found"
+
     def repos_get_release(self, params: dict[str, str], _: Any, __: Any) -> Answer:
         found = self.release_or_404(params)
         if isinstance(found, Answer):
@@ -818,6 +879,10 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     def handle_call(self) -> None:
         standin = self.standin
+        path = urlsplit(self.path).path
+        if self.command == "GET" and not path.startswith((API_PREFIX + "/", UPLOADS_PREFIX + "/")):
+            self.serve_download(unquote(path))
+            return
         found = self.route()
         if found is None:
             self.read_body()
@@ -900,11 +965,28 @@ class StandInHandler(BaseHTTPRequestHandler):
         if route.operation == "repos/upload-release-asset":
             content_type = self.headers.get("Content-Type", "application/octet-stream")
             return standin.upload(params, query, content_type, body)
+        if route.operation == "repos/get-release-asset":
+            return standin.repos_get_release_asset(
+                params, query, None, self.headers.get("Accept", "")
+            )
         handler: Callable[[dict[str, str], dict[str, str], Any], Answer] = getattr(
             standin, route.operation.replace("/", "_").replace("-", "_")
         )
         document = json.loads(body) if body else None
         return handler(params, query, document)
+
+    def serve_download(self, path: str) -> None:
+        """The web downloads (not the API): recorded as calls of their own, never validated
+        against the REST description, which does not describe them."""
+        with self.standin.lock:
+            status, headers, content = self.standin.download(path)
+            self.standin.calls.append(Call("download", 0, "GET", self.path, status))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(content)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(content)
 
     def authorized(self) -> bool:
         given = self.headers.get("Authorization", "")

@@ -1,10 +1,12 @@
 """The build provenance of a release: an in-toto Statement v1 with an SLSA Provenance v1
 predicate, made from plain values (no I/O, no clock), so the same inputs give the same bytes.
 
-Subjects: the multi-arch index (named by the image repository) and each archive (named by its
-file name), each by sha256. The predicate names this project's build type (BUILD_TYPE, see the
-README's "Build provenance"), the repository, tag and ref, the workflow run when in GitHub
-Actions, the tag's commit as resolved dependency, and who built it when.
+Subjects: the multi-arch index (named by the image repository), each platform's manifest (named
+by the repository and the platform, `IMAGE (linux/arm64)`: the digest `docker pull --platform`,
+a node or a scanner records) and each archive (named by its file name), each by sha256. The
+predicate names this project's build type (BUILD_TYPE, see the README's "Build provenance"),
+the repository, tag and ref, the workflow run when in GitHub Actions, the tag's commit as
+resolved dependency, and who built it when.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +95,8 @@ class Provenance:
     started_on: datetime
     finished_on: datetime
     run: GitHubRun | None = None
+    # platform (linux/arm64) -> sha256:<hex> of its manifest in the index
+    platforms: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -113,6 +117,11 @@ def sha256_hex(digest: str, what: str) -> str:
     return value
 
 
+def platform_subject(image: str, platform: str) -> str:
+    """The subject name of one platform's manifest: `IMAGE (linux/arm64)`."""
+    return f"{image} ({platform})"
+
+
 def subjects(provenance: Provenance) -> list[dict[str, Any]]:
     found = [
         {
@@ -120,6 +129,11 @@ def subjects(provenance: Provenance) -> list[dict[str, Any]]:
             "digest": {"sha256": sha256_hex(provenance.index_digest, provenance.image)},
         }
     ]
+    for platform in sorted(provenance.platforms):
+        name = platform_subject(provenance.image, platform)
+        found.append(
+            {"name": name, "digest": {"sha256": sha256_hex(provenance.platforms[platform], name)}}
+        )
     for name in sorted(provenance.archives):
         found.append(
             {"name": name, "digest": {"sha256": sha256_hex(provenance.archives[name], name)}}
@@ -183,7 +197,8 @@ def predicate(provenance: Provenance) -> dict[str, Any]:
 
 
 def statement(provenance: Provenance) -> dict[str, Any]:
-    """The in-toto Statement v1 whose subjects are the index and every archive."""
+    """The in-toto Statement v1 whose subjects are the index, each platform's manifest and
+    every archive."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": subjects(provenance),

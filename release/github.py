@@ -439,6 +439,35 @@ class GitHubClient:
 
         return self.call(f"uploading {name}", send, recover=recover)
 
+    def latest_release(self) -> Release | None:
+        """GitHub's latest release (GET /releases/latest, what a consumer's "latest" is), or
+        None when the repository has none."""
+
+        def send() -> Release | None:
+            try:
+                return self.github.rest.repos.get_latest_release(self.owner, self.name).parsed_data
+            except RequestFailed as failure:
+                if failure.response.status_code == 404:
+                    return None
+                raise
+
+        return self.call(f"reading the latest release of {self.repository}", send)
+
+    def download_asset(self, asset_id: int) -> bytes:
+        """An asset's bytes as a consumer downloads them: the asset endpoint with
+        `Accept: application/octet-stream`, following GitHub's redirect to the download URL
+        (httpx keeps the token to the API's own origin)."""
+
+        def send() -> bytes:
+            response = self.github.request(
+                "GET",
+                f"/repos/{self.owner}/{self.name}/releases/assets/{asset_id}",
+                headers={"Accept": "application/octet-stream", "X-GitHub-Api-Version": API_VERSION},
+            )
+            return response.content
+
+        return self.call(f"downloading asset {asset_id}", send)
+
     def delete_asset(self, asset_id: int) -> None:
         self.delete(
             f"deleting asset {asset_id}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
@@ -17,6 +18,9 @@ from release.github import Release, ReleaseAsset, file_digest
 from release.plan import Plan, current_image_tags
 from release.steps.build import ExtractBinaries, WriteChecksums, tagged_commit
 from release.steps.publish import child_digests, index_platforms
+
+if TYPE_CHECKING:
+    from release.steps.attest import Published
 
 REMINDERS = (
     "update the deployment configurations that pin a Barycenter version",
@@ -121,8 +125,10 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     return findings
 
 
-def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Finding]:
-    from release.steps.attest import attached_statement, keyless, public_key_path
+def provenance_checks(plan: Plan, index: dict[str, object], commit: str | None) -> list[Finding]:
+    """The provenance verifies from every digest a consumer may hold (the index and each
+    platform's manifest), names them all and the archives, and names the tagged commit."""
+    from release.steps.attest import keyless, public_key_path, published_of
 
     if keyless(plan):
         return [Finding("provenance", True, "keyless in GitHub Actions: gh attestation verify")]
@@ -140,37 +146,49 @@ def provenance_checks(plan: Plan, digest: str, commit: str | None) -> list[Findi
                 f"{plan.tag}, or rebuild them with invoke release.build --version {plan.version}",
             )
         ]
-    try:
-        dsse = attached_statement(plan, digest)
-    except ReleaseError as error:
-        return [Finding("provenance", False, str(error))]
-    if dsse is None:
-        return [Finding("provenance", False, attestation_mismatch(plan, digest))]
-    from release.attestation import statement_of
-
-    statement = statement_of(dsse) or {}
-    text = json.dumps(statement)
-    names_commit = commit is not None and commit in text
+    image = published_of(index)
     return [
-        Finding(
-            "provenance",
-            names_commit,
-            "verifies and names " + (commit[:12] if names_commit and commit else "another commit"),
-        )
+        digest_provenance_check(plan, image, what, commit)
+        for what, digest in image.digests().items()
     ]
 
 
+def digest_provenance_check(plan: Plan, image: Published, what: str, commit: str | None) -> Finding:
+    """What `cosign verify-attestation IMAGE@DIGEST` gives a consumer holding this digest."""
+    from release.attestation import statement_of
+    from release.steps.attest import expected_subjects, statement_on
+
+    check = "provenance" if what == "index" else f"provenance {what}"
+    digest = image.digests()[what]
+    try:
+        dsse = statement_on(plan, digest, expected_subjects(plan, image))
+    except ReleaseError as error:
+        return Finding(check, False, str(error))
+    if dsse is None:
+        return Finding(check, False, attestation_mismatch(plan, image, what))
+    text = json.dumps(statement_of(dsse) or {})
+    names_commit = commit is not None and commit in text
+    return Finding(
+        check,
+        names_commit,
+        "verifies and names " + (commit[:12] if names_commit and commit else "another commit"),
+    )
+
+
 def images_named(plan: Plan, subjects: dict[str, str]) -> str:
-    """The subjects of a statement that are not the archives: the image it was made for."""
-    names = sorted(short(d) for name, d in subjects.items() if name not in plan.archives)
+    """The subjects of a statement that are not the archives: the images it was made for."""
+    names = sorted({short(d) for name, d in subjects.items() if name not in plan.archives})
     return ", ".join(names) or "no image"
 
 
-def attestation_mismatch(plan: Plan, digest: str) -> str:
-    """Why no attached attestation is this release's: another key's, or another subject's."""
+def attestation_mismatch(plan: Plan, image: Published, what: str) -> str:
+    """Why no attached attestation of IMAGE@DIGEST is this release's: another key's, or
+    another subject's (what `cosign verify-attestation` refuses, said as a consumer sees it)."""
     from release.attestation import statement_of, subject_digests
-    from release.steps.attest import archive_digests, public_key_path
+    from release.steps.attest import expected_subjects, public_key_path
 
+    digest = image.digests()[what]
+    held = "the index" if what == "index" else f"the {what} image"
     key = public_key_path(plan)
     try:
         verified = cosign.verify_attestation(plan.image, digest, key, plan.config.registry_timeout)
@@ -181,19 +199,16 @@ def attestation_mismatch(plan: Plan, digest: str) -> str:
             subjects = subject_digests(statement_of(dsse) or {})
             if subjects and digest.removeprefix("sha256:") not in subjects.values():
                 named = images_named(plan, subjects)
-                return f"the attestation attached names {named}, not the index {short(digest)}"
+                return f"the attestation attached names {named}, not {held} {short(digest)}"
         return f"no attestation on {short(digest)} verifies with {key.name}"
-    archives = archive_digests(plan)
+    expected = expected_subjects(plan, image)
     for dsse in verified.envelopes:
         subjects = subject_digests(statement_of(dsse) or {})
-        if digest.removeprefix("sha256:") not in subjects.values():
-            named = images_named(plan, subjects)
-            return f"the attestation that verifies names {named}, not the index {short(digest)}"
-        for name, sha in archives.items():
+        for name, sha in expected.items():
             if subjects.get(name) != sha:
                 return (
-                    f"the attestation names {short(subjects.get(name))} for {name}, "
-                    f"dist/ has {short(sha)}"
+                    f"the attestation on {short(digest)} names {short(subjects.get(name))} "
+                    f"for {name}, not {short(sha)}"
                 )
     return f"no attestation on {short(digest)} names it"
 
@@ -321,7 +336,7 @@ def verify(plan: Plan) -> list[Finding]:
     if index is not None:
         findings += tag_checks(plan, index)
         findings += run_checks(plan, commit)
-        findings += provenance_checks(plan, str(index["digest"]), commit)
+        findings += provenance_checks(plan, index, commit)
     archives = ExtractBinaries().state(plan)
     if archives.state.value == "done":
         archives = WriteChecksums().state(plan)
@@ -329,6 +344,9 @@ def verify(plan: Plan) -> list[Finding]:
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )
     findings += github_check(plan, None if index is None else str(index["digest"]))
+    from release.consumer import consumer_checks
+
+    findings += consumer_checks(plan, index)
     findings += develop_check(plan, commit)
     return findings
 

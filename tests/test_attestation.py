@@ -99,6 +99,28 @@ def test_an_offline_statement_exactly() -> None:
     }
 
 
+def test_each_platform_manifest_is_a_subject_named_by_its_platform() -> None:
+    platforms = {"linux/arm64": "sha256:" + "e" * 64, "linux/amd64": "sha256:" + "d" * 64}
+    assert statement(provenance(platforms=platforms))["subject"] == [
+        {"name": "ghcr.io/barycenter-oidc/barycenter", "digest": {"sha256": "a" * 64}},
+        {
+            "name": "ghcr.io/barycenter-oidc/barycenter (linux/amd64)",
+            "digest": {"sha256": "d" * 64},
+        },
+        {
+            "name": "ghcr.io/barycenter-oidc/barycenter (linux/arm64)",
+            "digest": {"sha256": "e" * 64},
+        },
+        {"name": "barycenter-v1.2.0-linux-amd64.tar.gz", "digest": {"sha256": AMD64}},
+        {"name": "barycenter-v1.2.0-linux-arm64.tar.gz", "digest": {"sha256": ARM64}},
+    ]
+
+
+def test_a_platform_digest_that_is_no_sha256_is_refused() -> None:
+    with pytest.raises(ReleaseError, match=r"\(linux/arm64\) has no sha256 digest"):
+        statement(provenance(platforms={"linux/arm64": "sha512:abc"}))
+
+
 def test_in_actions_the_statement_names_the_workflow_and_run() -> None:
     made = statement(provenance(run=RUN, invocation_id=RUN.invocation_id))
     predicate = made["predicate"]

@@ -209,3 +209,49 @@ def test_latency_delays_the_answer_of_the_chosen_call(standin: GitHubStandIn) ->
         assert github.releases() == []
         timings.append(time.monotonic() - started)
     assert timings[1] >= 0.4 > max(timings[0], timings[2])
+
+
+def test_consumers_download_assets_and_read_the_latest_release_as_from_github(
+    standin: GitHubStandIn, tmp_path: Path
+) -> None:
+    """What a consumer does: the latest release, then each asset through the API with
+    `Accept: application/octet-stream` (302 to its bytes) and through browser_download_url."""
+    github = client(standin)
+    auth = {"Authorization": f"token {standin.token}"}
+    api = f"{standin.api_url}/repos/{REPOSITORY}"
+    assert httpx.get(f"{api}/releases/latest", headers=auth).status_code == 404
+    release = github.create_release("v1.0.0", "v1.0.0", "", False)
+    path = tmp_path / "barycenter-v1.0.0-linux-amd64.tar.gz"
+    data = github_support.archive("amd64", 64_000)
+    path.write_bytes(data)
+    asset = github.upload_asset(release, path)
+    described = httpx.get(f"{api}/releases/assets/{asset.id}", headers=auth)
+    assert described.status_code == 200
+    document = described.json()
+    assert (document["name"], document["size"]) == (path.name, len(data))
+    # A draft: no latest release, and no public download.
+    assert httpx.get(f"{api}/releases/latest", headers=auth).status_code == 404
+    assert httpx.get(document["browser_download_url"]).status_code == 404
+    github.update_release(release.id, draft=False, make_latest="true")
+    latest = httpx.get(f"{api}/releases/latest", headers=auth)
+    assert (latest.status_code, latest.json()["tag_name"]) == (200, "v1.0.0")
+
+    octets = {**auth, "Accept": "application/octet-stream"}
+    redirected = httpx.get(f"{api}/releases/assets/{asset.id}", headers=octets)
+    assert redirected.status_code == 302
+    location = redirected.headers["location"]
+    assert location.startswith(standin.base + "/")
+    assert not location.startswith(standin.api_url)
+    followed = httpx.get(f"{api}/releases/assets/{asset.id}", headers=octets, follow_redirects=True)
+    assert (followed.status_code, followed.content) == (200, data)
+    browser = httpx.get(document["browser_download_url"])
+    assert (browser.status_code, browser.headers["location"]) == (302, location)
+    downloaded = httpx.get(document["browser_download_url"], follow_redirects=True)
+    assert (downloaded.status_code, downloaded.content) == (200, data)
+    missing = httpx.get(document["browser_download_url"].replace("amd64", "arm64"))
+    assert missing.status_code == 404
+    # The API's answers, 302s included, held to the description; the web downloads are not
+    # API routes.
+    assert [c.status for c in standin.calls_to("repos/get-release-asset")] == [200, 302, 302]
+    assert [c.status for c in standin.calls_to("repos/get-latest-release")] == [404, 404, 200]
+    assert standin.mismatches == []

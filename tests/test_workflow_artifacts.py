@@ -162,6 +162,9 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
             "github: download pattern dist-*: no artifact uploaded before matches it",
             "github: actions/download-artifact fails: Unable to download artifact(s): Artifact "
             "'provenance' not found",
+            "verify: download pattern dist-*: no artifact uploaded before matches it",
+            "verify: actions/download-artifact fails: Unable to download artifact(s): Artifact "
+            "'provenance' not found",
         ],
     ),
     "one upload line matches nothing while the other does": (
@@ -182,6 +185,8 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
             "attest: actions/attest-build-provenance fails: Could not find subject at path "
             f"dist/barycenter-v{VERSION}-linux-*.tar.gz",
             "github: actions/download-artifact fails: Unable to download artifact(s): Artifact "
+            "'provenance' not found",
+            "verify: actions/download-artifact fails: Unable to download artifact(s): Artifact "
             "'provenance' not found",
         ],
     ),
@@ -212,6 +217,8 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
         [
             f"github: release.github: dist/v{VERSION}/SHA256SUMS is missing: "
             f"run invoke release.checksums --version {VERSION}",
+            f"verify: release.verify: dist/v{VERSION}/SHA256SUMS is missing: "
+            f"run invoke release.checksums --version {VERSION}",
         ],
     ),
     "each build uploads its own SHA256SUMS, merged over the other's": (
@@ -221,6 +228,8 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
             f"attest: download pattern dist-*: dist/v{VERSION}/SHA256SUMS comes from dist-amd64 "
             "and dist-arm64; merge-multiple keeps the last one's",
             f"github: download pattern dist-*: dist/v{VERSION}/SHA256SUMS comes from dist-amd64 "
+            "and dist-arm64; merge-multiple keeps the last one's",
+            f"verify: download pattern dist-*: dist/v{VERSION}/SHA256SUMS comes from dist-amd64 "
             "and dist-arm64; merge-multiple keeps the last one's",
         ],
     ),

@@ -14,6 +14,7 @@ from release.github import GitHubClient
 from release.workflow_watch import follow
 from tests import github_support
 from tests.github_support import History, config, plan_for
+from tests.workflow_run import RELEASE_YML, job_names
 
 pytestmark = pytest.mark.github
 standin = github_support.standin_fixture()
@@ -34,7 +35,8 @@ def finish_later(standin: GitHubStandIn, run_id: int, conclusion: str) -> thread
                 job["status"], job["conclusion"] = "completed", conclusion
                 job["completed_at"] = job.get("started_at")
 
-    timer = threading.Timer(0.5, finish)
+    # Late enough that the first poll (the client's start-up included) sees the run going.
+    timer = threading.Timer(2.0, finish)
     timer.start()
     return timer
 
@@ -48,13 +50,24 @@ def test_the_run_is_followed_to_its_conclusion(
     plan = plan_for(history, "1.0.0", config(history.root, standin.api_url))
     commit = github_support.git(history.root, "rev-parse", "v1.0.0^{commit}")
     standin.add_workflow_run("ci.yml", commit, status="completed", conclusion="success")
+    # The jobs as GitHub names them from release.yml: `name:`, matrix filled in.
+    names = job_names(RELEASE_YML.read_text())
+    assert names == [
+        "The tag is a release version",
+        "Build linux/amd64",
+        "Build linux/arm64",
+        "Publish the multi-arch index",
+        "Attest the build provenance (keyless)",
+        "GitHub release",
+        "Verify the published release",
+    ]
     run_id = standin.add_workflow_run(
         "release.yml",
         commit,
         head_branch="v1.0.0",
         status="in_progress",
         conclusion=None,
-        jobs=[("build (linux/amd64)", "in_progress", None), ("publish", "queued", None)],
+        jobs=[(name, "in_progress" if at < 3 else "queued", None) for at, name in enumerate(names)],
     )
     said: list[str] = []
     timer = finish_later(standin, run_id, conclusion)
@@ -72,9 +85,10 @@ def test_the_run_is_followed_to_its_conclusion(
         timer.cancel()
     assert said[0] == f"waiting for the release.yml run of v1.0.0 ({commit[:12]})"
     assert said[1].startswith(f"run {run_id}: http")
-    assert "  build (linux/amd64): in_progress" in said
-    assert "  publish: queued" in said
-    assert f"  publish: completed ({conclusion})" in said
+    assert "  Build linux/arm64: in_progress" in said
+    assert "  Publish the multi-arch index: queued" in said
+    for name in names:
+        assert f"  {name}: completed ({conclusion})" in said
     assert (said[-1] == f"run {run_id} succeeded") == (conclusion == "success")
 
 

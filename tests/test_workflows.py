@@ -65,8 +65,11 @@ def test_the_workflows_call_invoke() -> None:
     assert invoke_lines(RELEASE) == [
         'invoke release.build --version "$VERSION" --platform "$PLATFORM"',
         'invoke release.publish --version "$VERSION"',
+        'invoke release.attest --version "$VERSION"',
         'invoke release.checksums --version "$VERSION"',
         'invoke release.github --version "$VERSION"',
+        'invoke release.checksums --version "$VERSION"',
+        'invoke release.verify --version "$VERSION"',
     ]
 
 
@@ -215,6 +218,7 @@ def test_release_permissions_by_job() -> None:
             "attestations": "write",
         },
         "github": {"contents": "write"},
+        "verify": {"contents": "read", "packages": "read"},
     }
 
 
@@ -246,6 +250,15 @@ def test_the_attestation_is_keyless_through_the_action() -> None:
             "subject-digest": "${{ needs.publish.outputs.digest }}",
             "push-to-registry": True,
         },
+        # Provenance for every digest a consumer may hold: each platform's manifest too.
+        *(
+            {
+                "subject-name": "${{ needs.publish.outputs.image }}",
+                "subject-digest": f"${{{{ needs.publish.outputs.{arch}-digest }}}}",
+                "push-to-registry": True,
+            }
+            for arch in ("amd64", "arm64")
+        ),
         {
             "subject-path": "dist/v${{ needs.version.outputs.version }}/"
             "barycenter-v${{ needs.version.outputs.version }}-linux-*.tar.gz"

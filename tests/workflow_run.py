@@ -60,7 +60,12 @@ VERSION = "1.2.0"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 NEEDS = {
     "version": {"version": VERSION},
-    "publish": {"image": "ghcr.io/barycenter-oidc/barycenter", "digest": "sha256:" + "0" * 64},
+    "publish": {
+        "image": "ghcr.io/barycenter-oidc/barycenter",
+        "digest": "sha256:" + "0" * 64,
+        "amd64-digest": "sha256:" + "1" * 64,
+        "arm64-digest": "sha256:" + "2" * 64,
+    },
 }
 
 
@@ -196,14 +201,27 @@ def github_task(job: Job, options: dict[str, str]) -> None:
 
 
 def nothing_in_dist(job: Job, options: dict[str, str]) -> None:
-    """release.publish works in the registry alone."""
+    """release.publish works in the registry alone; release.attest in Actions without a key
+    file does not apply (the keyless action attests)."""
+
+
+def verify_task(job: Job, options: dict[str, str]) -> None:
+    """release.verify: every asset of the release in dist/vX/ to hold GitHub's against."""
+    plan = plan_in(job.workspace)
+    for name, path in expected_assets(plan).items():
+        if not path.is_file() and name != "SHA256SUMS":  # checksum_problems names it
+            job.fail(f"release.verify: no {name} in {rel(plan.dist, job)}")
+    for problem in checksum_problems(plan):
+        job.fail(f"release.verify: {problem.replace(str(job.workspace) + '/', '')}")
 
 
 TASKS: dict[str, Task] = {
     "release.build": build_task,
     "release.checksums": checksums_task,
     "release.publish": nothing_in_dist,
+    "release.attest": nothing_in_dist,
     "release.github": github_task,
+    "release.verify": verify_task,
 }
 
 
@@ -273,6 +291,18 @@ def job_order(jobs: dict[str, Any]) -> list[str]:
     return done
 
 
+def job_names(text: str) -> list[str]:
+    """The jobs' names as GitHub shows them (the API's `name`), in `needs` order: each job's
+    `name:` with `${{ matrix.* }}` filled in per matrix row, or its key when it has none."""
+    jobs = load(text)["jobs"]
+    names = []
+    for key in job_order(jobs):
+        spec = jobs[key]
+        for row in spec.get("strategy", {}).get("matrix", {}).get("include", [{}]):
+            names.append(evaluate(str(spec.get("name", key)), {"matrix": row}))
+    return names
+
+
 def as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -325,6 +355,7 @@ def start_job(
             need: {"outputs": NEEDS.get(need, {})} for need in as_list(spec.get("needs", []))
         },
         "matrix": row,
+        "runner": {"temp": str(temp)},
         "steps": {},
         "github": {"actor": "releaser", "ref": f"refs/tags/v{VERSION}"},
         "secrets": {"GITHUB_TOKEN": "token"},

@@ -9,7 +9,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,19 @@ from python_on_whales import DockerClient
 from devstack import packages
 from devstack.paths import StackPaths
 from release import cosign, registry
-from release.attestation import statement_of, subject_digests
+from release.attestation import Provenance, canonical, statement, statement_of, subject_digests
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
 from release.git import GitRepo
 from release.plan import Plan
 from release.steps import State
-from release.steps.attest import AttestProvenance, bundle_name, file_sha256
+from release.steps.attest import (
+    AttestProvenance,
+    archive_digests,
+    bundle_name,
+    file_sha256,
+    published,
+)
 
 REGISTRY = "127.0.0.1:5000"
 VERSION = "1.2.0"
@@ -76,6 +82,7 @@ class Release:
     plan: Plan
     digest: str
     public_key: Path
+    platforms: dict[str, str]  # linux/arm64 -> the digest of its manifest in the index
 
 
 def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
@@ -155,13 +162,22 @@ def attested(tmp_path_factory: pytest.TempPathFactory) -> Release:
         found = registry.manifest(f"{image}:{TAG}")
         assert found is not None
         digest = str(found["digest"])
+        platforms = {
+            platform: str(child["digest"])
+            for platform in ("linux/amd64", "linux/arm64")
+            if (child := registry.manifest(plan.platform_image(platform))) is not None
+        }
         assert said == [
-            f"attached the provenance to {image}@{digest}",
+            f"attached the provenance to {image}@{digest} (index)",
+            f"attached the provenance to {image}@{platforms['linux/amd64']} (linux/amd64)",
+            f"attached the provenance to {image}@{platforms['linux/arm64']} (linux/arm64)",
             f"wrote {plan.dist / bundle_name(TAG)}",
         ]
         assert after.state is State.DONE, after.detail
-        assert after.detail == f"{image}@{digest} and 2 archives verify with cosign.pub"
-        return Release(plan, digest, plan.root / "cosign.pub")
+        assert after.detail == (
+            f"{image}@{digest}, its 2 platform manifests and 2 archives verify with cosign.pub"
+        )
+        return Release(plan, digest, plan.root / "cosign.pub", platforms)
 
 
 def test_the_image_attestation_verifies_and_names_every_subject(attested: Release) -> None:
@@ -176,6 +192,8 @@ def test_the_image_attestation_verifies_and_names_every_subject(attested: Releas
     assert found["predicateType"] == "https://slsa.dev/provenance/v1"
     assert subject_digests(found) == {
         plan.image: attested.digest.removeprefix("sha256:"),
+        f"{plan.image} (linux/amd64)": attested.platforms["linux/amd64"].removeprefix("sha256:"),
+        f"{plan.image} (linux/arm64)": attested.platforms["linux/arm64"].removeprefix("sha256:"),
         **{name: file_sha256(plan.dist / name) for name in plan.archives},
     }
     definition = found["predicate"]["buildDefinition"]
@@ -190,6 +208,20 @@ def test_the_image_attestation_verifies_and_names_every_subject(attested: Releas
             "digest": {"gitCommit": plan.revision},
         }
     ]
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+def test_a_platform_digest_verifies_as_the_readme_says(attested: Release, platform: str) -> None:
+    """`cosign verify-attestation --key cosign.pub --insecure-ignore-tlog --type slsaprovenance1
+    IMAGE@<platform digest>`: what a consumer holding the digest `docker pull --platform` gave
+    runs. The same signed statement as on the index."""
+    plan = attested.plan
+    digest = attested.platforms[platform]
+    assert digest != attested.digest
+    verified = cosign.verify_attestation(plan.image, digest, attested.public_key)
+    assert "The signatures were verified against the specified public key" in verified.report
+    on_index = cosign.verify_attestation(plan.image, attested.digest, attested.public_key)
+    assert verified.envelopes == on_index.envelopes
 
 
 def test_each_archive_verifies_against_the_one_bundle(attested: Release) -> None:
@@ -255,13 +287,15 @@ def test_a_rerun_rewrites_a_lost_bundle_from_the_attached_statement(attested: Re
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COSIGN_PASSWORD", PASSWORD)
         step.run(plan, said.append)
-    assert (
-        said[0] == f"{plan.image}@{attested.digest} holds a verified provenance already: reusing it"
-    )
+    assert said == [
+        f"{plan.image} holds a verified provenance already: reusing it",
+        f"wrote {bundle}",
+    ]
     assert bundle.read_text() == kept
     assert step.state(plan).state is State.DONE
-    verified = cosign.verify_attestation(plan.image, attested.digest, attested.public_key)
-    assert len(verified.envelopes) == 1  # no second attestation piled up
+    for digest in (attested.digest, *attested.platforms.values()):
+        verified = cosign.verify_attestation(plan.image, digest, attested.public_key)
+        assert len(verified.envelopes) == 1  # no second attestation piled up
 
 
 def test_a_changed_archive_is_attested_again(attested: Release, tmp_path: Path) -> None:
@@ -271,9 +305,11 @@ def test_a_changed_archive_is_attested_again(attested: Release, tmp_path: Path) 
     step = AttestProvenance()
     try:
         archive.write_bytes(kept + b"rebuilt\n")
+        lacking = {"index": attested.digest, **attested.platforms}
         assert step.state(plan).detail == (
-            f"no attestation of {plan.image}@{attested.digest} covering the archives verifies "
-            "with cosign.pub"
+            "no attestation covering the index, each platform and the archives verifies with "
+            "cosign.pub on "
+            + ", ".join(f"{what} {plan.image}@{digest}" for what, digest in lacking.items())
         )
     finally:
         archive.write_bytes(kept)
@@ -329,3 +365,60 @@ def test_keygen_writes_the_configured_pair_and_wants_a_password(
     assert PASSWORD not in key.read_text()
     with pytest.raises(ReleaseError, match="exists already"):
         cosign.keygen(tmp_path)
+
+
+def attach_by_hand(plan: Plan, to: list[str], platforms: dict[str, str]) -> None:
+    """A statement of the index, `platforms` and the archives, signed with the release key and
+    attached to the digests `to` only: what an earlier attest left behind."""
+    image = published(plan)
+    assert image is not None
+    made = Provenance(
+        image=plan.image,
+        index_digest=image.index,
+        platforms=platforms,
+        archives=archive_digests(plan),
+        source_url=plan.config.source_url,
+        tag=plan.tag,
+        revision=git(plan.root, "rev-parse", "HEAD"),
+        invocation_id="urn:uuid:00000000-0000-4000-8000-000000000000",
+        started_on=datetime.now(UTC),
+        finished_on=datetime.now(UTC),
+    )
+    dsse = cosign.sign_statement(canonical(statement(made)), plan.root / "cosign.key", PASSWORD)
+    for digest in to:
+        cosign.attach_attestation(plan.image, digest, dsse)
+
+
+@pytest.mark.parametrize("left_behind", ["the index only", "the index only, by an older attest"])
+def test_attest_converges_from_what_an_earlier_run_left(
+    tmp_path: Path, docker: DockerClient, monkeypatch: pytest.MonkeyPatch, left_behind: str
+) -> None:
+    image_name = f"{REGISTRY}/barycenter-attest-{uuid.uuid4().hex[:8]}"
+    plan = make_release(tmp_path / "repo", image_name, docker)
+    image = published(plan)
+    assert image is not None
+    older = left_behind.endswith("older attest")
+    # An older attest named the index and the archives only; an interrupted one named them all
+    # but attached to the index before it stopped.
+    attach_by_hand(plan, [image.index], {} if older else dict(image.platforms))
+    step = AttestProvenance()
+    lacking = {"index": image.index, **image.platforms} if older else dict(image.platforms)
+    assert step.state(plan).detail == (
+        "no attestation covering the index, each platform and the archives verifies with "
+        "cosign.pub on " + ", ".join(f"{what} {image_name}@{d}" for what, d in lacking.items())
+    )
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    said: list[str] = []
+    step.run(plan, said.append)
+    reused = [] if older else [f"{image_name} holds a verified provenance already: reusing it"]
+    assert said == [
+        *reused,
+        *(f"attached the provenance to {image_name}@{d} ({what})" for what, d in lacking.items()),
+        f"wrote {plan.dist / bundle_name(TAG)}",
+    ]
+    assert step.state(plan).state is State.DONE
+    on_index = cosign.verify_attestation(image_name, image.index, plan.root / "cosign.pub")
+    for digest in image.platforms.values():
+        on_platform = cosign.verify_attestation(image_name, digest, plan.root / "cosign.pub")
+        # The statement every digest carries is the one the index carries.
+        assert on_platform.envelopes[0] in on_index.envelopes

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,6 +21,12 @@ from release import cosign
 from release.attestation import PAYLOAD_TYPE
 from tests.gitrepos import git
 from tests.release_sandbox import PASSWORD, ReleaseSandbox, make_sandbox, new_token
+from tests.test_consumer_commands import (
+    EXAMPLE_ARCHIVE,
+    EXAMPLE_IMAGE,
+    EXAMPLE_TAG,
+    readme_consumer_commands,
+)
 
 VERSION = "0.2.0"
 TAG = f"v{VERSION}"
@@ -95,6 +103,16 @@ class Released:
         finally:
             self.put_manifest(reference, saved, media_type)
 
+    def scratch_digest(self) -> str:
+        """A manifest of its own in the repository, holding no attestation: the amd64 image's
+        with an annotation added (its blobs are there already)."""
+        content, media_type, _ = self.manifest(self.child["linux/amd64"])
+        document = json.loads(content)
+        document["annotations"] = {"test.scratch": uuid.uuid4().hex}
+        scratch = json.dumps(document).encode()
+        self.put_manifest(f"scratch-{uuid.uuid4().hex[:8]}", scratch, media_type)
+        return sha256(scratch)
+
     def release(self) -> StoredRelease:
         standin = self.sandbox.standin
         return next(r for r in standin.releases.values() if r.tag_name == TAG)
@@ -115,13 +133,17 @@ class Released:
                 asset.content = saved
 
     def verify(self) -> tuple[int, list[Failure], str]:
+        status, checks, output = self.verify_checks()
+        failed = [(c["check"], c["detail"]) for c in checks if not c["ok"]]
+        return status, failed, output
+
+    def verify_checks(self) -> tuple[int, list[dict[str, Any]], str]:
         result = self.sandbox.invoke("release.verify", "--version", VERSION, "--format", "json")
         try:
-            checks = json.loads(result.stdout)["checks"]
+            checks: list[dict[str, Any]] = json.loads(result.stdout)["checks"]
         except ValueError:
             return result.returncode, [], result.stdout + result.stderr
-        failed = [(c["check"], c["detail"]) for c in checks if not c["ok"]]
-        return result.returncode, failed, result.stdout + result.stderr
+        return result.returncode, checks, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +170,12 @@ def image_tag_moved(r: Released) -> Iterator[list[Failure]]:
                 f"{r.sandbox.image}:{TAG} is on {short(arm64)}, "
                 f"the release body names {short(r.index_digest)}",
             ),
-            ("provenance", f"no attestation on {short(arm64)} verifies with cosign.pub"),
+            # arm64's own attestation verifies there, and names the real index, not this one.
+            (
+                "provenance",
+                f"the attestation on {short(arm64)} names {short(r.index_digest)} "
+                f"for {r.sandbox.image}, not {short(arm64)}",
+            ),
         ]
 
 
@@ -166,7 +193,31 @@ def asset_swapped(r: Released) -> Iterator[list[Failure]]:
                 "release body",
                 f"lists {short(sha256(amd64))} for {AMD64}, GitHub has {short(sha256(arm64))}",
             ),
+            # What the consumer sees on the bytes they download.
+            (
+                "consumer: sha256sum",
+                f"{AMD64}: FAILED (downloaded {short(sha256(arm64))}, "
+                f"SHA256SUMS lists {short(sha256(amd64))})",
+            ),
         ]
+
+
+@contextmanager
+def github_latest_is_not_the_release(r: Released) -> Iterator[list[Failure]]:
+    standin = r.sandbox.standin
+    saved = standin.latest_id
+    with standin.lock:
+        standin.latest_id = None
+    try:
+        yield [
+            (
+                "consumer: latest release",
+                f"GitHub's latest release is no release, the tag policy gives {TAG} latest",
+            )
+        ]
+    finally:
+        with standin.lock:
+            standin.latest_id = saved
 
 
 @contextmanager
@@ -236,12 +287,12 @@ def statement(r: Released) -> dict[str, Any]:
 
 
 @contextmanager
-def attestation_replaced(r: Released, dsse: dict[str, Any], via: str) -> Iterator[None]:
-    """Attach `dsse` to the child `via` (an .att tag of its own), then make the index's .att
-    tag name that manifest: the index then carries this attestation alone."""
+def attestation_replaced(r: Released, dsse: dict[str, Any], on: str) -> Iterator[None]:
+    """Attach `dsse` to a scratch manifest (an .att tag of its own), then make the .att tag of
+    the digest `on` name that attestation: `on` then carries this attestation alone."""
+    via = r.scratch_digest()
     cosign.attach_attestation(r.sandbox.image, via, dsse)
-    index_att = r.index_digest.replace(":", "-") + ".att"
-    with r.tag_moved(index_att, via.replace(":", "-") + ".att"):
+    with r.tag_moved(on.replace(":", "-") + ".att", via.replace(":", "-") + ".att"):
         yield
 
 
@@ -255,12 +306,34 @@ def attestation_for_another_digest(r: Released) -> Iterator[list[Failure]]:
     key = r.sandbox.base / "keys" / cosign.KEY_NAME
     dsse = cosign.sign_statement(json.dumps(found).encode(), key, PASSWORD)
     assert dsse["payloadType"] == PAYLOAD_TYPE
-    with attestation_replaced(r, dsse, arm64):
+    named = ", ".join(sorted({short(arm64), short(r.child["linux/amd64"])}))
+    with attestation_replaced(r, dsse, r.index_digest):
         yield [
             (
                 "provenance",
+                f"the attestation attached names {named}, not the index {short(r.index_digest)}",
+            )
+        ]
+
+
+@contextmanager
+def platform_given_another_platforms_statement(r: Released) -> Iterator[list[Failure]]:
+    """amd64's manifest carries a statement of arm64 alone, signed with the release key: what
+    `cosign verify-attestation IMAGE@<amd64 digest>` must refuse."""
+    amd64, arm64 = r.child["linux/amd64"], r.child["linux/arm64"]
+    found = statement(r)
+    found["subject"] = [
+        s for s in found["subject"] if s["name"] in (f"{r.sandbox.image} (linux/arm64)", ARM64)
+    ]
+    assert len(found["subject"]) == 2
+    key = r.sandbox.base / "keys" / cosign.KEY_NAME
+    dsse = cosign.sign_statement(json.dumps(found).encode(), key, PASSWORD)
+    with attestation_replaced(r, dsse, amd64):
+        yield [
+            (
+                "provenance linux/amd64",
                 f"the attestation attached names {short(arm64)}, "
-                f"not the index {short(r.index_digest)}",
+                f"not the linux/amd64 image {short(amd64)}",
             )
         ]
 
@@ -273,7 +346,7 @@ def attestation_with_another_key(r: Released) -> Iterator[list[Failure]]:
     dsse = cosign.sign_statement(
         json.dumps(statement(r)).encode(), other / cosign.KEY_NAME, PASSWORD
     )
-    with attestation_replaced(r, dsse, r.child["linux/amd64"]):
+    with attestation_replaced(r, dsse, r.index_digest):
         yield [
             ("provenance", f"no attestation on {short(r.index_digest)} verifies with cosign.pub")
         ]
@@ -354,10 +427,12 @@ CASES: dict[str, Tamper] = {
     "image tag moved to another digest": image_tag_moved,
     "release asset swapped for another archive": asset_swapped,
     "release asset truncated": asset_truncated,
+    "GitHub's latest release is not the release": github_latest_is_not_the_release,
     "SHA256SUMS modified on GitHub and in dist": checksums_modified,
     "SHA256SUMS modified on GitHub only": checksums_modified_on_github,
     "attestation made for another digest": attestation_for_another_digest,
     "attestation signed with another key": attestation_with_another_key,
+    "a platform given another platform's statement": platform_given_another_platforms_statement,
     "release body lost an asset's checksum": body_lost_a_checksum,
     "floating tag left on another image": floating_tag_left_behind,
     "latest left on another image": latest_left_on_another_image,
@@ -367,8 +442,76 @@ CASES: dict[str, Tamper] = {
 
 
 def test_verify_passes_on_the_untouched_release(released: Released) -> None:
-    status, failed, output = released.verify()
-    assert (status, failed) == (0, []), output
+    status, checks, output = released.verify_checks()
+    assert status == 0, output
+    assert [c for c in checks if not c["ok"]] == [], output
+    # The provenance is checked from every digest a consumer may hold.
+    names = {c["check"] for c in checks}
+    assert {"provenance", "provenance linux/amd64", "provenance linux/arm64"} <= names
+
+
+def readme_commands_for(r: Released) -> list[tuple[str, ...]]:
+    """The README's consumer block with this release's values: each archive, each platform."""
+    commands: list[tuple[str, ...]] = []
+    for arch in ("amd64", "arm64"):
+        values = {
+            EXAMPLE_ARCHIVE: f"barycenter-{TAG}-linux-{arch}.tar.gz",
+            EXAMPLE_IMAGE: r.sandbox.image,
+            EXAMPLE_TAG: TAG,
+            "sha256:INDEX-DIGEST": r.index_digest,
+            "sha256:PLATFORM-DIGEST": r.child[f"linux/{arch}"],
+        }
+        for command in readme_consumer_commands():
+            filled = []
+            for word in command:
+                for example, real in values.items():
+                    word = word.replace(example, real)
+                filled.append(word)
+            if tuple(filled) not in commands:
+                commands.append(tuple(filled))
+    return commands
+
+
+def test_verify_runs_the_readme_consumer_commands(released: Released) -> None:
+    status, checks, output = released.verify_checks()
+    assert status == 0, output
+    ran = {c["check"]: c for c in checks if c["check"].startswith("consumer: ")}
+    expected = {
+        "consumer: " + ("sha256sum" if command[0] == "sha256sum" else " ".join(command))
+        for command in readme_commands_for(released)
+    }
+    assert set(ran) == expected | {"consumer: latest release"}
+    assert all(c["ok"] for c in ran.values()), ran
+    assert ran["consumer: latest release"]["detail"] == f"GitHub's latest release is {TAG}"
+
+
+def test_the_readme_consumer_commands_pass_on_the_downloaded_release(
+    released: Released, tmp_path: Path
+) -> None:
+    """What a consumer types, run here: the assets downloaded by browser_download_url (302 to
+    the bytes), then each README command, with cosign's flags for a registry on loopback and
+    the README's offline trusted root added."""
+    release = released.release()
+    for asset in release.assets.values():
+        url = released.sandbox.standin.asset_json(release, asset)["browser_download_url"]
+        answer = httpx.get(url, follow_redirects=True)
+        assert answer.status_code == 200, url
+        (tmp_path / asset.name).write_bytes(answer.content)
+    (tmp_path / "cosign.pub").write_bytes(
+        (released.sandbox.base / "keys" / cosign.PUBLIC_KEY_NAME).read_bytes()
+    )
+    (tmp_path / "trusted_root.json").write_text(json.dumps(cosign.EMPTY_TRUSTED_ROOT))
+    for command in readme_commands_for(released):
+        argv = list(command)
+        if argv[0] == "cosign":
+            argv[0] = cosign.binary()
+            local = ["--allow-http-registry", "--allow-insecure-registry"]
+            if argv[1] == "verify-blob-attestation":
+                local = ["--trusted-root", "trusted_root.json"]
+            argv[-1:-1] = local
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+        print(f"$ {' '.join(command)}\n{(done.stdout + done.stderr).strip()[-300:]}")
 
 
 @pytest.mark.parametrize("case", list(CASES))
