@@ -12,7 +12,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from release import commands
-from release.plan import HotfixOptions, ReleaseOptions
+from release.options import HotfixOptions, ReleaseOptions
 
 
 @task(

@@ -76,10 +76,8 @@ def tag_problems(plan: Plan) -> list[str]:
 def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
     """The tagged tree, exported with git archive: the build never sees the working tree."""
     with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
-        archive = plan.repo.repo.git.execute(
-            ["git", "archive", "--format=tar", commit], stdout_as_string=False
-        )
-        with tarfile.open(fileobj=io.BytesIO(bytes(archive))) as tree:
+        archive = plan.repo.output_bytes("archive", "--format=tar", commit)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
             tree.extractall(directory, filter="data")
         yield Path(directory)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import semver
 
@@ -42,7 +41,7 @@ def hotfix_branch(plan: Plan) -> str:
 
 
 def merging(plan: Plan) -> bool:
-    return (Path(plan.repo.repo.git_dir) / "MERGE_HEAD").exists()
+    return (plan.repo.git_dir / "MERGE_HEAD").exists()
 
 
 def half_made_merge(plan: Plan, theirs: str) -> bool:
