@@ -148,16 +148,16 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
 
 def rollback(repo: Path, options: ReleaseOptions, force: bool) -> None:
     """Undo the release of `options.version`: GitHub release, registry tags, git tag and commit."""
-    from release import runner
+    from release import pipeline, runner
     from release.errors import PreflightError
     from release.plan import make_plan
-    from release.rollback import ROLLBACK, refusals
+    from release.rollback import refusals
 
     plan = make_plan(repo, options, frozenset({"rollback"}))
     problems = refusals(plan, force)
     if problems:
         raise PreflightError(problems)
-    runner.run(plan, ROLLBACK, say, f"release.rollback {plan.version}")
+    runner.run(plan, pipeline.ROLLBACK, say, f"release.rollback {plan.version}")
 
 
 def verify(repo: Path, version: str, output_format: str, image: str) -> None:

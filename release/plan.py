@@ -28,7 +28,6 @@ from release.release_tag import since_release, stray_tag
 from release.version import hotfix_base, parse_version, release_versions, tag_name
 
 Flow = Literal["release", "hotfix"]
-CHECKSUMS = "SHA256SUMS"
 
 
 @dataclass(frozen=True)
@@ -303,3 +302,8 @@ def tags_on_hotfix_branch(
     if max(reachable(repo, main), default=version) > version:
         return True
     return config.hotfix_tag_on_branch and bool(unreleased_commits(repo, main))
+
+
+def tagged_commit(plan: Plan) -> str | None:
+    """The tag's commit, read now: an earlier step of this run may have made the tag."""
+    return plan.repo.tag_target(plan.tag) or plan.revision

@@ -14,7 +14,6 @@ key and the bundle in dist/ verifies against each archive, naming the same index
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -32,9 +31,10 @@ from release.attestation import (
     statement_of,
     subject_digests,
 )
+from release.dist import file_sha256, write_atomically
 from release.errors import ReleaseError
+from release.plan import tagged_commit
 from release.steps import Say, Status, Step
-from release.steps.build import tagged_commit
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -63,14 +63,6 @@ def bundle_path(plan: Plan) -> Path:
 
 def keyless(plan: Plan) -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true" and not key_path(plan).exists()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def index_digest(plan: Plan) -> str | None:
@@ -248,10 +240,3 @@ class AttestProvenance(Step):
         hint = cosign.key_hint(public_key_path(plan).read_text())
         write_atomically(bundle_path(plan), json.dumps(bundle(dsse, hint), indent=2) + "\n")
         say(f"wrote {bundle_path(plan)}")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".part")
-    scratch.write_text(text)
-    scratch.replace(path)

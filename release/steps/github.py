@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import registry
+from release.dist import CHECKSUMS, read_checksums
 from release.errors import ReleaseError
 from release.github import (
     GitHubClient,
@@ -43,9 +44,8 @@ from release.github import (
     token_from_environment,
 )
 from release.notes import markdown, notes_for
-from release.plan import CHECKSUMS, current_image_tags
+from release.plan import current_image_tags
 from release.steps import Say, Status, Step
-from release.steps.build import read_checksums
 
 if TYPE_CHECKING:
     from release.plan import Plan

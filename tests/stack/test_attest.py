@@ -21,11 +21,12 @@ from devstack.paths import StackPaths
 from release import cosign, registry
 from release.attestation import statement_of, subject_digests
 from release.config import ReleaseConfig
+from release.dist import file_sha256
 from release.errors import ReleaseError
 from release.git import GitRepo
 from release.plan import Plan
 from release.steps import State
-from release.steps.attest import AttestProvenance, bundle_name, file_sha256
+from release.steps.attest import AttestProvenance, bundle_name
 
 REGISTRY = "127.0.0.1:5000"
 VERSION = "1.2.0"
