@@ -10,13 +10,12 @@ from release.rollback import DeleteGitHubRelease, RevertGit, RollBackImages
 from release.steps import Step
 from release.steps.attest import AttestProvenance
 from release.steps.build import BuildImages, ExtractBinaries, WriteChecksums
+from release.steps.develop import MergeBackIntoDevelop, PushDevelop
 from release.steps.github import PublishGitHubRelease
 from release.steps.hotfix import (
     DeleteHotfixBranch,
-    MergeBackIntoDevelop,
     MergeIntoMain,
     PublishHotfixBranch,
-    PushDevelop,
     StartHotfix,
 )
 from release.steps.prepare import Prepare

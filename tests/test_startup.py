@@ -38,9 +38,11 @@ def imported_by(statement: str) -> set[str]:
         "import tasks",  # what `invoke --list` imports
         "import tasks\nimport release.notes",  # `invoke release.notes`
         "import tasks\nimport release.changelog_build",  # `invoke release.changelog`
+        # every other task: the steps load their clients when they talk to the system
+        "import tasks\nimport release.pipeline",
     ],
 )
-def test_listing_tasks_and_writing_notes_import_no_heavy_client(statement: str) -> None:
+def test_starting_a_task_imports_no_heavy_client(statement: str) -> None:
     assert sorted(imported_by(statement) & set(HEAVY)) == []
 
 

@@ -32,9 +32,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from python_on_whales import docker
-from python_on_whales.exceptions import DockerException
-
 from release import registry
 from release.dist import (
     CHECKSUMS,
@@ -53,6 +50,9 @@ from release.steps import Say, Status, Step
 
 def engine_problems() -> list[str]:
     """The build needs a Docker engine with buildx; asked through python-on-whales."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     try:
         docker.system.info()
     except DockerException:
@@ -204,6 +204,9 @@ def build_platforms(
     plan: Plan, commit: str, tree: Path, todo: list[str], say: Say, pins: dict[str, str]
 ) -> None:
     """Build `todo` concurrently; when one fails, stop the others and name the failing step."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     display = BuildDisplay(todo, say)
 
     def one(platform: str) -> str:
@@ -399,6 +402,9 @@ class ExtractBinaries(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
+        from python_on_whales import docker
+        from python_on_whales.exceptions import DockerException
+
         commit = tagged_commit(plan)
         if commit is None:
             raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
