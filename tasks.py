@@ -170,7 +170,7 @@ def changelog(
     uncommitted changes without --force. Released ranges are cached in .git/barycenter-release/,
     keyed by the release tags (released tags are immutable); a new or moved tag rebuilds it.
     """
-    from release.changelog_build import write
+    from release.changelog_from_history import write
 
     commands.run(lambda: write(Path(repo), full, output, use_cache=not no_cache, force=force))
 

@@ -37,7 +37,7 @@ def imported_by(statement: str) -> set[str]:
     [
         "import tasks",  # what `invoke --list` imports
         "import tasks\nimport release.notes",  # `invoke release.notes`
-        "import tasks\nimport release.changelog_build",  # `invoke release.changelog`
+        "import tasks\nimport release.changelog_from_history",  # `invoke release.changelog`
         # every other task: the steps load their clients when they talk to the system
         "import tasks\nimport release.pipeline",
     ],

@@ -104,7 +104,7 @@ def commands(repo: Path) -> dict[tuple[str, str], list[str]]:
     ).stdout.strip()
     python = sys.executable
     cliff = shutil.which("git-cliff") or "git-cliff"
-    changelog = [python, "-m", "release.changelog_build", "--full", "--output", "-"]
+    changelog = [python, "-m", "release.changelog_from_history", "--full", "--output", "-"]
     changelog += ["--repo", str(repo)]
     return {
         ("unreleased notes", "barycenter (python -m release.notes)"): [
@@ -188,7 +188,7 @@ def goals(results: list[Measurement]) -> Table:
 def sections_equal_notes(repo: Path) -> tuple[int, int]:
     """(releases, releases whose `--full` section differs from their notes)."""
     from release.changelog import section_body
-    from release.changelog_build import regenerate
+    from release.changelog_from_history import regenerate
     from release.config import load_config
     from release.history import release_tags
     from release.notes import group_sections, notes_for
@@ -214,7 +214,7 @@ def real_histories(repos: list[Path]) -> int:
     for repo in repos:
         prefix = load_config(repo, missing_ok=True).tag_prefix
         releases, differ = sections_equal_notes(repo)
-        build = [python, "-m", "release.changelog_build", "--full", "--output", "-"]
+        build = [python, "-m", "release.changelog_from_history", "--full", "--output", "-"]
         build += ["--repo", str(repo)]
         RUNS["real"] = 5
         cold = measure("real", "full", "cold", [*build, "--no-cache"], ROOT)
