@@ -85,13 +85,7 @@ def run_git(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
         except OSError as failure:
             raise ReleaseError(f"cannot run git ({failure.strerror})", "install git") from None
         with process:
-            try:
-                output = process.stdout.read()  # type: ignore[union-attr]
-            except BaseException:
-                # As subprocess.run does: a Ctrl-C (or any failure) here stops git too, so an
-                # interrupted step leaves no git running on behind it.
-                process.kill()
-                raise
+            output = process.stdout.read()  # type: ignore[union-attr]
         errors.seek(0)
         return process.returncode, output, errors.read()
 
