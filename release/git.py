@@ -1,7 +1,5 @@
 """The git adapter: thin reads and writes over the git command, so steps speak in release terms.
 
-Every git command the release runs goes through `run_git` (history.py's fast reads included).
-
 Reads of the remote use `git ls-remote`, never `git fetch`, so that checking (and a dry run)
 leaves every ref as it was.
 """
@@ -11,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,32 +66,6 @@ class GitError(ReleaseError):
         super().__init__(f"git {args[0] if args else ''} failed: {self.reason}")
 
 
-def run_git(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
-    """`git -C ROOT ARGS`: its status, stdout and stderr, byte for byte, stdin closed. stdout is
-    read in one piece (megabytes of log come back faster than through communicate()'s select
-    loop) while stderr goes to a file, so a chatty hook can never fill a pipe and stall git."""
-    with tempfile.TemporaryFile() as errors:
-        try:
-            process = subprocess.Popen(
-                ["git", "-C", str(root), *args],
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                stdin=subprocess.DEVNULL,
-                env=None if env is None else {**os.environ, **env},
-            )
-        except OSError as failure:
-            raise ReleaseError(f"cannot run git ({failure.strerror})", "install git") from None
-        with process:
-            output = process.stdout.read()  # type: ignore[union-attr]
-        errors.seek(0)
-        return process.returncode, output, errors.read()
-
-
-def as_text(data: bytes) -> str:
-    """git's output as text: UTF-8 (undecodable bytes replaced), line ends made \n."""
-    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-
-
 class GitRepo:
     def __init__(self, path: Path) -> None:
         not_a_repository = ReleaseError(
@@ -121,18 +92,35 @@ class GitRepo:
 
     def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
         """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
-        status, stdout, stderr = run_git(self.root, *args, env={"LC_ALL": "C", **(env or {})})
-        if status != 0:
-            raise GitError(args, as_text(stderr), status, as_text(stdout))
-        return as_text(stdout).rstrip("\n") if strip else as_text(stdout)
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "LC_ALL": "C", **(env or {})},
+        )
+        if result.returncode != 0:
+            raise GitError(args, result.stderr, result.returncode, result.stdout)
+        return result.stdout.rstrip("\n") if strip else result.stdout
 
     def output_bytes(self, *args: str) -> bytes:
         """What `git ARGS` prints, byte for byte (file contents: no decoding, no newline
         translation)."""
-        status, stdout, stderr = run_git(self.root, *args, env={"LC_ALL": "C"})
-        if status != 0:
-            raise GitError(args, as_text(stderr), status)
-        return stdout
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+        if result.returncode != 0:
+            stderr = result.stderr.decode(errors="replace")
+            raise GitError(args, stderr, result.returncode)
+        return result.stdout
 
     def call(self, *args: str, env: dict[str, str] | None = None) -> None:
         """Run a git command that changes something; GitError when it fails."""
