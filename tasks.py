@@ -5,28 +5,52 @@ This file parses arguments and calls into `release/`; the work happens there.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from release import commands
-from release.plan import HotfixOptions, ReleaseOptions
+from release.options import HotfixOptions, ReleaseOptions
+
+# The help of the options many tasks share, said once; a task's own `help` says the rest.
+SHARED_HELP = {
+    "repo": "the repository (default: this checkout)",
+    "dry_run": "print each action, change nothing",
+    "image": "the image repository (default: image in pyproject.toml)",
+    "format": "table (default) or json",
+    "sign": "sign the tag with git's own signing setup (GPG or SSH)",
+    "fresh": "with --rehearsal: start from a new sandbox",
+    "allow_empty": "release even with no commit since the previous release",
+}
 
 
-@task(
+def documented_task(
+    help: dict[str, str] | None = None, **options: Any
+) -> Callable[[Callable[..., None]], Task[Any]]:
+    """invoke's @task, each option's help from the task's own `help` or else SHARED_HELP: an
+    option with neither fails here, when tasks.py is loaded."""
+
+    def decorate(body: Callable[..., None]) -> Task[Any]:
+        names = [name for name in inspect.signature(body).parameters if name != "c"]
+        texts = {name: (help or {}).get(name) or SHARED_HELP[name] for name in names}
+        made: Task[Any] = task(help=texts, **options)(body)
+        return made
+
+    return decorate
+
+
+@documented_task(
     default=True,
     help={
         "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1",
         "dry_run": "print the whole plan, every git and docker action in order; change nothing",
-        "allow_empty": "release even with no commit since the previous release",
-        "sign": "sign the tag with git's own signing setup (GPG or SSH)",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "repo": "the repository (default: this checkout)",
         "rehearsal": "release a clone of the checkout in a sandbox, for real, on the local stack "
         "(registry, GitHub stand-in, ephemeral cosign key); VERSION defaults to the next one",
-        "fresh": "with --rehearsal: start from a new sandbox",
         "ci": "stop after the tag push and follow the tag-triggered workflow run (Actions API)",
     },
 )
@@ -59,12 +83,9 @@ def release_all(
     commands.run(lambda: commands.release(Path(repo), options, ci=ci))
 
 
-@task(
+@documented_task(
     help={
         "version": "the release to report on, e.g. 1.2.0",
-        "format": "table (default) or json",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def status(
@@ -77,12 +98,9 @@ def status(
     commands.run(lambda: commands.status(Path(repo), version, format, image))
 
 
-@task(
+@documented_task(
     help={
         "version": "the version to prepare, e.g. 1.2.0 or 1.2.0-rc.1",
-        "dry_run": "print each action, change nothing",
-        "allow_empty": "release even with no commit since the previous release",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def prepare(
@@ -97,12 +115,9 @@ def prepare(
     commands.run(lambda: commands.run_slice("release.prepare", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the version to tag (its release commit must be HEAD)",
-        "sign": "sign the tag with git's own signing setup (GPG or SSH)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def tag(
@@ -113,11 +128,10 @@ def tag(
     commands.run(lambda: commands.run_slice("release.tag", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "notes of this release: its tag if it exists, else the next release as it "
         "would be at HEAD (default: the unreleased work)",
-        "repo": "the repository (default: this checkout)",
         "format": "md (default) or json",
     }
 )
@@ -133,11 +147,10 @@ def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") ->
     commands.run(lambda: print(render(Path(repo), version, format), end=""))
 
 
-@task(
+@documented_task(
     help={
         "full": "rebuild every release's section from history (adopting this tool)",
         "output": "where to write: a file, or - for stdout (default: CHANGELOG.md)",
-        "repo": "the repository (default: this checkout)",
         "no_cache": "read every released range from git, not from the cache in .git/",
         "force": "with --full, overwrite uncommitted changes to the output file",
     }
@@ -157,18 +170,15 @@ def changelog(
     uncommitted changes without --force. Released ranges are cached in .git/barycenter-release/,
     keyed by the release tags (released tags are immutable); a new or moved tag rebuilds it.
     """
-    from release.changelog_build import write
+    from release.changelog_from_history import write
 
     commands.run(lambda: write(Path(repo), full, output, use_cache=not no_cache, force=force))
 
 
-@task(
+@documented_task(
     help={
         "version": "the version to build: its tag must exist",
         "platform": "build only this platform (one CI job per platform)",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def build(
@@ -190,11 +200,9 @@ def build(
     commands.run(lambda: commands.run_slice("release.build", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the version whose archives SHA256SUMS covers",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def checksums(c: Context, version: str = "", dry_run: bool = False, repo: str = ".") -> None:
@@ -207,13 +215,10 @@ def checksums(c: Context, version: str = "", dry_run: bool = False, repo: str = 
     commands.run(lambda: commands.run_slice("release.checksums", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the version to publish",
         "force": "move a version tag that points at other images",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def publish(
@@ -233,12 +238,9 @@ def publish(
     commands.run(lambda: commands.run_slice("release.publish", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the released version",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def github(
@@ -253,12 +255,9 @@ def github(
     commands.run(lambda: commands.run_slice("release.github", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the released version",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def attest(
@@ -273,13 +272,10 @@ def attest(
     commands.run(lambda: commands.run_slice("release.attest", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the released version to rebuild, e.g. 1.2.0 (its tag must be here)",
         "platform": "rebuild only this platform",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "format": "table (default) or json",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def reproduce(
@@ -299,12 +295,9 @@ def reproduce(
     commands.run(lambda: commands.reproduce(Path(repo), version, platform, image, format))
 
 
-@task(
+@documented_task(
     help={
         "version": "the released version",
-        "format": "table (default) or json",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def verify(
@@ -320,13 +313,10 @@ def verify(
     commands.run(lambda: commands.verify(Path(repo), version, format, image))
 
 
-@task(
+@documented_task(
     help={
         "version": "the release to undo",
         "force": "roll back even when a newer release exists",
-        "image": "the image repository (default: image in pyproject.toml)",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def rollback(
@@ -347,18 +337,15 @@ def rollback(
     commands.run(lambda: commands.rollback(Path(repo), options, force))
 
 
-@task(
+@documented_task(
     default=True,
     positional=["version"],
     help={
         "version": "the hotfix version, e.g. 1.2.1: the next patch of a release line",
         "push": "publish the branch to the remote",
         "force": "allow skipping patch numbers",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
         "rehearsal": "in the rehearsal sandbox: start, commit an empty fix, finish, then build, "
         "publish, release and verify it on the local stack",
-        "fresh": "with --rehearsal: start from a new sandbox",
     },
 )
 def hotfix_start(
@@ -381,13 +368,10 @@ def hotfix_start(
     commands.run(lambda: commands.run_slice("hotfix.start", Path(repo), options))
 
 
-@task(
+@documented_task(
     help={
         "version": "the hotfix version (default: from the current hotfix/* branch)",
         "keep_branch": "keep hotfix/VERSION after finishing",
-        "sign": "sign the tag with git's own signing setup",
-        "dry_run": "print each action, change nothing",
-        "repo": "the repository (default: this checkout)",
     }
 )
 def hotfix_finish(
@@ -408,7 +392,7 @@ def hotfix_finish(
     commands.run(lambda: commands.hotfix_finish(Path(repo), options))
 
 
-@task()
+@documented_task()
 def stack_up(c: Context) -> None:
     """Install and start the local release stack (idempotent; reuses what runs)."""
     from devstack import lifecycle
@@ -416,7 +400,7 @@ def stack_up(c: Context) -> None:
     lifecycle.print_status(commands.run(lifecycle.up))
 
 
-@task()
+@documented_task()
 def stack_status(c: Context) -> None:
     """Show what of the local release stack runs, where its logs are, and what is missing."""
     from devstack import lifecycle
@@ -427,7 +411,7 @@ def stack_status(c: Context) -> None:
         raise SystemExit(1)
 
 
-@task()
+@documented_task()
 def stack_down(c: Context) -> None:
     """Stop the processes the stack started (by PID); packages and caches stay."""
     from devstack import lifecycle
@@ -436,7 +420,7 @@ def stack_down(c: Context) -> None:
     print("stopped: " + (", ".join(stopped) if stopped else "nothing (the stack started none)"))
 
 
-@task(help={"repo": "the repository (default: this checkout)"})
+@documented_task()
 def keygen(c: Context, repo: str = ".") -> None:
     """Make the offline attestation key pair (attestation-key, attestation-public-key).
 

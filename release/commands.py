@@ -1,4 +1,8 @@
-"""What each task does, called by tasks.py with parsed arguments: plan, then run a slice."""
+"""What each task does, called by tasks.py with parsed arguments: plan, then run a slice.
+
+`invoke --list` imports this module: the pipeline and its steps (docker, GitHub, cosign
+clients) are imported by the functions that run them, so listing the tasks stays instant.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,17 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from invoke.exceptions import Exit
 
-from release import pipeline, runner
 from release.errors import InterruptionError, ReleaseError, Terminated, interrupted_status
 from release.git import GitRepo
-from release.plan import HotfixOptions, Plan, ReleaseOptions, make_plan
-from release.steps import State, Status
-from release.steps.hotfix import infer_hotfix_version
+from release.options import HotfixOptions, ReleaseOptions
+
+if TYPE_CHECKING:
+    from release.plan import Plan
+    from release.steps import Status
 
 T = TypeVar("T")
 
@@ -28,6 +33,9 @@ def say(line: str) -> None:
 
 
 def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) -> None:
+    from release import pipeline, runner
+    from release.plan import make_plan
+
     stages = pipeline.SLICES[task]
     plan = make_plan(repo, options, frozenset(stages))
     runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
@@ -37,6 +45,7 @@ def release(repo: Path, options: ReleaseOptions, ci: bool = False) -> None:
     if not ci:
         run_slice("release", repo, options)
         return
+    from release.plan import make_plan
     from release.steps.github import PublishGitHubRelease
     from release.workflow_watch import follow
 
@@ -51,6 +60,8 @@ def release(repo: Path, options: ReleaseOptions, ci: bool = False) -> None:
 
 def hotfix_finish(repo: Path, options: HotfixOptions) -> None:
     if not options.version:
+        from release.steps.hotfix import infer_hotfix_version
+
         git = GitRepo(repo)
         version = infer_hotfix_version(git.current_branch(), git.branches())
         options = HotfixOptions(**{**options.__dict__, "version": version})
@@ -82,6 +93,9 @@ def reproduce(repo: Path, version: str, platform: str, image: str, output_format
 
 
 def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
+    from release import pipeline
+    from release.steps import State, Status
+
     rows = []
     for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):
         try:
@@ -94,6 +108,8 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
 
 def status(repo: Path, version: str, output_format: str, image: str) -> None:
     """Every step's state for the release of `version`, read from reality."""
+    from release.plan import make_plan
+
     check_format(output_format)
     git = GitRepo(repo)
     flow_hotfix = f"hotfix/{version.removeprefix('v')}" in git.branches()
@@ -119,6 +135,8 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from release.steps import State
+
     table = Table(title=f"release {plan.tag} ({plan.flow})")
     for column in ("step", "state", "detail"):
         table.add_column(column)
@@ -130,18 +148,21 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
 
 def rollback(repo: Path, options: ReleaseOptions, force: bool) -> None:
     """Undo the release of `options.version`: GitHub release, registry tags, git tag and commit."""
+    from release import pipeline, runner
     from release.errors import PreflightError
-    from release.rollback import ROLLBACK, refusals
+    from release.plan import make_plan
+    from release.rollback import refusals
 
     plan = make_plan(repo, options, frozenset({"rollback"}))
     problems = refusals(plan, force)
     if problems:
         raise PreflightError(problems)
-    runner.run(plan, ROLLBACK, say, f"release.rollback {plan.version}")
+    runner.run(plan, pipeline.ROLLBACK, say, f"release.rollback {plan.version}")
 
 
 def verify(repo: Path, version: str, output_format: str, image: str) -> None:
     """The post-release checklist: a table (or JSON) of findings; exit 1 naming each failure."""
+    from release.plan import make_plan
     from release.verify import REMINDERS, failures
     from release.verify import verify as checklist
 
@@ -184,8 +205,8 @@ def terminated(signum: int, frame: object) -> None:
 
 
 def quiet_interrupts_in_cleanup(previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
-    """Ctrl-C landing in an object's clean-up (GitPython's Repo.__del__ as a finished run's
-    plan is freed) interrupts nothing: Python would print it as a traceback, so it is dropped."""
+    """Ctrl-C landing in an object's clean-up (a finished run's clients, as its plan is freed)
+    interrupts nothing: Python would print it as a traceback, so it is dropped."""
 
     def hook(unraisable: sys.UnraisableHookArgs) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):

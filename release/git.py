@@ -1,4 +1,4 @@
-"""The git adapter: thin reads and writes over GitPython, so steps speak in release terms.
+"""The git adapter: thin reads and writes over the git command, so steps speak in release terms.
 
 Reads of the remote use `git ls-remote`, never `git fetch`, so that checking (and a dry run)
 leaves every ref as it was.
@@ -11,8 +11,6 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
 
 from release.errors import ReleaseError
 
@@ -70,20 +68,27 @@ class GitError(ReleaseError):
 
 class GitRepo:
     def __init__(self, path: Path) -> None:
+        not_a_repository = ReleaseError(
+            f"{path} is not a git repository", "run from Barycenter's checkout"
+        )
+        if not path.is_dir():
+            raise not_a_repository
+        self.root = path
         try:
-            self.repo = git.Repo(path, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise ReleaseError(
-                f"{path} is not a git repository", "run from Barycenter's checkout"
-            ) from None
-        if self.repo.bare:
+            bare, git_dir = self.output(
+                "rev-parse", "--is-bare-repository", "--absolute-git-dir"
+            ).splitlines()
+        except (GitError, ValueError):
+            raise not_a_repository from None
+        if bare == "true":
             raise ReleaseError(
                 f"{path} is a bare repository, and a release commits, tags and merges in a work "
                 "tree",
                 f"run it in a clone (git clone {path}); release.notes and release.changelog "
                 "--output - read a bare repository",
             )
-        self.root = Path(self.repo.working_tree_dir or path)
+        self.git_dir = Path(git_dir)
+        self.root = Path(self.output("rev-parse", "--show-toplevel"))
 
     def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
         """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
@@ -132,10 +137,15 @@ class GitRepo:
 
     def current_branch(self) -> str | None:
         """The checked-out branch, or None when HEAD is detached."""
-        return None if self.repo.head.is_detached else self.repo.active_branch.name
+        try:
+            # The full name: --short would say heads/main when a tag is named main too.
+            head = self.output("symbolic-ref", "--quiet", "HEAD")
+            return head.removeprefix("refs/heads/") or None
+        except GitError:
+            return None
 
     def is_shallow(self) -> bool:
-        return (Path(self.repo.git_dir) / "shallow").exists()
+        return (self.git_dir / "shallow").exists()
 
     def uncommitted(self) -> list[str]:
         """Changed, staged and untracked (not ignored) paths."""
@@ -143,10 +153,14 @@ class GitRepo:
         return [line[3:] for line in output.splitlines() if line]
 
     def identity(self) -> tuple[str, str]:
-        reader = self.repo.config_reader()
-        name = str(reader.get_value("user", "name", default=""))
-        email = str(reader.get_value("user", "email", default=""))
-        return name, email
+        return self.config("user.name"), self.config("user.email")
+
+    def config(self, key: str) -> str:
+        """The value git's configuration gives `key`, or "" when none does."""
+        try:
+            return self.output("config", "--get", key)
+        except GitError:
+            return ""
 
     def remote_state(self, remote: str) -> RemoteState:
         try:
@@ -196,7 +210,12 @@ class GitRepo:
         return int(self.output("rev-list", "--count", revision_range))
 
     def tags(self) -> list[str]:
-        return [tag.name for tag in self.repo.tags]
+        return self.refs("refs/tags")
+
+    def refs(self, prefix: str) -> list[str]:
+        """The names of the refs under `prefix` (refs/tags, refs/heads), without it."""
+        output = self.output("for-each-ref", "--format=%(refname)", prefix)
+        return [line.removeprefix(prefix + "/") for line in output.splitlines() if line]
 
     def tags_merged_into(self, commit: str) -> list[str]:
         output = self.output("tag", "--merged", commit)
@@ -219,7 +238,7 @@ class GitRepo:
             return None
 
     def branches(self) -> list[str]:
-        return [head.name for head in self.repo.heads]
+        return self.refs("refs/heads")
 
     def blob(self, ref: str, path: str) -> bytes | None:
         """The bytes of `path` as committed at `ref` (line ends untouched), or None."""

@@ -40,6 +40,7 @@ from githubkit.exception import GitHubException, RequestFailed
 from githubkit.utils import UNSET
 from githubkit_schemas.latest.models import Job, Release, ReleaseAsset, WorkflowRun
 
+from release.dist import file_sha256
 from release.errors import ReleaseError
 
 T = TypeVar("T")
@@ -83,8 +84,7 @@ def token_from_environment(environ: Mapping[str, str] | None = None) -> str | No
 
 def file_digest(path: Path) -> str:
     """`sha256:HEX`, the form of a release asset's `digest`."""
-    with path.open("rb") as file:
-        return "sha256:" + hashlib.file_digest(file, "sha256").hexdigest()
+    return "sha256:" + file_sha256(path)
 
 
 @dataclass(frozen=True)

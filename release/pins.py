@@ -13,9 +13,6 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import docker
-from python_on_whales.exceptions import DockerException
-
 from release.errors import ReleaseError
 from release.oci import Reference, RegistryClient
 from release.registry import DEFAULT_TIMEOUT
@@ -37,6 +34,9 @@ def base_image_arguments(dockerfile: str) -> dict[str, str]:
 
 def engine_mirrors() -> list[str]:
     """The registry mirrors the engine pulls Docker Hub images through, in its order."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     try:
         config: Any = docker.system.info().registry_config
     except DockerException:

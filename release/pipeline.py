@@ -6,16 +6,16 @@ release, so the hotfix flow is the same list with its own first stages.
 
 from __future__ import annotations
 
+from release.rollback import DeleteGitHubRelease, RevertGit, RollBackImages
 from release.steps import Step
 from release.steps.attest import AttestProvenance
 from release.steps.build import BuildImages, ExtractBinaries, WriteChecksums
+from release.steps.develop import MergeBackIntoDevelop, PushDevelop
 from release.steps.github import PublishGitHubRelease
 from release.steps.hotfix import (
     DeleteHotfixBranch,
-    MergeBackIntoDevelop,
     MergeIntoMain,
     PublishHotfixBranch,
-    PushDevelop,
     StartHotfix,
 )
 from release.steps.prepare import Prepare
@@ -40,6 +40,13 @@ PIPELINE: tuple[Step, ...] = (
     AttestProvenance(),  # SLSA provenance of the index and archives, signed with cosign
     PublishGitHubRelease(),  # the GitHub release: notes, pull line, archives, sums, provenance
     VerifyRelease(),  # the post-release checklist, read from reality
+)
+
+# Undoing a release (invoke release.rollback), in this order: what consumers see goes first.
+ROLLBACK: tuple[Step, ...] = (
+    DeleteGitHubRelease(),  # the GitHub release (and its assets), so nobody downloads it
+    RollBackImages(),  # latest / X.Y / X back to the previous stable release, then vX deleted
+    RevertGit(),  # the tag here and on the remote; the release commit reverted on main
 )
 
 # Each task's stages, by step name; they always run in PIPELINE's order.

@@ -22,37 +22,12 @@ from release.git import GitRepo, RemoteState
 from release.history import previous_release
 from release.image_tags import image_tags
 from release.images import arch_of
+from release.options import HotfixOptions as HotfixOptions
+from release.options import ReleaseOptions as ReleaseOptions
 from release.release_tag import since_release, stray_tag
 from release.version import hotfix_base, parse_version, release_versions, tag_name
 
 Flow = Literal["release", "hotfix"]
-CHECKSUMS = "SHA256SUMS"
-
-
-@dataclass(frozen=True)
-class ReleaseOptions:
-    """What a maintainer may ask of `invoke release` and its slices."""
-
-    version: str
-    dry_run: bool = False
-    allow_empty: bool = False
-    sign: bool = False
-    image: str = ""
-    platform: str = ""
-    move_version_tag: bool = False
-
-
-@dataclass(frozen=True)
-class HotfixOptions:
-    """What a maintainer may ask of `invoke hotfix` and `hotfix.finish`."""
-
-    version: str
-    dry_run: bool = False
-    push_branch: bool = False
-    skip_patches: bool = False
-    keep_branch: bool = False
-    sign: bool = False
-    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -327,3 +302,8 @@ def tags_on_hotfix_branch(
     if max(reachable(repo, main), default=version) > version:
         return True
     return config.hotfix_tag_on_branch and bool(unreleased_commits(repo, main))
+
+
+def tagged_commit(plan: Plan) -> str | None:
+    """The tag's commit, read now: an earlier step of this run may have made the tag."""
+    return plan.repo.tag_target(plan.tag) or plan.revision

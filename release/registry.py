@@ -1,5 +1,8 @@
 """The image registry, through the docker CLI: what a reference points at, what its image
 configs say, multi-arch indexes, and login. Credentials go to docker on stdin, never in argv.
+
+python-on-whales is imported by the functions that call docker: importing this module (every
+step that names a registry reference does) costs nothing at start-up.
 """
 
 from __future__ import annotations
@@ -11,10 +14,6 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from python_on_whales import docker
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
 
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
@@ -40,6 +39,9 @@ def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> 
     """`docker buildx imagetools ARGS` about `reference`, stopped when the registry leaves it
     unanswered for `timeout` s: buildx has no timeout of its own, and a registry that hangs
     would hang the release. Failures are DockerException, as python-on-whales raises them."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     command = [str(part) for part in [*docker.buildx.docker_cmd, "buildx", "imagetools", *args]]
     # A session of its own: docker runs buildx as a child that holds our pipes, so the whole
     # group is stopped, never docker alone (a buildx left waiting on the registry would keep
@@ -83,6 +85,8 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """imagetools, its failures turned into the project's errors (absent counts as failure)."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         return imagetools(reference, *args, timeout=timeout)
     except DockerException as error:
@@ -167,6 +171,8 @@ def manifest(
     reference: str, login_hint: str = "docker login", timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, Any] | None:
     """The manifest or index `reference` names (with its own digest), or None when absent."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         output = imagetools(
             reference, "inspect", reference, "--format", "{{json .Manifest}}", timeout=timeout
@@ -226,6 +232,10 @@ def login(host: str, username: str, password_variable: str) -> bool:
     Returns False when the variable is unset: an existing credential helper or an earlier
     login may still hold credentials, and the registry will say if it does not.
     """
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+    from python_on_whales.utils import run
+
     password = os.environ.get(password_variable, "")
     if not password:
         return False

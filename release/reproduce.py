@@ -27,11 +27,12 @@ from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
+from release.dist import CHECKSUMS, read_checksums
 from release.errors import ReleaseError
 from release.images import BuildRequest, arch_of, build, failing_step
 from release.oci import Image, Layout, Reference, RegistryClient, Source, published_image
 from release.pins import materials, pin_base_images, recorded_pins
-from release.plan import CHECKSUMS, Plan, ReleaseOptions, make_plan
+from release.plan import Plan, ReleaseOptions, make_plan
 from release.steps.build import deterministic_tar_gz, exported_tree, request_for
 
 # How many file names a layer difference lists before it says how many more there are.
@@ -150,14 +151,12 @@ def reproduce(repo: Path, version: str, platform: str = "", image: str = "") -> 
 def published_sums(plan: Plan) -> dict[str, str]:
     path = plan.dist / CHECKSUMS
     try:
-        lines = path.read_text().splitlines()
+        return read_checksums(path)
     except (OSError, UnicodeDecodeError):
         raise ReleaseError(
             f"{path} is missing",
             f"put the release's {CHECKSUMS} there (from the GitHub release, or release.build)",
         ) from None
-    rows = [line.split(maxsplit=1) for line in lines if line.strip()]
-    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
 
 
 def rebuild(

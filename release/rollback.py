@@ -228,9 +228,6 @@ class RevertGit(Step):
             ) from None
 
 
-ROLLBACK: tuple[Step, ...] = (DeleteGitHubRelease(), RollBackImages(), RevertGit())
-
-
 def refusals(plan: Plan, force: bool) -> list[str]:
     newer = [v for v in other_releases(plan) if v > plan.version]
     if newer and not force:

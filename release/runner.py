@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from release.errors import InterruptionError, PreflightError, ReleaseError, interrupted_status
 from release.plan import Plan
@@ -18,7 +17,7 @@ from release.steps import Say, State, Status, Step
 @contextmanager
 def exclusive(plan: Plan) -> Iterator[None]:
     """One release run per repository: a second one is refused at once, changing nothing."""
-    lock_path = Path(plan.repo.repo.git_dir) / "barycenter-release.lock"
+    lock_path = plan.repo.git_dir / "barycenter-release.lock"
     try:
         handle = lock_path.open("a+")
     except OSError:

@@ -15,8 +15,8 @@ from python_on_whales.exceptions import DockerException
 from release import cosign, registry
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
-from release.plan import Plan, current_image_tags
-from release.steps.build import ExtractBinaries, WriteChecksums, tagged_commit
+from release.plan import Plan, current_image_tags, tagged_commit
+from release.steps.build import ExtractBinaries, WriteChecksums
 from release.steps.publish import child_digests, index_platforms
 
 if TYPE_CHECKING:

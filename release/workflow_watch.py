@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 from release.errors import ReleaseError
 from release.github import GitHubClient
-from release.plan import Plan
+from release.plan import Plan, tagged_commit
 from release.steps import Say
-from release.steps.build import tagged_commit
 
 WORKFLOW = "release.yml"
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from release.config import ReleaseConfig
+from release.dist import write_checksums
 from release.plan import Plan
 from release.steps import State, Status
-from release.steps.build import WriteChecksums, deterministic_tar_gz, write_checksums
+from release.steps.build import WriteChecksums, deterministic_tar_gz
 from release.steps.publish import child_digests, index_platforms
 from tests.github_support import History, plan_for
 

@@ -9,7 +9,7 @@ import pytest
 import semver
 
 from release.changelog import section_body
-from release.changelog_build import regenerate
+from release.changelog_from_history import regenerate
 from release.notes import group_sections, notes_for
 from tests.gitrepos import git, invoke
 from tests.histories import History, generate

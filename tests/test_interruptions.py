@@ -14,8 +14,8 @@ import pytest
 from invoke.exceptions import Exit
 
 from release import commands
+from release.dist import write_atomically
 from release.errors import ReleaseError
-from release.steps.build import write_atomically
 
 
 @pytest.fixture

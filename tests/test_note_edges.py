@@ -12,7 +12,7 @@ import pytest
 import semver
 
 from release.changelog import section_body
-from release.changelog_build import regenerate
+from release.changelog_from_history import regenerate
 from release.history import cache_path
 from tests.gitrepos import git
 from tests.histories import History
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.repo
 
 
 def run(module: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m release.notes` / `release.changelog_build`, as a maintainer runs them."""
+    """`python -m release.notes` / `release.changelog_from_history`, as a maintainer runs them."""
     return subprocess.run(
         [sys.executable, "-m", module, "--repo", str(root), *args],
         capture_output=True,
@@ -92,7 +92,7 @@ def test_version_tags_that_the_prefix_misses_are_refused_by_name(tmp_path: Path)
 
     assert refusal("release.notes", history.root) == expected
     assert refusal("release.notes", history.root, "--version", "0.3.160") == expected
-    assert refusal("release.changelog_build", history.root, "--full") == expected
+    assert refusal("release.changelog_from_history", history.root, "--full") == expected
     assert (history.root / "CHANGELOG.md").read_text() == "# Changelog\n\n## [Unreleased]\n"
 
 
@@ -153,7 +153,7 @@ def test_a_shallow_clone_is_refused_with_the_fix(tmp_path: Path) -> None:
 
     assert refusal("release.notes", shallow) == expected
     assert refusal("release.notes", shallow, "--version", "1.1.0") == expected
-    assert refusal("release.changelog_build", shallow, "--full", "--output", "-") == expected
+    assert refusal("release.changelog_from_history", shallow, "--full", "--output", "-") == expected
 
     git(shallow, "fetch", "-q", "--unshallow", "--tags")
     assert notes(shallow, "--version", "1.1.0") == (

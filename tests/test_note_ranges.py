@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from release.changelog_build import regenerate
+from release.changelog_from_history import regenerate
 from release.history import full_history, release_range
 from release.notes import markdown, notes_for
 from tests.gitrepos import REPO_ROOT

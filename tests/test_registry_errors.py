@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import python_on_whales
 
 from release import registry
 from release.errors import ReleaseError
@@ -68,8 +69,9 @@ def test_imagetools_that_never_ends_is_stopped_with_its_plugin_and_named(
 ) -> None:
     child_pid = tmp_path / "plugin.pid"
     script = fake_docker(tmp_path, child_pid)
+    # registry.imagetools imports python-on-whales' docker when it runs: patched at its source.
     monkeypatch.setattr(
-        registry, "docker", SimpleNamespace(buildx=SimpleNamespace(docker_cmd=[script]))
+        python_on_whales, "docker", SimpleNamespace(buildx=SimpleNamespace(docker_cmd=[script]))
     )
     with pytest.raises(ReleaseError) as stopped:
         registry.imagetools(REFERENCE, "create", "--tag", REFERENCE, timeout=1)

@@ -95,7 +95,7 @@ def test_a_dry_run_describes_and_changes_nothing(plan: Plan, tmp_path: Path) -> 
 
 
 def test_a_second_run_in_the_same_repository_is_refused(plan: Plan, tmp_path: Path) -> None:
-    lock = Path(plan.repo.repo.git_dir) / "barycenter-release.lock"
+    lock = plan.repo.git_dir / "barycenter-release.lock"
     with lock.open("a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.write("pid 4242")

@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from release.config import load_config
+from release.dist import write_checksums
 from release.git import GitRepo
 from release.plan import Plan, published_image_tags
 from release.steps import State
@@ -48,7 +49,6 @@ from release.steps.build import (
     deterministic_tar_gz,
     extract_log,
     metadata_path,
-    write_checksums,
 )
 from release.steps.github import checksum_problems, expected_assets
 from release.version import parse_version, tag_name

@@ -16,7 +16,6 @@ against each archive, naming the same digests.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -37,10 +36,11 @@ from release.attestation import (
     statement_of,
     subject_digests,
 )
+from release.dist import file_sha256, write_atomically
 from release.errors import ReleaseError
 from release.oci import platform_of
+from release.plan import tagged_commit
 from release.steps import Say, Status, Step
-from release.steps.build import tagged_commit
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -69,14 +69,6 @@ def bundle_path(plan: Plan) -> Path:
 
 def keyless(plan: Plan) -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true" and not key_path(plan).exists()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -322,10 +314,3 @@ class AttestProvenance(Step):
         hint = cosign.key_hint(public_key_path(plan).read_text())
         write_atomically(bundle_path(plan), json.dumps(bundle(dsse, hint), indent=2) + "\n")
         say(f"wrote {bundle_path(plan)}")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".part")
-    scratch.write_text(text)
-    scratch.replace(path)

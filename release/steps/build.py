@@ -18,9 +18,7 @@ fails, the other is stopped and the error names the platform and the failing Doc
 
 from __future__ import annotations
 
-import errno
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -34,20 +32,27 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from python_on_whales import docker
-from python_on_whales.exceptions import DockerException
-
 from release import registry
+from release.dist import (
+    CHECKSUMS,
+    file_sha256,
+    read_checksums,
+    write_atomically,
+    write_checksums,
+)
 from release.errors import ReleaseError
 from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
 from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
 from release.pins import pin_base_images, recorded_pins
-from release.plan import CHECKSUMS, Plan
+from release.plan import Plan, tagged_commit
 from release.steps import Say, Status, Step
 
 
 def engine_problems() -> list[str]:
     """The build needs a Docker engine with buildx; asked through python-on-whales."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     try:
         docker.system.info()
     except DockerException:
@@ -55,11 +60,6 @@ def engine_problems() -> list[str]:
     except Exception:
         return ["the docker CLI is missing: install Docker with buildx"]
     return []
-
-
-def tagged_commit(plan: Plan) -> str | None:
-    """The tag's commit, read now: an earlier step of this run may have made the tag."""
-    return plan.repo.tag_target(plan.tag) or plan.revision
 
 
 def tag_problems(plan: Plan) -> list[str]:
@@ -76,10 +76,8 @@ def tag_problems(plan: Plan) -> list[str]:
 def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
     """The tagged tree, exported with git archive: the build never sees the working tree."""
     with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
-        archive = plan.repo.repo.git.execute(
-            ["git", "archive", "--format=tar", commit], stdout_as_string=False
-        )
-        with tarfile.open(fileobj=io.BytesIO(bytes(archive))) as tree:
+        archive = plan.repo.output_bytes("archive", "--format=tar", commit)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
             tree.extractall(directory, filter="data")
         yield Path(directory)
 
@@ -206,6 +204,9 @@ def build_platforms(
     plan: Plan, commit: str, tree: Path, todo: list[str], say: Say, pins: dict[str, str]
 ) -> None:
     """Build `todo` concurrently; when one fails, stop the others and name the failing step."""
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     display = BuildDisplay(todo, say)
 
     def one(platform: str) -> str:
@@ -361,17 +362,9 @@ def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None
     return None
 
 
-def read_checksums(path: Path) -> dict[str, str]:
-    """File name -> sha256 hex, from a SHA256SUMS as sha256sum writes it (`*` marks binary)."""
-    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
-    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
-
-
 def checksums_problem(plan: Plan) -> str | None:
     expected = {
-        name: hashlib.sha256((plan.dist / name).read_bytes()).hexdigest()
-        for name in plan.archives
-        if (plan.dist / name).exists()
+        name: file_sha256(plan.dist / name) for name in plan.archives if (plan.dist / name).exists()
     }
     try:
         listed = read_checksums(plan.dist / CHECKSUMS)
@@ -409,6 +402,9 @@ class ExtractBinaries(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
+        from python_on_whales import docker
+        from python_on_whales.exceptions import DockerException
+
         commit = tagged_commit(plan)
         if commit is None:
             raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
@@ -509,28 +505,3 @@ def binary_pins(plan: Plan, platform: str, tree: Path) -> dict[str, str]:
     return recorded_pins(image.provenance if image else None) or pin_base_images(
         tree / plan.config.dockerfile, plan.config.registry_timeout
     )
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """A reader (or a rerun after a crash) sees the old file or the new one, never half."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        if error.errno == errno.ENOSPC:
-            raise ReleaseError(
-                f"the disk holding {path.parent} is full ({len(data)} bytes of {path.name} "
-                "did not fit)",
-                "free space there, then run the same command again",
-            ) from None
-        raise
-    partial.replace(path)
-
-
-def write_checksums(dist: Path, tag: str) -> None:
-    lines = [
-        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
-        for path in sorted(dist.glob(f"barycenter-{tag}-linux-*.tar.gz"))
-    ]
-    write_atomically(dist / CHECKSUMS, "".join(lines).encode())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import semver
 
 from release.git import GitRepo, RemoteState
@@ -102,7 +100,7 @@ def branch_ref(repo: GitRepo, branch: str) -> str:
 
 
 def merge_in_progress(repo: GitRepo) -> list[str]:
-    git_dir = Path(repo.repo.git_dir)
+    git_dir = repo.git_dir
     for marker, what, finish in (
         ("MERGE_HEAD", "a merge", "git merge --continue, or git merge --abort"),
         ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue or --abort"),

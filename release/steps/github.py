@@ -32,22 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import registry
+from release.dist import CHECKSUMS, file_sha256, read_checksums
 from release.errors import ReleaseError
-from release.github import (
-    GitHubClient,
-    MakeLatest,
-    Release,
-    ReleaseAsset,
-    RetryPolicy,
-    file_digest,
-    token_from_environment,
-)
 from release.notes import markdown, notes_for
-from release.plan import CHECKSUMS, current_image_tags
+from release.plan import current_image_tags
 from release.steps import Say, Status, Step
-from release.steps.build import read_checksums
 
 if TYPE_CHECKING:
+    from release.github import GitHubClient, MakeLatest, Release, ReleaseAsset, RetryPolicy
     from release.plan import Plan
 
 IndexDigest = Callable[["Plan"], "str | None"]
@@ -93,7 +85,7 @@ def checksum_lines(plan: Plan) -> list[str]:
     """`sha256  name` for each asset in dist/, as sha256sum writes it: the body then records
     every asset's digest where a later swap of the asset (or of SHA256SUMS) cannot reach."""
     return [
-        f"{file_digest(path).removeprefix('sha256:')}  {name}"
+        f"{file_sha256(path)}  {name}"
         for name, path in expected_assets(plan).items()
         if path.is_file()
     ]
@@ -136,7 +128,7 @@ def checksum_problems(plan: Plan) -> list[str]:
         return problems
     listed = read_checksums(plan.dist / CHECKSUMS)
     for name in plan.archives:
-        actual = file_digest(plan.dist / name).removeprefix("sha256:")
+        actual = file_sha256(plan.dist / name)
         if listed.get(name) != actual:
             problems.append(
                 f"{plan.dist / CHECKSUMS} does not hold {name}'s sha256 {actual[:12]}…: {sums}"
@@ -172,7 +164,7 @@ def asset_plan(current: list[ReleaseAsset], expected: dict[str, Path]) -> AssetP
             # acting still needs the file (checksum_problems), and verify names its absence.
             plan.keep.append(name)
             continue
-        size, digest = path.stat().st_size, file_digest(path)
+        size, digest = path.stat().st_size, f"sha256:{file_sha256(path)}"
         if asset.state != "uploaded":
             plan.replace.append((asset, f"partial upload, state {asset.state}"))
         elif asset.size != size:
@@ -206,6 +198,9 @@ class PublishGitHubRelease(Step):
         self.index_digest = index_digest or registry_index_digest
 
     def client(self, plan: Plan, say: Say | None = None) -> GitHubClient:
+        # githubkit (and its pydantic models) load here, when a step talks to GitHub.
+        from release.github import GitHubClient, RetryPolicy
+
         retry = self.retry or RetryPolicy(max_wait=float(plan.config.github_max_wait))
         if say is None:
             return GitHubClient.from_environment(
@@ -221,6 +216,8 @@ class PublishGitHubRelease(Step):
     # The four questions
 
     def check(self, plan: Plan) -> list[str]:
+        from release.github import token_from_environment
+
         problems = []
         repository = plan.config.github_repository
         if token_from_environment() is None:
@@ -270,6 +267,8 @@ class PublishGitHubRelease(Step):
         return Status.done(f"published with {len(assets.keep)} assets: {kept.html_url}")
 
     def describe(self, plan: Plan) -> list[str]:
+        from release.github import token_from_environment
+
         if token_from_environment() is None:
             return self.actions(None, plan)
         with self.client(plan) as client:

@@ -1,24 +1,15 @@
 """The hotfix flow's own stages: hotfix/X from the latest release of its line; after the fix,
-the merge into main, the merge back into develop and the branch's removal. The release commit,
-the tag and the push are the release's own steps, planned onto the hotfix branch.
+the merge into main and the branch's removal. The release commit, the tag, the push and the
+merge back into develop are the release's own steps, planned onto the hotfix branch.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
-import semver
-
-from release import cargo, changelog
 from release.errors import ReleaseError
 from release.git import GitError
+from release.merging import half_made_merge, merge_refused, merge_undone_on_interrupt
 from release.plan import Plan
 from release.steps import Say, State, Status, Step, checks
-
-VERSION_FILES = ("Cargo.toml", "Cargo.lock")
 
 
 def infer_hotfix_version(current: str | None, branches: list[str]) -> str:
@@ -39,67 +30,6 @@ def hotfix_branch(plan: Plan) -> str:
     if plan.hotfix_branch is None:
         raise ReleaseError("this plan is not a hotfix's", "run invoke hotfix")
     return plan.hotfix_branch
-
-
-def merging(plan: Plan) -> bool:
-    return (Path(plan.repo.repo.git_dir) / "MERGE_HEAD").exists()
-
-
-def half_made_merge(plan: Plan, theirs: str) -> bool:
-    """The work tree and index hold exactly what merging `theirs` into HEAD makes, with no
-    MERGE_HEAD: a merge stopped inside git's pre-merge-commit hook (Ctrl-C there kills git after
-    it staged the result and before it wrote MERGE_HEAD). Ours to undo, nothing else."""
-    repo = plan.repo
-    if merging(plan) or not repo.uncommitted():
-        return False
-    try:
-        if repo.output("diff", "--name-only") or repo.output(
-            "ls-files", "--others", "--exclude-standard"
-        ):
-            return False  # changes not staged, or untracked files: not git's merge result
-        staged = repo.output("write-tree")
-        merged = repo.output("merge-tree", "--write-tree", "--no-messages", "HEAD", theirs)
-    except GitError:
-        return False  # unmerged entries, or a merge that conflicts: not a staged clean merge
-    return staged == merged.splitlines()[0]
-
-
-def undo_half_made_merge(plan: Plan, theirs: str) -> None:
-    """Back to the branch's tip, before merging again: `git merge --abort` when MERGE_HEAD is
-    there, `git reset --merge` for a merge staged without it."""
-    if merging(plan):
-        plan.repo.call("merge", "--abort")
-    elif half_made_merge(plan, theirs):
-        plan.repo.call("reset", "--merge", "--quiet")
-
-
-@contextmanager
-def merge_undone_on_interrupt(plan: Plan, theirs: str) -> Iterator[None]:
-    """Ctrl-C inside a merge leaves MERGE_HEAD, or (inside pre-merge-commit) a staged merge
-    without it, which would block the rerun: the half-made merge is undone, so the rerun merges
-    again from the start. A rerun after a harder stop (SIGKILL) undoes it before merging."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        with contextlib.suppress(GitError):
-            undo_half_made_merge(plan, theirs)
-        raise
-
-
-def merge_refused(plan: Plan, error: GitError, what: str, theirs: str, into: str) -> ReleaseError:
-    """A merge git refused before committing (not a conflict): its own words, undone."""
-    hook = merging(plan) and plan.repo.has_hook("pre-merge-commit")
-    with contextlib.suppress(GitError):
-        undo_half_made_merge(plan, theirs)
-    if hook:
-        said = [w for w in error.hook_words if not w.startswith("Not committing merge")]
-        words = "; ".join(said) or "no reason given"
-        problem = f"the pre-merge-commit hook refused merging {what} into {into} ({words})"
-    else:
-        problem = f"git could not merge {what} into {into} ({error.reason})"
-    return ReleaseError(
-        problem + f"; {into} is as it was", f"fix that, then run {plan.rerun} again"
-    )
 
 
 def not_hotfix(plan: Plan) -> Status | None:
@@ -267,166 +197,6 @@ class MergeIntoMain(Step):
                 f"merging {branch} into {plan.release_branch} conflicted and was aborted",
                 f"{plan.release_branch} should hold released code only: bring it back to the "
                 "latest release, then run invoke hotfix.finish again",
-            ) from None
-
-
-class MergeBackIntoDevelop(Step):
-    name = "merge-develop"
-    trusts_tag = True
-    title = "merge the release back into develop"
-
-    def state(self, plan: Plan) -> Status:
-        if plan.develop_branch is None:
-            return Status.skip(f"there is no {plan.config.develop_branch} branch")
-        repo = plan.repo
-        develop = plan.develop_branch
-        tip = repo.rev(f"refs/heads/{develop}")
-        if tip is None:
-            upstream = repo.remote_state(plan.remote).heads.get(develop)
-            tip = upstream if upstream and repo.has_object(upstream) else None
-        tagged = repo.tag_target(plan.tag)
-        if tip is not None and tagged is not None and repo.is_ancestor(tagged, tip):
-            # A run stopped between the merge commit and the switch back leaves us on develop.
-            if repo.current_branch() == develop:
-                return Status.todo(f"{develop} holds {plan.tag}; back to {plan.release_branch}")
-            return Status.done(f"{develop} holds {plan.tag}")
-        return Status.todo()
-
-    def check(self, plan: Plan) -> list[str]:
-        if plan.develop_branch is None:
-            return []
-        develop = plan.develop_branch
-        repo = plan.repo
-        if repo.rev(f"refs/heads/{develop}") is None:
-            upstream = repo.remote_state(plan.remote).heads.get(develop)
-            if upstream and not repo.has_object(upstream):
-                return [
-                    f"{plan.remote}/{develop} is not fetched here, and the hotfix must be "
-                    f"merged into it: git fetch {plan.remote} {develop}"
-                ]
-        return []
-
-    def describe(self, plan: Plan) -> list[str]:
-        develop = plan.develop_branch
-        return [
-            f"git switch {develop}",
-            f"git merge --no-ff {plan.tag} (version-file conflicts resolved in {develop}'s "
-            "favour when its version is higher; the CHANGELOG section inserted in version order)",
-        ]
-
-    def run(self, plan: Plan, say: Say) -> None:
-        with merge_undone_on_interrupt(plan, f"refs/tags/{plan.tag}"):
-            self.merge(plan)
-
-    def merge(self, plan: Plan) -> None:
-        repo = plan.repo
-        develop = plan.develop_branch
-        assert develop is not None  # noqa: S101 - state() skips otherwise
-        if repo.current_branch() == develop and half_made_merge(plan, f"refs/tags/{plan.tag}"):
-            repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
-        tagged = repo.tag_target(plan.tag)
-        if repo.current_branch() == develop and tagged and repo.is_ancestor(tagged, "HEAD"):
-            repo.call("switch", "--", plan.release_branch)
-            return
-        if repo.rev(f"refs/heads/{develop}") is not None:
-            repo.call("switch", "--", develop)
-        else:
-            upstream = repo.remote_state(plan.remote).heads[develop]
-            repo.call("switch", "--no-track", "-c", develop, "--end-of-options", upstream)
-            # Tracking set by hand: a --single-branch clone's origin/develop, when it exists at
-            # all, is outside the fetch refspec, and `branch --set-upstream-to` refuses it.
-            repo.call("config", f"branch.{develop}.remote", plan.remote)
-            repo.call("config", f"branch.{develop}.merge", f"refs/heads/{develop}")
-        develop_version = cargo.crate_version(plan.root).version
-        try:
-            repo.call(
-                "merge",
-                "--no-ff",
-                "-m",
-                f"Merge {plan.tag} back into {develop}",
-                f"refs/tags/{plan.tag}",
-            )
-            # Back where a release starts: a rerun (or the next release) begins on main.
-            repo.call("switch", "--", plan.release_branch)
-            return
-        except GitError as error:
-            conflicted = [
-                p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p
-            ]
-            if not conflicted:
-                raise merge_refused(
-                    plan, error, plan.tag, f"refs/tags/{plan.tag}", develop
-                ) from None
-        resolvable = (
-            set(VERSION_FILES) if semver.Version.parse(develop_version) > plan.version else set()
-        )
-        for path in conflicted:
-            if path in resolvable:
-                repo.call("checkout", "--ours", "--", path)
-                repo.call("add", "--", path)
-            elif path == "CHANGELOG.md":
-                self.merge_changelog(plan)
-                repo.call("add", "--", path)
-        left = [p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p]
-        if left:
-            raise ReleaseError(
-                f"merging {plan.tag} into {develop} stopped on conflicts in {', '.join(left)}",
-                f"resolve them, git add them, git commit, then run {plan.rerun} again",
-            )
-        repo.call("commit", "--no-edit")
-        repo.call("switch", "--", plan.release_branch)
-
-    @staticmethod
-    def merge_changelog(plan: Plan) -> None:
-        """develop's CHANGELOG with the hotfix's section inserted where its version belongs."""
-        ours = plan.repo.output("show", ":2:CHANGELOG.md", strip=False)
-        theirs = plan.repo.output("show", ":3:CHANGELOG.md", strip=False)
-        section = changelog.section_body(theirs, plan.version)
-        day = changelog.release_date(theirs, plan.version) or plan.today
-        merged = changelog.finalize(
-            ours,
-            plan.version,
-            day,
-            plan.hotfix_base,
-            plan.config.source_url,
-            generated=section,
-            keep_unreleased=True,
-        )
-        (plan.root / "CHANGELOG.md").write_text(merged)
-
-
-class PushDevelop(Step):
-    name = "push-develop"
-    trusts_tag = True
-    title = "push develop"
-
-    def state(self, plan: Plan) -> Status:
-        if plan.develop_branch is None:
-            return Status.skip(f"there is no {plan.config.develop_branch} branch")
-        develop = plan.develop_branch
-        upstream = plan.repo.remote_state(plan.remote).heads.get(develop)
-        tagged = plan.repo.tag_target(plan.tag)
-        if (
-            upstream
-            and tagged
-            and plan.repo.has_object(upstream)
-            and plan.repo.is_ancestor(tagged, upstream)
-        ):
-            return Status.done(f"{plan.remote}/{develop} holds {plan.tag}")
-        return Status.todo()
-
-    def describe(self, plan: Plan) -> list[str]:
-        return [f"git push {plan.remote} {plan.develop_branch}"]
-
-    def run(self, plan: Plan, say: Say) -> None:
-        develop = plan.develop_branch
-        try:
-            plan.repo.call("push", "--", plan.remote, f"refs/heads/{develop}:refs/heads/{develop}")
-        except GitError as error:
-            raise ReleaseError(
-                f"{plan.remote} rejected the push of {develop} ({error.reason})",
-                f"git switch {develop} && git pull --no-rebase {plan.remote} {develop}, then run "
-                f"{plan.rerun} again",
             ) from None
 
 

@@ -8,8 +8,8 @@ from release.git import GitError
 from release.history import release_range
 from release.notes import from_range, groups_of, markdown
 from release.plan import Plan
+from release.release_commit import decoded, is_release_commit, planned_files
 from release.steps import Say, State, Status, Step, checks
-from release.steps.prepare import decoded, is_release_commit, planned_files
 
 
 def tag_message(plan: Plan, commit: str) -> str:

@@ -21,6 +21,7 @@ from devstack.paths import StackPaths
 from release import cosign, registry
 from release.attestation import Provenance, canonical, statement, statement_of, subject_digests
 from release.config import ReleaseConfig
+from release.dist import file_sha256
 from release.errors import ReleaseError
 from release.git import GitRepo
 from release.plan import Plan
@@ -29,7 +30,6 @@ from release.steps.attest import (
     AttestProvenance,
     archive_digests,
     bundle_name,
-    file_sha256,
     published,
 )
 

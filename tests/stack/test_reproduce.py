@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from release.dist import write_checksums
 from release.oci import Reference, RegistryClient
-from release.steps.build import write_checksums
 from tests.stack.test_build_publish import PLATFORMS, VERSION, Checkout, checkout_of
 
 MIRROR = "127.0.0.1:5001"

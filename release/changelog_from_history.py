@@ -132,12 +132,12 @@ def write(root: Path, full: bool, output: str, use_cache: bool = True, force: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m release.changelog_build`: the same as `invoke release.changelog`, leaner."""
+    """`python -m release.changelog_from_history`: `invoke release.changelog`, leaner."""
     import argparse
 
     from release.errors import exit_status
 
-    parser = argparse.ArgumentParser(prog="python -m release.changelog_build")
+    parser = argparse.ArgumentParser(prog="python -m release.changelog_from_history")
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--output", default="CHANGELOG.md")
     parser.add_argument("--repo", default=".")

@@ -1,0 +1,52 @@
+"""dist/vX/: what lands there and how: file digests, SHA256SUMS (read and written) and atomic
+writes. The one home of each, for every step that writes or reads release files."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+from pathlib import Path
+
+from release.errors import ReleaseError
+
+CHECKSUMS = "SHA256SUMS"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, in hex, read in chunks (archives are large)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """File name -> sha256 hex, from a SHA256SUMS as sha256sum writes it (`*` marks binary)."""
+    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
+    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+
+
+def write_checksums(dist: Path, tag: str) -> None:
+    """dist/vX/SHA256SUMS over every platform's archive there, as sha256sum writes it."""
+    lines = [
+        f"{file_sha256(path)}  {path.name}\n"
+        for path in sorted(dist.glob(f"barycenter-{tag}-linux-*.tar.gz"))
+    ]
+    write_atomically(dist / CHECKSUMS, "".join(lines).encode())
+
+
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """A reader (or a rerun after a crash) sees the old file or the new one, never half."""
+    content = data.encode() if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(content)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise ReleaseError(
+                f"the disk holding {path.parent} is full ({len(content)} bytes of {path.name} "
+                "did not fit)",
+                "free space there, then run the same command again",
+            ) from None
+        raise
+    partial.replace(path)

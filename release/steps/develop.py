@@ -1,0 +1,176 @@
+"""develop: every release (a hotfix's CHANGELOG section too) merged back into develop, and
+develop pushed. Both do not apply where there is no develop branch."""
+
+from __future__ import annotations
+
+import semver
+
+from release import cargo, changelog
+from release.errors import ReleaseError
+from release.git import GitError
+from release.merging import half_made_merge, merge_refused, merge_undone_on_interrupt
+from release.plan import Plan
+from release.steps import Say, Status, Step
+
+# What a release commit bumps, kept at develop's own version when develop is ahead.
+VERSION_FILES = ("Cargo.toml", "Cargo.lock")
+
+
+class MergeBackIntoDevelop(Step):
+    name = "merge-develop"
+    trusts_tag = True
+    title = "merge the release back into develop"
+
+    def state(self, plan: Plan) -> Status:
+        if plan.develop_branch is None:
+            return Status.skip(f"there is no {plan.config.develop_branch} branch")
+        repo = plan.repo
+        develop = plan.develop_branch
+        tip = repo.rev(f"refs/heads/{develop}")
+        if tip is None:
+            upstream = repo.remote_state(plan.remote).heads.get(develop)
+            tip = upstream if upstream and repo.has_object(upstream) else None
+        tagged = repo.tag_target(plan.tag)
+        if tip is not None and tagged is not None and repo.is_ancestor(tagged, tip):
+            # A run stopped between the merge commit and the switch back leaves us on develop.
+            if repo.current_branch() == develop:
+                return Status.todo(f"{develop} holds {plan.tag}; back to {plan.release_branch}")
+            return Status.done(f"{develop} holds {plan.tag}")
+        return Status.todo()
+
+    def check(self, plan: Plan) -> list[str]:
+        if plan.develop_branch is None:
+            return []
+        develop = plan.develop_branch
+        repo = plan.repo
+        if repo.rev(f"refs/heads/{develop}") is None:
+            upstream = repo.remote_state(plan.remote).heads.get(develop)
+            if upstream and not repo.has_object(upstream):
+                return [
+                    f"{plan.remote}/{develop} is not fetched here, and the hotfix must be "
+                    f"merged into it: git fetch {plan.remote} {develop}"
+                ]
+        return []
+
+    def describe(self, plan: Plan) -> list[str]:
+        develop = plan.develop_branch
+        return [
+            f"git switch {develop}",
+            f"git merge --no-ff {plan.tag} (version-file conflicts resolved in {develop}'s "
+            "favour when its version is higher; the CHANGELOG section inserted in version order)",
+        ]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        with merge_undone_on_interrupt(plan, f"refs/tags/{plan.tag}"):
+            self.merge(plan)
+
+    def merge(self, plan: Plan) -> None:
+        repo = plan.repo
+        develop = plan.develop_branch
+        assert develop is not None  # noqa: S101 - state() skips otherwise
+        if repo.current_branch() == develop and half_made_merge(plan, f"refs/tags/{plan.tag}"):
+            repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
+        tagged = repo.tag_target(plan.tag)
+        if repo.current_branch() == develop and tagged and repo.is_ancestor(tagged, "HEAD"):
+            repo.call("switch", "--", plan.release_branch)
+            return
+        if repo.rev(f"refs/heads/{develop}") is not None:
+            repo.call("switch", "--", develop)
+        else:
+            upstream = repo.remote_state(plan.remote).heads[develop]
+            repo.call("switch", "--no-track", "-c", develop, "--end-of-options", upstream)
+            # Tracking set by hand: a --single-branch clone's origin/develop, when it exists at
+            # all, is outside the fetch refspec, and `branch --set-upstream-to` refuses it.
+            repo.call("config", f"branch.{develop}.remote", plan.remote)
+            repo.call("config", f"branch.{develop}.merge", f"refs/heads/{develop}")
+        develop_version = cargo.crate_version(plan.root).version
+        try:
+            repo.call(
+                "merge",
+                "--no-ff",
+                "-m",
+                f"Merge {plan.tag} back into {develop}",
+                f"refs/tags/{plan.tag}",
+            )
+            # Back where a release starts: a rerun (or the next release) begins on main.
+            repo.call("switch", "--", plan.release_branch)
+            return
+        except GitError as error:
+            conflicted = [
+                p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p
+            ]
+            if not conflicted:
+                raise merge_refused(
+                    plan, error, plan.tag, f"refs/tags/{plan.tag}", develop
+                ) from None
+        resolvable = (
+            set(VERSION_FILES) if semver.Version.parse(develop_version) > plan.version else set()
+        )
+        for path in conflicted:
+            if path in resolvable:
+                repo.call("checkout", "--ours", "--", path)
+                repo.call("add", "--", path)
+            elif path == "CHANGELOG.md":
+                self.merge_changelog(plan)
+                repo.call("add", "--", path)
+        left = [p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p]
+        if left:
+            raise ReleaseError(
+                f"merging {plan.tag} into {develop} stopped on conflicts in {', '.join(left)}",
+                f"resolve them, git add them, git commit, then run {plan.rerun} again",
+            )
+        repo.call("commit", "--no-edit")
+        repo.call("switch", "--", plan.release_branch)
+
+    @staticmethod
+    def merge_changelog(plan: Plan) -> None:
+        """develop's CHANGELOG with the hotfix's section inserted where its version belongs."""
+        ours = plan.repo.output("show", ":2:CHANGELOG.md", strip=False)
+        theirs = plan.repo.output("show", ":3:CHANGELOG.md", strip=False)
+        section = changelog.section_body(theirs, plan.version)
+        day = changelog.release_date(theirs, plan.version) or plan.today
+        merged = changelog.finalize(
+            ours,
+            plan.version,
+            day,
+            plan.hotfix_base,
+            plan.config.source_url,
+            generated=section,
+            keep_unreleased=True,
+        )
+        (plan.root / "CHANGELOG.md").write_text(merged)
+
+
+class PushDevelop(Step):
+    name = "push-develop"
+    trusts_tag = True
+    title = "push develop"
+
+    def state(self, plan: Plan) -> Status:
+        if plan.develop_branch is None:
+            return Status.skip(f"there is no {plan.config.develop_branch} branch")
+        develop = plan.develop_branch
+        upstream = plan.repo.remote_state(plan.remote).heads.get(develop)
+        tagged = plan.repo.tag_target(plan.tag)
+        if (
+            upstream
+            and tagged
+            and plan.repo.has_object(upstream)
+            and plan.repo.is_ancestor(tagged, upstream)
+        ):
+            return Status.done(f"{plan.remote}/{develop} holds {plan.tag}")
+        return Status.todo()
+
+    def describe(self, plan: Plan) -> list[str]:
+        return [f"git push {plan.remote} {plan.develop_branch}"]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        develop = plan.develop_branch
+        try:
+            plan.repo.call("push", "--", plan.remote, f"refs/heads/{develop}:refs/heads/{develop}")
+        except GitError as error:
+            raise ReleaseError(
+                f"{plan.remote} rejected the push of {develop} ({error.reason})",
+                f"git switch {develop} && git pull --no-rebase {plan.remote} {develop}, then run "
+                f"{plan.rerun} again",
+            ) from None

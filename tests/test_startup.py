@@ -1,0 +1,51 @@
+"""Start-up is a feature: `invoke --list` and `invoke release.notes` import only what they use.
+
+The heavy clients (GitHub, docker, cosign's registry, GitPython, rich tables, the OpenAPI
+validator) belong to the steps that talk to those systems; importing the task list or the notes
+must not pull them in. Checked by module presence in a fresh interpreter, not by timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("githubkit", "python_on_whales", "rich", "git", "openapi_core", "httpx", "pydantic")
+
+
+def imported_by(statement: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running `statement`."""
+    program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import tasks",  # what `invoke --list` imports
+        "import tasks\nimport release.notes",  # `invoke release.notes`
+        "import tasks\nimport release.changelog_from_history",  # `invoke release.changelog`
+        # every other task: the steps load their clients when they talk to the system
+        "import tasks\nimport release.pipeline",
+    ],
+)
+def test_starting_a_task_imports_no_heavy_client(statement: str) -> None:
+    assert sorted(imported_by(statement) & set(HEAVY)) == []
+
+
+def test_the_check_sees_a_heavy_client_when_one_is_imported() -> None:
+    """The check above can fail: importing the GitHub adapter does pull githubkit in."""
+    assert "githubkit" in imported_by("import release.github")

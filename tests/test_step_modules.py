@@ -1,0 +1,57 @@
+"""Order lives only in release/pipeline.py, and steps never import each other: what two steps
+share lives in a module of its own (release/dist.py, release/release_commit.py, release/plan.py).
+Read from the source's syntax tree, so a function-level import counts as much as a top one."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+STEPS = Path(__file__).resolve().parents[1] / "release" / "steps"
+
+
+def defines_a_step(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.ClassDef)
+        and any(isinstance(base, ast.Name) and base.id == "Step" for base in node.bases)
+        for node in tree.body
+    )
+
+
+def step_modules() -> dict[str, ast.Module]:
+    """release.steps.NAME -> its syntax tree, for each module that defines a Step."""
+    trees = {path.stem: ast.parse(path.read_text(), str(path)) for path in STEPS.glob("*.py")}
+    return {f"release.steps.{name}": tree for name, tree in trees.items() if defines_a_step(tree)}
+
+
+def imported_modules(tree: ast.Module) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            # `from release.steps import build` names a module too
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_step_modules_are_found() -> None:
+    """The check below reads the real step modules (it would pass vacuously on none)."""
+    names = set(step_modules())
+    assert {"release.steps.prepare", "release.steps.tag", "release.steps.build"} <= names
+    assert "release.steps.checks" not in names  # shared checks, no step of their own
+
+
+def test_no_step_module_imports_another() -> None:
+    modules = step_modules()
+    crossings = {
+        name: sorted(imported_modules(tree) & (set(modules) - {name}))
+        for name, tree in modules.items()
+    }
+    assert {name: found for name, found in crossings.items() if found} == {}
+
+
+def test_the_check_sees_an_import_of_another_step() -> None:
+    tree = ast.parse("def f():\n    from release.steps.build import BuildImages\n")
+    assert "release.steps.build" in imported_modules(tree)
