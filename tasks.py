@@ -18,7 +18,11 @@ from release.plan import HotfixOptions, ReleaseOptions
 @task(
     default=True,
     help={
-        "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1",
+        "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1 (default: the one the "
+        "conventional commits since the previous release make, confirmed on a terminal)",
+        "pre": "without --version: the next pre-release with this label, e.g. --pre rc",
+        "final": "without --version: the stable release of the current pre-release line",
+        "yes": "take the version the commits make without asking (CI, scripts)",
         "dry_run": "print the whole plan, every git and docker action in order; change nothing",
         "allow_empty": "release even with no commit since the previous release",
         "sign": "sign the tag with git's own signing setup (GPG or SSH)",
@@ -41,9 +45,16 @@ def release_all(
     rehearsal: bool = False,
     fresh: bool = False,
     ci: bool = False,
+    pre: str = "",
+    final: bool = False,
+    yes: bool = False,
 ) -> None:
     """Release VERSION from main, every step in turn: prepare, tag, push, merge-develop,
     push-develop, build, binaries, checksums, publish, attest, github, verify.
+
+    Without --version, the version comes from the conventional commits since the previous
+    release (breaking: major, below 1.0.0 minor; feat: minor; anything else: patch), printed
+    with the commits that decided it and confirmed on a terminal; --yes takes it unasked.
 
     Every check runs before the first change. Run it again after any failure: it continues
     where it stopped and repeats no side effect. `invoke release.status` shows where it is.
@@ -51,12 +62,16 @@ def release_all(
     if rehearsal:
         from devstack import rehearsal as sandbox
 
-        commands.run(lambda: sandbox.rehearse_release(Path(repo), version, fresh, dry_run))
+        def rehearse() -> None:
+            commands.refuse_version_choice(pre, final, "--rehearsal")
+            sandbox.rehearse_release(Path(repo), version, fresh, dry_run)
+
+        commands.run(rehearse)
         return
     options = ReleaseOptions(
         version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
     )
-    commands.run(lambda: commands.release(Path(repo), options, ci=ci))
+    commands.run(lambda: commands.release(Path(repo), options, ci, pre, final, yes))
 
 
 @task(
@@ -119,15 +134,29 @@ def tag(
         "would be at HEAD (default: the unreleased work)",
         "repo": "the repository (default: this checkout)",
         "format": "md (default) or json",
+        "bump": "print only the next version the commits make (for scripts)",
+        "pre": "with --bump: the next pre-release with this label, e.g. --pre rc",
+        "final": "with --bump: the stable release of the current pre-release line",
     }
 )
-def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") -> None:
+def notes(
+    c: Context,
+    version: str = "",
+    repo: str = ".",
+    format: str = "md",
+    bump: bool = False,
+    pre: str = "",
+    final: bool = False,
+) -> None:
     """Print release notes from the conventional commits since the previous release tag.
 
     The range: a stable release counts from the previous stable release that is its ancestor
     (across its release candidates), a pre-release from the previous release of any kind, a
     hotfix from its base; tags that are not ancestors never count.
     """
+    if bump or pre or final:
+        commands.run(lambda: print(commands.next_version(Path(repo), version, pre, final)))
+        return
     from release.notes import render
 
     commands.run(lambda: print(render(Path(repo), version, format), end=""))
