@@ -78,7 +78,10 @@ def proposed_version(
             f"no --version given, and no terminal to confirm {version}",
             f"pass --version {version}, or --yes to take the proposed version",
         )
-    answer = input(f"release {version}? [y/N] ").strip().lower()
+    try:
+        answer = input(f"release {version}? [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D: no answer is a no
+        answer = ""
     if answer not in ("y", "yes"):
         raise ReleaseError(f"{version} not confirmed", "pass --version X.Y.Z for another version")
     return chosen
