@@ -45,7 +45,7 @@ def release_all(
     rehearsal: bool = False,
     fresh: bool = False,
     ci: bool = False,
-    pre: str = "",
+    pre: str | None = None,
     final: bool = False,
     yes: bool = False,
 ) -> None:
@@ -145,7 +145,7 @@ def notes(
     repo: str = ".",
     format: str = "md",
     bump: bool = False,
-    pre: str = "",
+    pre: str | None = None,
     final: bool = False,
 ) -> None:
     """Print release notes from the conventional commits since the previous release tag.
@@ -154,8 +154,8 @@ def notes(
     (across its release candidates), a pre-release from the previous release of any kind, a
     hotfix from its base; tags that are not ancestors never count.
     """
-    if bump or pre or final:
-        commands.run(lambda: print(commands.next_version(Path(repo), version, pre, final)))
+    if bump or pre is not None or final:
+        commands.run(lambda: print(commands.next_version(Path(repo), version, bump, pre, final)))
         return
     from release.notes import render
 

@@ -37,11 +37,12 @@ def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) ->
 
 def interactive() -> bool:
     """Whether a maintainer is there to answer: a terminal both ways, and not CI."""
-    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return sys.stdin.isatty() and sys.stdout.isatty() and not in_ci
 
 
-def refuse_version_choice(pre: str, final: bool, where: str) -> None:
-    if pre or final:
+def refuse_version_choice(pre: str | None, final: bool, where: str) -> None:
+    if pre is not None or final:
         raise ReleaseError(
             f"--{'pre' if pre else 'final'} does not apply with {where}",
             f"pass --version X.Y.Z, or leave {where} out",
@@ -49,14 +50,14 @@ def refuse_version_choice(pre: str, final: bool, where: str) -> None:
 
 
 def proposed_version(
-    repo: Path, options: ReleaseOptions, pre: str, final: bool, yes: bool
+    repo: Path, options: ReleaseOptions, pre: str | None, final: bool, yes: bool
 ) -> ReleaseOptions:
     """The options with a version: the one given, else the one the commits make, shown with
     the commits that decided it and confirmed (on a terminal) or taken with --yes."""
     if options.version:
-        if pre or final:
+        if pre is not None or final:
             raise ReleaseError(
-                f"--version {options.version} with --{'pre' if pre else 'final'}: both choose "
+                f"--version {options.version} with --{'final' if final else 'pre'}: both choose "
                 "the version",
                 "pass --version alone, or --pre/--final without it",
             )
@@ -87,12 +88,17 @@ def proposed_version(
     return chosen
 
 
-def next_version(repo: Path, version: str, pre: str, final: bool) -> str:
+def next_version(repo: Path, version: str, bump: bool, pre: str | None, final: bool) -> str:
     """`release.notes --bump`: the version alone, as the commits make it."""
     from release.bump import propose
     from release.config import load_config
     from release.history import toplevel
 
+    if not bump:
+        raise ReleaseError(
+            f"--{'final' if final else 'pre'} chooses the next version",
+            "pass it with --bump, e.g. release.notes --bump --pre rc",
+        )
     if version:
         raise ReleaseError("--bump decides the version itself", "leave out --version")
     root = toplevel(repo)
@@ -103,7 +109,7 @@ def release(
     repo: Path,
     options: ReleaseOptions,
     ci: bool = False,
-    pre: str = "",
+    pre: str | None = None,
     final: bool = False,
     yes: bool = False,
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepos import REPO_ROOT, Project, make_project, refused
+from tests.gitrepos import REPO_ROOT, Project, git, invoke, make_project, refused
 
 pytestmark = pytest.mark.repo
 
@@ -147,7 +147,40 @@ def test_the_first_release_is_cargo_toml_s_version(tmp_path: Path) -> None:
     project = make_project(tmp_path, version="0.1.0")
     project.commit("feat: discovery document")
     assert bump(project) == "0.1.0"
+    # A pre-release of 0.1.0 sorts below the Cargo.toml that says 0.1.0: the fix it names...
+    assert refused(project, "release.notes", "--bump", "--pre", "alpha") == [
+        "error: --pre alpha: Cargo.toml is at 0.1.0, above 0.1.0-alpha.1: set version = "
+        '"0.1.0-alpha.1" in Cargo.toml and commit it, or leave out --pre'
+    ]
+    cargo = (project.work / "Cargo.toml").read_text()
+    project.commit("chore: start with alpha", "Cargo.toml", cargo.replace("0.1.0", "0.1.0-alpha.1"))
+    project.push("main")
+    # ... works: the release it proposes plans (up to its tag push).
     assert bump(project, "--pre", "alpha") == "0.1.0-alpha.1"
+    planned = project.invoke("release", "--pre", "alpha", "--yes", "--ci", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "git tag -a v0.1.0-alpha.1" in planned.stdout
+
+
+def test_a_version_tagged_off_main_is_not_proposed_and_a_shallow_clone_is_refused(
+    project: Project, tmp_path: Path
+) -> None:
+    # 1.1.0 was tagged on another branch (main never reached it): the next minor is 1.2.0.
+    project.git("switch", "-q", "-c", "elsewhere")
+    project.commit("feat: elsewhere")
+    project.git("tag", "-a", "-m", "Barycenter v1.1.0", "v1.1.0")
+    project.git("switch", "-q", "main")
+    assert bump(project) == "1.2.0"
+
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{project.origin}", str(shallow))
+    result = invoke(shallow, "release.notes", "--bump")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {shallow} is a shallow clone, so release notes would miss the commits it "
+        "lacks: run git fetch --unshallow --tags (in GitHub Actions: fetch-depth: 0 on "
+        "checkout)"
+    ]
 
 
 # One repository for every refusal: each leaves it exactly as it was (refused() checks).
@@ -166,6 +199,16 @@ REFUSALS = [
         ["release", "--final", "--yes"],
         "error: --final: there is no pre-release line to finalize (the latest release is "
         "v1.0.0): pass --pre LABEL for a pre-release, or leave out --final",
+    ),
+    (
+        ["release.notes", "--pre", "rc"],
+        "error: --pre chooses the next version: pass it with --bump, e.g. release.notes --bump "
+        "--pre rc",
+    ),
+    (
+        ["release", "--pre=", "--yes"],
+        "error: pre-release label '' is not one SemVer identifier: use letters, digits and "
+        "dashes, e.g. --pre rc, --pre beta or --pre alpha",
     ),
     (
         ["release", "--rehearsal", "--pre", "rc"],
