@@ -47,7 +47,11 @@ def documented_task(
 @documented_task(
     default=True,
     help={
-        "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1",
+        "version": "the version to release, e.g. 1.2.0 or 1.2.0-rc.1 (default: the one the "
+        "conventional commits since the previous release make, confirmed on a terminal)",
+        "pre": "without --version: the next pre-release with this label, e.g. --pre rc",
+        "final": "without --version: the stable release of the current pre-release line",
+        "yes": "take the version the commits make without asking (CI, scripts)",
         "dry_run": "print the whole plan, every git and docker action in order; change nothing",
         "rehearsal": "release a clone of the checkout in a sandbox, for real, on the local stack "
         "(registry, GitHub stand-in, ephemeral cosign key); VERSION defaults to the next one",
@@ -65,9 +69,16 @@ def release_all(
     rehearsal: bool = False,
     fresh: bool = False,
     ci: bool = False,
+    pre: str | None = None,
+    final: bool = False,
+    yes: bool = False,
 ) -> None:
     """Release VERSION from main, every step in turn: prepare, tag, push, merge-develop,
     push-develop, build, binaries, checksums, publish, attest, github, verify.
+
+    Without --version, the version comes from the conventional commits since the previous
+    release (breaking: major, below 1.0.0 minor; feat: minor; anything else: patch), printed
+    with the commits that decided it and confirmed on a terminal; --yes takes it unasked.
 
     Every check runs before the first change. Run it again after any failure: it continues
     where it stopped and repeats no side effect. `invoke release.status` shows where it is.
@@ -75,12 +86,16 @@ def release_all(
     if rehearsal:
         from devstack import rehearsal as sandbox
 
-        commands.run(lambda: sandbox.rehearse_release(Path(repo), version, fresh, dry_run))
+        def rehearse() -> None:
+            commands.refuse_version_choice(pre, final, "--rehearsal")
+            sandbox.rehearse_release(Path(repo), version, fresh, dry_run)
+
+        commands.run(rehearse)
         return
     options = ReleaseOptions(
         version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
     )
-    commands.run(lambda: commands.release(Path(repo), options, ci=ci))
+    commands.run(lambda: commands.release(Path(repo), options, ci, pre, final, yes))
 
 
 @documented_task(
@@ -133,15 +148,29 @@ def tag(
         "version": "notes of this release: its tag if it exists, else the next release as it "
         "would be at HEAD (default: the unreleased work)",
         "format": "md (default) or json",
+        "bump": "print only the next version the commits make (for scripts)",
+        "pre": "with --bump: the next pre-release with this label, e.g. --pre rc",
+        "final": "with --bump: the stable release of the current pre-release line",
     }
 )
-def notes(c: Context, version: str = "", repo: str = ".", format: str = "md") -> None:
+def notes(
+    c: Context,
+    version: str = "",
+    repo: str = ".",
+    format: str = "md",
+    bump: bool = False,
+    pre: str | None = None,
+    final: bool = False,
+) -> None:
     """Print release notes from the conventional commits since the previous release tag.
 
     The range: a stable release counts from the previous stable release that is its ancestor
     (across its release candidates), a pre-release from the previous release of any kind, a
     hotfix from its base; tags that are not ancestors never count.
     """
+    if bump or pre is not None or final:
+        commands.run(lambda: print(commands.next_version(Path(repo), version, bump, pre, final)))
+        return
     from release.notes import render
 
     commands.run(lambda: print(render(Path(repo), version, format), end=""))

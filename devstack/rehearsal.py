@@ -406,22 +406,13 @@ def empty_fix(sandbox: Sandbox, version: str) -> None:
 
 
 def default_version(work: Path) -> str:
-    """Without --version, from the sandbox as it stands: its Cargo.toml version while that is
-    unreleased there; else the next minor when main holds commits its latest release lacks;
-    else that latest release, so a rerun converges."""
-    from release import cargo
-    from release.version import core, parse_version, release_versions, tag_name
+    """Without --version, what `invoke release` would propose in the sandbox (release/bump.py):
+    its Cargo.toml version while nothing is released there; else the version its new commits
+    make; else its latest release, so a rerun converges."""
+    from release.bump import propose
+    from release.config import load_config
 
-    current = parse_version(cargo.crate_version(work).version)
-    released = release_versions(git(work, "tag", "--list", "v*").split())
-    if current not in released and all(v < current for v in released):
-        return str(current)
-    latest = max(released)
-    unreleased = int(git(work, "rev-list", "--count", f"{tag_name(latest)}..main"))
-    if not unreleased:
-        return str(latest)
-    # After a pre-release, new commits make its final release; else the next minor.
-    return str(core(latest) if latest.prerelease else latest.bump_minor())
+    return str(propose(work, load_config(work, missing_ok=True)).version)
 
 
 def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -> None:

@@ -6,8 +6,10 @@ clients) are imported by the functions that run them, so listing the tasks stays
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
+import os
 import signal
 import sys
 import threading
@@ -41,7 +43,85 @@ def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) ->
     runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
 
 
-def release(repo: Path, options: ReleaseOptions, ci: bool = False) -> None:
+def interactive() -> bool:
+    """Whether a maintainer is there to answer: a terminal both ways, and not CI."""
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return sys.stdin.isatty() and sys.stdout.isatty() and not in_ci
+
+
+def refuse_version_choice(pre: str | None, final: bool, where: str) -> None:
+    if pre is not None or final:
+        raise ReleaseError(
+            f"--{'pre' if pre else 'final'} does not apply with {where}",
+            f"pass --version X.Y.Z, or leave {where} out",
+        )
+
+
+def proposed_version(
+    repo: Path, options: ReleaseOptions, pre: str | None, final: bool, yes: bool
+) -> ReleaseOptions:
+    """The options with a version: the one given, else the one the commits make, shown with
+    the commits that decided it and confirmed (on a terminal) or taken with --yes."""
+    if options.version:
+        if pre is not None or final:
+            raise ReleaseError(
+                f"--version {options.version} with --{'final' if final else 'pre'}: both choose "
+                "the version",
+                "pass --version alone, or --pre/--final without it",
+            )
+        return options
+    from release.bump import describe, propose
+    from release.config import load_config
+    from release.history import toplevel
+
+    root = toplevel(repo)
+    proposal = propose(root, load_config(root), pre, final)
+    for line in describe(proposal):
+        say(line)
+    version = str(proposal.version)
+    chosen = dataclasses.replace(options, version=version)
+    if yes or options.dry_run:
+        return chosen
+    if not interactive():
+        raise ReleaseError(
+            f"no --version given, and no terminal to confirm {version}",
+            f"pass --version {version}, or --yes to take the proposed version",
+        )
+    try:
+        answer = input(f"release {version}? [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D: no answer is a no
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise ReleaseError(f"{version} not confirmed", "pass --version X.Y.Z for another version")
+    return chosen
+
+
+def next_version(repo: Path, version: str, bump: bool, pre: str | None, final: bool) -> str:
+    """`release.notes --bump`: the version alone, as the commits make it."""
+    from release.bump import propose
+    from release.config import load_config
+    from release.history import toplevel
+
+    if not bump:
+        raise ReleaseError(
+            f"--{'final' if final else 'pre'} chooses the next version",
+            "pass it with --bump, e.g. release.notes --bump --pre rc",
+        )
+    if version:
+        raise ReleaseError("--bump decides the version itself", "leave out --version")
+    root = toplevel(repo)
+    return str(propose(root, load_config(root, missing_ok=True), pre, final).version)
+
+
+def release(
+    repo: Path,
+    options: ReleaseOptions,
+    ci: bool = False,
+    pre: str | None = None,
+    final: bool = False,
+    yes: bool = False,
+) -> None:
+    options = proposed_version(repo, options, pre, final, yes)
     if not ci:
         run_slice("release", repo, options)
         return

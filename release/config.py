@@ -88,6 +88,11 @@ class ReleaseConfig:
     # Seconds the registry may leave one request (or one `docker buildx imagetools` command)
     # unanswered before the step stops; a registry that hangs must not hang the release.
     registry_timeout: int = 120
+    # The next version from the commits (`invoke release` without --version), below 1.0.0: a
+    # breaking change makes the next "minor" (Cargo's reading of SemVer) or the "major" 1.0.0;
+    # a feature the next "minor" or, as release-plz does, the next "patch".
+    bump_breaking_below_1: str = "minor"
+    bump_feature_below_1: str = "minor"
 
     @property
     def cache_path(self) -> Path:
@@ -249,6 +254,15 @@ def validate(config: ReleaseConfig) -> None:
             f"registry-timeout = {config.registry_timeout} in {TABLE} is not 1 to 86400 seconds",
             "write registry-timeout = 120 (seconds)",
         )
+    for key, allowed in (
+        ("bump_breaking_below_1", ("minor", "major")),
+        ("bump_feature_below_1", ("minor", "patch")),
+    ):
+        if getattr(config, key) not in allowed:
+            raise ReleaseError(
+                f"{key_of(key)} = {getattr(config, key)!r} in {TABLE} is unknown",
+                f"use {' or '.join(repr(value) for value in allowed)}",
+            )
     if config.cache not in ("local", "registry", "gha"):
         raise ReleaseError(
             f"cache '{config.cache}' in {TABLE} is unknown", "use local, registry or gha"

@@ -16,6 +16,7 @@ from typing import Literal
 
 import semver
 
+from release.bump import rules_of
 from release.config import ReleaseConfig, load_config
 from release.errors import ReleaseError
 from release.git import GitRepo, RemoteState
@@ -220,7 +221,9 @@ def make_plan(
         base = release_ref(repo, remote, config.release_branch)
         released = ""
         if revision is not None and stray is None and repo.has_object(revision):
-            released = since_release(repo, version, revision, base, config.release_branch)
+            released = since_release(
+                repo, version, revision, base, config.release_branch, rules_of(config)
+            )
         return Plan(
             flow="release",
             previous=previous_release(version, [v for v in reachable(repo, base) if v != version]),
@@ -242,7 +245,9 @@ def make_plan(
     tag_branch = branch if on_branch else config.release_branch
     released = ""
     if revision is not None and stray is None and repo.has_object(revision):
-        released = since_release(repo, version, revision, f"refs/heads/{tag_branch}", tag_branch)
+        released = since_release(
+            repo, version, revision, f"refs/heads/{tag_branch}", tag_branch, rules_of(config)
+        )
     return Plan(
         flow="hotfix",
         previous=base_version,

@@ -12,11 +12,15 @@ every step whose state reads the tag refuses with that line before anything acts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import semver
 
 from release.git import GitError, GitRepo, RemoteState
-from release.version import next_version, tag_name
+from release.version import tag_name
+
+if TYPE_CHECKING:
+    from release.bump import BumpRules
 
 
 @dataclass(frozen=True)
@@ -208,15 +212,20 @@ def followed(commit: str, count: int, branch: str, after: semver.Version) -> str
 
 
 def since_release(
-    repo: GitRepo, version: semver.Version, commit: str, ref: str, branch: str
+    repo: GitRepo,
+    version: semver.Version,
+    commit: str,
+    ref: str,
+    branch: str,
+    rules: BumpRules | None = None,
 ) -> str:
-    """`followed` for the commits on `ref` after the release commit, merges left out."""
+    """`followed` for the commits on `ref` after the release commit, merges left out; the
+    version they would make is the one `invoke release` would propose (release/bump.py)."""
+    from release.bump import BumpRules, next_release
     from release.history import read_commits
 
     if repo.rev(ref) is None or not repo.is_ancestor(commit, ref):
         return followed(commit, 0, branch, version)
     commits = read_commits(repo.root, ref, f"^{commit}")
-    after = next_version(
-        version, any(c.breaking for c in commits), any(c.type == "feat" for c in commits)
-    )
+    after = next_release([version], commits, commits, None, rules=rules or BumpRules()).version
     return followed(commit, len(commits), branch, after)

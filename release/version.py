@@ -105,19 +105,6 @@ def new_version_problems(
     return problems
 
 
-def next_version(current: semver.Version, breaking: bool, feature: bool) -> semver.Version:
-    """The version commits after `current` would make: a breaking change the next major (the
-    next minor below 1.0.0), a feature the next minor, anything else the next patch; after a
-    pre-release, its next pre-release."""
-    if current.prerelease is not None:
-        return current.bump_prerelease()
-    if breaking and current.major > 0:
-        return current.bump_major()
-    if breaking or feature:
-        return current.bump_minor()
-    return current.bump_patch()
-
-
 def latest_of_line(version: semver.Version, tags: Iterable[str]) -> semver.Version | None:
     """The highest stable release below `version` with its major.minor: a hotfix's base."""
     line = [

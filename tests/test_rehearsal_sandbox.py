@@ -199,7 +199,8 @@ def test_a_checkout_without_a_commit_is_named(tmp_path: Path) -> None:
         ([], "0.1.0", 0, "0.1.0"),
         (["0.1.0"], "0.1.0", 0, "0.1.0"),
         (["0.1.0"], "0.1.0", 1, "0.2.0"),
-        (["1.2.0-rc.1"], "1.2.0-rc.1", 1, "1.2.0"),
+        # After a pre-release, new commits make its next counter, as `invoke release` says.
+        (["1.2.0-rc.1"], "1.2.0-rc.1", 1, "1.2.0-rc.2"),
         (["1.2.0-rc.1"], "1.2.0-rc.1", 0, "1.2.0-rc.1"),
     ],
 )

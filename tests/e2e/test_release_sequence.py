@@ -97,16 +97,19 @@ def test_hotfix_1_0_1_killed_mid_upload_converges(sandbox: ReleaseSandbox) -> No
 
 def test_1_2_0_rc_1_moves_no_floating_tag(sandbox: ReleaseSandbox) -> None:
     sandbox.commit("feat: device flow")
-    result = sandbox.invoke("release", "--version", "1.2.0-rc.1")
+    # The version from the commits: a feature since 1.1.0, as the first rc.
+    result = sandbox.invoke("release", "--pre", "rc", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("next version: 1.2.0-rc.1 (the first rc of 1.2.0; ")
     assert_complete(sandbox, "1.2.0-rc.1")
     assert digest(sandbox, "latest") == digest(sandbox, "v1.1.0")
     assert digest(sandbox, "1.2") is None
 
 
 def test_1_2_0_then_its_rollback_puts_latest_back_on_1_1_0(sandbox: ReleaseSandbox) -> None:
-    result = sandbox.invoke("release", "--version", "1.2.0")
+    result = sandbox.invoke("release", "--final", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("next version: 1.2.0 (the stable release of v1.2.0-rc.1's")
     index = assert_complete(sandbox, "1.2.0")
     assert digest(sandbox, "latest") == index
 
