@@ -161,6 +161,8 @@ def next_release(
         # Nothing new: that release itself, so that a release stopped after its tag was pushed
         # is finished by the same command (and a complete one says "already done").
         reason = f"no commit since {tag_name(version)}: its release, again"
+        if not is_stable(version):
+            reason += f"; --final for {core(version)}"
         return Proposal(version, stable, level, deciding, len(since_stable), reason)
 
     if latest is None:

@@ -172,3 +172,13 @@ def test_the_proposal_counts_from_the_stable_release_and_lists_ten_commits_at_mo
     assert len(lines) == 12 and lines[-1] == "  … and 2 more"
     first = describe(next_release([], fixes, fixes, V("0.1.0")))
     assert first == ["next version: 0.1.0 (the first release, Cargo.toml's; 12 commits in all)"]
+
+
+def test_with_nothing_new_after_a_pre_release_the_proposal_names_final() -> None:
+    feature = commits(FEAT)
+    again = next_release([V("1.2.3"), V("1.3.0-rc.2")], feature, [], None)
+    assert again.version == V("1.3.0-rc.2")
+    assert describe(again)[0].startswith(
+        "next version: 1.3.0-rc.2 (no commit since v1.3.0-rc.2: its release, again; "
+        "--final for 1.3.0; "
+    )
