@@ -26,7 +26,7 @@ import semver
 from release.commits import Commit
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
-from release.version import core, is_stable, release_version, tag_name
+from release.version import core, is_stable, tag_name
 
 Level = Literal["major", "minor", "patch"]
 LEVELS: tuple[Level, ...] = ("major", "minor", "patch")
@@ -251,7 +251,7 @@ def propose(
     """The next release of the release branch (HEAD where there is none), from its history:
     the commits `release.notes` would list, since the releases main reaches."""
     from release.cargo import crate_version
-    from release.history import git, git_dir, read_commits
+    from release.history import git, git_dir, read_commits, release_tags
     from release.notes import groups_of
 
     git_dir(root)  # refuses a shallow clone, whose history would be cut
@@ -259,24 +259,11 @@ def propose(
         raise ReleaseError("the repository has no commit yet", "commit the project first")
     branch = f"refs/heads/{config.release_branch}"
     tip = branch if git(root, "for-each-ref", branch).strip() else "HEAD"
-    # Every release tag, in one read: those main reaches count; the others are taken.
-    listing = git(
-        root,
-        "for-each-ref",
-        "--format=%(refname:strip=2) %(objecttype) %(objectname) %(*objecttype) %(*objectname)",
-        "refs/tags",
-    ).decode(errors="replace")
+    # Every release tag, read as the notes read them: those main reaches count; all are taken.
+    releases = release_tags(root, config.tag_prefix)
     merged = set(git(root, "tag", "--merged", tip).decode(errors="replace").split())
-    taken: set[semver.Version] = set()
-    reached: dict[semver.Version, str] = {}
-    for line in listing.splitlines():
-        name, kind, target, peeled_kind, peeled = line.split(" ")
-        version = release_version(name, config.tag_prefix)
-        if version is None or (peeled_kind or kind) != "commit":
-            continue
-        taken.add(version)
-        if name in merged:
-            reached[version] = peeled or target
+    taken = set(releases)
+    reached = {v: r.commit for v, r in releases.items() if r.tag in merged}
     stable = max((v for v in reached if is_stable(v)), default=None)
     latest = max(reached, default=None)
     bookkeeping = groups_of(config).bookkeeping
