@@ -1,8 +1,9 @@
 """A local, stateful GitHub stand-in for the release's tests and rehearsals.
 
-It serves exactly the routes `release.github` uses, laid out as GitHub Enterprise Server lays
-them out: the REST API under `/api/v3` and the uploads host under `/api/uploads` (a release's
-`upload_url` names the latter, as github.com's names uploads.github.com):
+It serves exactly the routes that `release.github` and the GitHub CLI commands the README names
+use, laid out as GitHub Enterprise Server lays them out: the REST API under `/api/v3` and the
+uploads host under `/api/uploads` (a release's `upload_url` names the latter, as github.com's
+names uploads.github.com):
 
 - releases: list, get by tag (published only, as GitHub), get, get the latest, create, update,
   delete;
@@ -14,8 +15,15 @@ them out: the REST API under `/api/v3` and the uploads host under `/api/uploads`
   answers 200 with the asset's bytes. These are web routes GitHub's REST description does not
   cover: they are not validated against it (the API's 302 is); a draft's asset is not there
   (404), as for anyone without push access on GitHub;
-- Actions: workflow runs of a workflow and of the repository (filter head_sha, event), one run,
-  a run's jobs.
+- Actions: the repository's workflows (list, get by id or file name), workflow runs of a
+  workflow and of the repository (filter head_sha, event), one run, a run's jobs and its
+  artifacts, and a job's check-run annotations (none are recorded): what `gh run list`,
+  `gh run view` and `gh run watch` read. Runs and jobs move on through `update_run` and
+  `update_job`, as a workflow runner reports them;
+- GraphQL (`POST /api/graphql`), for the GitHub CLI: see `devstack.github_graphql`.
+
+`start_tls` adds a TLS front on the same store (the GitHub CLI speaks HTTPS only); the URLs in
+each answer name the scheme and host the request came in on, as GitHub's do.
 
 Every request and every response is validated against GitHub's official OpenAPI description
 (`@octokit/openapi`, pinned in `devstack.openapi_description`) with openapi-core. A mismatch
@@ -45,12 +53,15 @@ import itertools
 import json
 import re
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -58,10 +69,13 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from devstack.github_graphql import GraphQLAnswers
 from devstack.openapi_description import subset_cached
 
 API_PREFIX = "/api/v3"
 UPLOADS_PREFIX = "/api/uploads"
+# GitHub Enterprise Server's GraphQL endpoint (github.com: api.github.com/graphql).
+GRAPHQL_PATH = "/api/graphql"
 # Where asset bytes are served (GitHub: objects.githubusercontent.com).
 OBJECTS_PREFIX = "/_objects/release-assets"
 # Where each served route lives on GitHub: the description's servers.
@@ -96,10 +110,14 @@ ROUTES = (
     Route("POST", REPO + "/releases/{release_id}/assets", "repos/upload-release-asset", True),
     Route("GET", REPO + "/releases/assets/{asset_id}", "repos/get-release-asset"),
     Route("DELETE", REPO + "/releases/assets/{asset_id}", "repos/delete-release-asset"),
+    Route("GET", REPO + "/actions/workflows", "actions/list-repo-workflows"),
+    Route("GET", REPO + "/actions/workflows/{workflow_id}", "actions/get-workflow"),
     Route("GET", REPO + "/actions/workflows/{workflow_id}/runs", "actions/list-workflow-runs"),
     Route("GET", REPO + "/actions/runs", "actions/list-workflow-runs-for-repo"),
     Route("GET", REPO + "/actions/runs/{run_id}", "actions/get-workflow-run"),
     Route("GET", REPO + "/actions/runs/{run_id}/jobs", "actions/list-jobs-for-workflow-run"),
+    Route("GET", REPO + "/actions/runs/{run_id}/artifacts", "actions/list-workflow-run-artifacts"),
+    Route("GET", REPO + "/check-runs/{check_run_id}/annotations", "checks/list-annotations"),
 )
 OPERATIONS = tuple(route.operation for route in ROUTES)
 
@@ -215,6 +233,16 @@ class StoredRelease:
 
 
 @dataclass
+class StoredJob:
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    started_at: str
+    completed_at: str | None
+
+
+@dataclass
 class StoredRun:
     id: int
     workflow_id: int
@@ -227,7 +255,10 @@ class StoredRun:
     conclusion: str | None
     run_number: int
     created_at: str
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+    updated_at: str = ""
+    jobs: list[StoredJob] = field(default_factory=list)
+    # The artifacts the run uploaded: (name, size in bytes).
+    artifacts: list[tuple[str, int]] = field(default_factory=list)
 
 
 def now() -> str:
@@ -254,6 +285,9 @@ class GitHubStandIn:
         self.ids = itertools.count(1001)
         self.releases: dict[int, StoredRelease] = {}
         self.runs: dict[int, StoredRun] = {}
+        # The repository's workflows, file name -> name (a run's workflow joins them).
+        self.workflows: dict[str, str] = {}
+        self.graphql = GraphQLAnswers(self)
         self.latest_id: int | None = None
         self.calls: list[Call] = []
         self.mismatches: list[str] = []
@@ -261,26 +295,43 @@ class GitHubStandIn:
         self.faults: dict[tuple[str, int | None], Fault] = {}
         self.counts: dict[str, int] = {}
         self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
+        self.tls_server: ThreadingHTTPServer | None = None
+        # The scheme and host a request came in on: the URLs in its answer name the same one,
+        # as GitHub's name the host they were asked on.
+        self.request_base = threading.local()
 
     # Lifecycle
 
     def start(self, port: int = 0) -> GitHubStandIn:
         validator()
-        handler = type("Handler", (StandInHandler,), {"standin": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.server = self.serve(port, None)
         return self
 
+    def start_tls(self, certificate: Path, key: Path, port: int = 0) -> str:
+        """A TLS front on the same store (the GitHub CLI speaks HTTPS only); its host:port."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate, key)
+        self.tls_server = self.serve(port, context)
+        return f"127.0.0.1:{self.tls_server.server_address[1]}"
+
+    def serve(self, port: int, context: ssl.SSLContext | None) -> ThreadingHTTPServer:
+        handler = type("Handler", (StandInHandler,), {"standin": self, "tls": bool(context)})
+        server = StandInServer(("127.0.0.1", port), handler)
+        if context is not None:
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.daemon_threads = True
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        return server
+
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        for server in (self.server, self.tls_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self.server = self.tls_server = None
 
     def __enter__(self) -> GitHubStandIn:
         return self.start()
@@ -290,6 +341,10 @@ class GitHubStandIn:
 
     @property
     def base(self) -> str:
+        """The web root: the one the current request came in on, else the plain HTTP one."""
+        asked_on: str | None = getattr(self.request_base, "value", None)
+        if asked_on is not None:
+            return asked_on
         if self.server is None:
             raise RuntimeError("the stand-in is not started")
         return f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -367,7 +422,8 @@ class GitHubStandIn:
         conclusion); returns its id."""
         with self.lock:
             run_id = next(self.ids)
-            workflow_id = 100 + sum(map(ord, workflow))
+            workflow_id = self.workflow_id(workflow)
+            self.workflows.setdefault(workflow, name or workflow.removesuffix(".yml"))
             stamp = now()
             run = StoredRun(
                 id=run_id,
@@ -382,12 +438,40 @@ class GitHubStandIn:
                 run_number=len(self.runs) + 1,
                 created_at=stamp,
             )
-            for job_name, job_status, job_conclusion in jobs or []:
-                run.jobs.append(
-                    self.job_json(run, next(self.ids), job_name, job_status, job_conclusion)
-                )
             self.runs[run_id] = run
+            for job_name, job_status, job_conclusion in jobs or []:
+                self.update_job(run_id, job_name, job_status, job_conclusion)
             return run_id
+
+    def update_run(self, run_id: int, status: str, conclusion: str | None = None) -> None:
+        """A run moves on (queued, in_progress, completed with its conclusion)."""
+        with self.lock:
+            run = self.runs[run_id]
+            run.status, run.conclusion, run.updated_at = status, conclusion, now()
+
+    def update_job(
+        self, run_id: int, name: str, status: str, conclusion: str | None = None
+    ) -> None:
+        """A run's job, by name, is added or moves on, as the run's jobs list shows it."""
+        with self.lock:
+            run = self.runs[run_id]
+            stamp = now()
+            job = next((j for j in run.jobs if j.name == name), None)
+            if job is None:
+                job = StoredJob(next(self.ids), name, status, conclusion, stamp, None)
+                run.jobs.append(job)
+            job.status, job.conclusion = status, conclusion
+            job.completed_at = stamp if status == "completed" else None
+            run.updated_at = stamp
+
+    def add_workflow(self, workflow: str, name: str) -> None:
+        """A workflow of the repository: its file name (release.yml) and its `name:`."""
+        with self.lock:
+            self.workflows[workflow] = name
+
+    @staticmethod
+    def workflow_id(workflow: str) -> int:
+        return 100 + sum(map(ord, workflow))
 
     # JSON as GitHub serves it
 
@@ -547,7 +631,7 @@ class GitHubStandIn:
             "html_url": f"{self.base}/{self.repository}/actions/runs/{run.id}",
             "pull_requests": [],
             "created_at": run.created_at,
-            "updated_at": run.created_at,
+            "updated_at": run.updated_at or run.created_at,
             "jobs_url": url + "/jobs",
             "logs_url": url + "/logs",
             "check_suite_url": f"{self.repo_url()}/check-suites/{run.id}",
@@ -567,10 +651,8 @@ class GitHubStandIn:
             "head_repository": repository,
         }
 
-    def job_json(
-        self, run: StoredRun, job_id: int, name: str, status: str, conclusion: str | None
-    ) -> dict[str, Any]:
-        done = status == "completed"
+    def job_json(self, run: StoredRun, job: StoredJob) -> dict[str, Any]:
+        job_id, done = job.id, job.status == "completed"
         return {
             "id": job_id,
             "run_id": run.id,
@@ -580,12 +662,12 @@ class GitHubStandIn:
             "head_sha": run.head_sha,
             "url": f"{self.repo_url()}/actions/jobs/{job_id}",
             "html_url": f"{self.base}/{self.repository}/actions/runs/{run.id}/job/{job_id}",
-            "status": status,
-            "conclusion": conclusion,
-            "created_at": run.created_at,
-            "started_at": run.created_at,
-            "completed_at": run.created_at if done else None,
-            "name": name,
+            "status": job.status,
+            "conclusion": job.conclusion,
+            "created_at": job.started_at,
+            "started_at": job.started_at,
+            "completed_at": job.completed_at,
+            "name": job.name,
             "steps": [],
             "check_run_url": f"{self.repo_url()}/check-runs/{job_id}",
             "labels": ["ubuntu-24.04"],
@@ -595,6 +677,26 @@ class GitHubStandIn:
             "runner_group_name": "standin" if done else None,
             "workflow_name": run.name,
             "head_branch": run.head_branch,
+        }
+
+    def workflow_json(self, workflow: str) -> dict[str, Any]:
+        workflow_id = self.workflow_id(workflow)
+        path = f".github/workflows/{workflow}"
+        name = self.workflows[workflow]
+        created = min(
+            (r.created_at for r in self.runs.values() if r.workflow == workflow), default=now()
+        )
+        return {
+            "id": workflow_id,
+            "node_id": f"W_standin{workflow_id}",
+            "name": name,
+            "path": path,
+            "state": "active",
+            "created_at": created,
+            "updated_at": created,
+            "url": f"{self.repo_url()}/actions/workflows/{workflow_id}",
+            "html_url": f"{self.base}/{self.repository}/blob/main/{path}",
+            "badge_url": f"{self.base}/{self.repository}/workflows/{name}/badge.svg",
         }
 
     # Route handlers: (params from the path, query, JSON body or raw bytes) -> Answer
@@ -811,6 +913,24 @@ class GitHubStandIn:
         document = {"total_count": len(runs), "workflow_runs": [self.run_json(r) for r in chunk]}
         return Answer(200, document, headers)
 
+    def actions_list_repo_workflows(
+        self, _: dict[str, str], query: dict[str, str], __: Any
+    ) -> Answer:
+        workflows = sorted(self.workflows, key=self.workflow_id)
+        chunk, headers = self.page(workflows, query)
+        document = {
+            "total_count": len(workflows),
+            "workflows": [self.workflow_json(w) for w in chunk],
+        }
+        return Answer(200, document, headers)
+
+    def actions_get_workflow(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        # By id or by file name, as GitHub takes either.
+        for workflow in self.workflows:
+            if params["workflow_id"] in (workflow, str(self.workflow_id(workflow))):
+                return Answer(200, self.workflow_json(workflow))
+        return error(404, "Not Found")
+
     def actions_list_workflow_runs(
         self, params: dict[str, str], query: dict[str, str], _: Any
     ) -> Answer:
@@ -827,6 +947,35 @@ class GitHubStandIn:
             return error(404, "Not Found")
         return Answer(200, self.run_json(run))
 
+    def actions_list_workflow_run_artifacts(
+        self, params: dict[str, str], query: dict[str, str], _: Any
+    ) -> Answer:
+        run = self.runs.get(int(params["run_id"]))
+        if run is None:
+            return error(404, "Not Found")
+        chunk, headers = self.page(list(enumerate(run.artifacts)), query)
+        artifacts = []
+        for number, (name, size) in chunk:
+            artifact_id = run.id * 100 + number
+            url = f"{self.repo_url()}/actions/artifacts/{artifact_id}"
+            artifacts.append(
+                {
+                    "id": artifact_id,
+                    "node_id": f"MDg6QXJ0aWZhY3Q{artifact_id}",
+                    "name": name,
+                    "size_in_bytes": size,
+                    "url": url,
+                    "archive_download_url": url + "/zip",
+                    "expired": False,
+                    "created_at": run.created_at,
+                    "expires_at": None,
+                    "updated_at": run.created_at,
+                    "digest": None,
+                    "workflow_run": {"id": run.id, "head_sha": run.head_sha},
+                }
+            )
+        return Answer(200, {"total_count": len(run.artifacts), "artifacts": artifacts}, headers)
+
     def actions_list_jobs_for_workflow_run(
         self, params: dict[str, str], query: dict[str, str], _: Any
     ) -> Answer:
@@ -834,15 +983,33 @@ class GitHubStandIn:
         if run is None:
             return error(404, "Not Found")
         chunk, headers = self.page(run.jobs, query)
-        return Answer(200, {"total_count": len(run.jobs), "jobs": chunk}, headers)
+        jobs = [self.job_json(run, job) for job in chunk]
+        return Answer(200, {"total_count": len(run.jobs), "jobs": jobs}, headers)
+
+    def checks_list_annotations(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        # A job is its check run on GitHub; the store records no annotations for any.
+        check_run = int(params["check_run_id"])
+        if not any(job.id == check_run for run in self.runs.values() for job in run.jobs):
+            return error(404, "Not Found")
+        return Answer(200, [])
 
 
 def sorted_assets(release: StoredRelease) -> list[Asset]:
     return sorted(release.assets.values(), key=lambda a: a.id)
 
 
+class StandInServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up before the answer is sent (gh cancels a GraphQL call once
+        the REST one answered) is no error of the stand-in's; anything else is printed."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 class StandInHandler(BaseHTTPRequestHandler):
     standin: GitHubStandIn
+    tls: bool = False
     protocol_version = "HTTP/1.1"
     # Headers and body go out as separate writes: without this, Nagle and delayed ACKs add
     # 40 ms to every answer.
@@ -879,7 +1046,19 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     def handle_call(self) -> None:
         standin = self.standin
+        host = self.headers.get("Host") or f"127.0.0.1:{self.connection.getsockname()[1]}"
+        standin.request_base.value = f"{'https' if self.tls else 'http'}://{host}"
+        try:
+            self.handle_routed()
+        finally:
+            standin.request_base.value = None
+
+    def handle_routed(self) -> None:
+        standin = self.standin
         path = urlsplit(self.path).path
+        if self.command == "POST" and path == GRAPHQL_PATH:
+            self.serve_graphql()
+            return
         if self.command == "GET" and not path.startswith((API_PREFIX + "/", UPLOADS_PREFIX + "/")):
             self.serve_download(unquote(path))
             return
@@ -974,6 +1153,37 @@ class StandInHandler(BaseHTTPRequestHandler):
         )
         document = json.loads(body) if body else None
         return handler(params, query, document)
+
+    def serve_graphql(self) -> None:
+        """GraphQL: validated against GitHub's schema and answered from the store
+        (devstack.github_graphql); every problem is a mismatch, as for REST."""
+        standin = self.standin
+        body = self.read_body()
+        with standin.lock:
+            number = standin.counts.get("graphql", 0) + 1
+            standin.counts["graphql"] = number
+            call = Call("graphql", number, "POST", self.path)
+            standin.calls.append(call)
+        if not self.authorized():
+            with standin.lock:
+                standin.unauthenticated.append(f"POST {self.path}")
+            call.status = 401
+            self.send(Answer(401, {"message": "Bad credentials", "documentation_url": DOCS}))
+            return
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            self.mismatch(call, "graphql: the body is not a JSON object")
+            return
+        with standin.lock:
+            document, problems = standin.graphql(request)
+        if problems:
+            with standin.lock:
+                standin.mismatches.extend(problems)
+        call.status = 200
+        self.send(Answer(200, document))
 
     def serve_download(self, path: str) -> None:
         """The web downloads (not the API): recorded as calls of their own, never validated

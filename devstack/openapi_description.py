@@ -1,33 +1,27 @@
 """GitHub's official OpenAPI description, from the npm package @octokit/openapi, pinned.
 
-The tarball is downloaded straight from the npm registry (npm itself need not be installed),
-checked against the pinned sha512 `integrity` the registry publishes for that version, and
-cached outside the repository (`$BARYCENTER_CACHE`, else `$XDG_CACHE_HOME/barycenter`, else
-`~/.cache/barycenter`). The whole description is 29 MB and takes openapi-core ~23 s to load,
+Fetched and checked as `devstack.npm_package` says, cached outside the repository. The whole
+description is 29 MB and takes openapi-core ~23 s to load,
 so `subset` keeps only the operations the stand-in serves and the components they reference.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
-import tarfile
-import tempfile
-import urllib.request
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-PACKAGE = "@octokit/openapi"
-VERSION = "23.0.2"
-TARBALL = f"https://registry.npmjs.org/{PACKAGE}/-/openapi-{VERSION}.tgz"
-# The registry's `dist.integrity` for that version.
-INTEGRITY = (
+from devstack.npm_package import NpmPackage, PackageError, cache_dir, write_atomically
+
+PACKAGE = NpmPackage(
+    "@octokit/openapi",
+    "23.0.2",
+    # The registry's `dist.integrity` for that version.
     "sha512-"
-    "pV8M7L9GY23AybNvTmo2nyjmpmnt6+2sRE/tqr0ZLQcPS4lnw7u5eZGNmwRNkBC3D7gZXbFx5AHzLUVRBXGDhg=="
+    "pV8M7L9GY23AybNvTmo2nyjmpmnt6+2sRE/tqr0ZLQcPS4lnw7u5eZGNmwRNkBC3D7gZXbFx5AHzLUVRBXGDhg==",
 )
+VERSION = PACKAGE.version
 MEMBER = "package/generated/api.github.com.json"
 
 
@@ -35,43 +29,12 @@ class DescriptionError(Exception):
     """The description could not be had or is not the pinned one."""
 
 
-def cache_dir() -> Path:
-    if os.environ.get("BARYCENTER_CACHE"):
-        return Path(os.environ["BARYCENTER_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "barycenter"
-
-
-def integrity_of(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-
-
-def tarball(timeout: float = 120.0) -> Path:
-    """The pinned tarball, downloaded once and checked each time it is used."""
-    path = cache_dir() / f"octokit-openapi-{VERSION}.tgz"
-    if path.exists() and integrity_of(path.read_bytes()) == INTEGRITY:
-        return path
-    try:
-        with urllib.request.urlopen(TARBALL, timeout=timeout) as answer:
-            data = answer.read()
-    except OSError as error:
-        raise DescriptionError(f"cannot download {TARBALL} ({error})") from error
-    if integrity_of(data) != INTEGRITY:
-        raise DescriptionError(f"{TARBALL} does not match the pinned integrity {INTEGRITY}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as partial:
-        partial.write(data)
-    Path(partial.name).replace(path)
-    return path
-
-
 def description() -> dict[str, Any]:
     """The whole api.github.com description (not the GHES variants)."""
-    with tarfile.open(tarball()) as archive:
-        member = archive.extractfile(MEMBER)
-        if member is None:
-            raise DescriptionError(f"{MEMBER} is missing from {PACKAGE} {VERSION}")
-        document: dict[str, Any] = json.load(member)
+    try:
+        document: dict[str, Any] = json.loads(PACKAGE.read(MEMBER))
+    except PackageError as error:
+        raise DescriptionError(str(error)) from error
     return document
 
 
@@ -119,7 +82,7 @@ def subset(document: dict[str, Any], operation_ids: Iterable[str]) -> dict[str, 
     paths: dict[str, Any] = {}
     for operation_id in operation_ids:
         if operation_id not in where:
-            raise DescriptionError(f"{PACKAGE} {VERSION} has no operation {operation_id}")
+            raise DescriptionError(f"{PACKAGE.name} {VERSION} has no operation {operation_id}")
         path, method = where[operation_id]
         item = document["paths"][path]
         kept = paths.setdefault(path, {k: v for k, v in item.items() if k == "parameters"})
@@ -152,14 +115,13 @@ def subset(document: dict[str, Any], operation_ids: Iterable[str]) -> dict[str, 
 def subset_cached(operation_ids: Iterable[str]) -> dict[str, Any]:
     """`subset` of the pinned description, kept in the cache beside the tarball."""
     wanted = sorted(operation_ids)
-    key = hashlib.sha256(json.dumps([VERSION, INTEGRITY, wanted, 2]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([VERSION, PACKAGE.integrity, wanted, 2]).encode()).hexdigest()[
+        :16
+    ]
     path = cache_dir() / f"octokit-openapi-{VERSION}-subset-{key}.json"
     if path.exists():
         cached: dict[str, Any] = json.loads(path.read_text())
         return cached
     document = subset(description(), wanted)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as partial:
-        json.dump(document, partial)
-    Path(partial.name).replace(path)
+    write_atomically(path, json.dumps(document).encode())
     return document

@@ -28,12 +28,9 @@ def client_for(standin: GitHubStandIn) -> GitHubClient:
 
 def finish_later(standin: GitHubStandIn, run_id: int, conclusion: str) -> threading.Timer:
     def finish() -> None:
-        with standin.lock:
-            run = standin.runs[run_id]
-            run.status, run.conclusion = "completed", conclusion
-            for job in run.jobs:
-                job["status"], job["conclusion"] = "completed", conclusion
-                job["completed_at"] = job.get("started_at")
+        for job in standin.runs[run_id].jobs:
+            standin.update_job(run_id, job.name, "completed", conclusion)
+        standin.update_run(run_id, "completed", conclusion)
 
     # Late enough that the first poll (the client's start-up included) sees the run going.
     timer = threading.Timer(2.0, finish)
