@@ -47,3 +47,17 @@ class GhTarget:
         with os.fdopen(descriptor, "w") as file:
             file.writelines(lines)
         return path
+
+    def lines(self, environment_file: Path, tag: str, run_id: int | None) -> list[str]:
+        """What a maintainer pastes to look at a rehearsed release as the release process
+        describes (GH_REPO names the repository, so no command needs `-R`)."""
+        found = [
+            f"set -a; . {shlex.quote(str(environment_file))}; set +a",
+            f"gh release view {tag}",
+            "gh release list",
+            f"gh release download {tag} --dir {tag}-assets",
+            "gh run list --workflow=release",
+        ]
+        if run_id is not None:
+            found.append(f"gh run watch {run_id} --exit-status")
+        return found

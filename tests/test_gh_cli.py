@@ -6,6 +6,7 @@ GraphQL schema (the stand-in fixture fails on any that does not)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,31 @@ def test_gh_run_watch_follows_the_run_to_its_conclusion(
     # The last refresh heads with the run's own conclusion.
     last = watched.stdout.rsplit(" release · ", 1)[0].rsplit("\n", 1)[-1]
     assert last == f"{mark} v1.1.0", watched.stdout
+
+
+def test_the_lines_a_rehearsal_prints_work_pasted_into_a_shell(
+    standin: GitHubStandIn,
+    gh_target: GhTarget,
+    releases: dict[str, dict[str, bytes]],
+    release_run: int,
+    tmp_path: Path,
+) -> None:
+    finish_after(standin, release_run, "success", 0.0).join()
+    environment_file = gh_target.write_environment(tmp_path / "gh.env", standin.token)
+    assert environment_file.stat().st_mode & 0o077 == 0
+    lines = gh_target.lines(environment_file, "v1.1.0", release_run)
+    assert github_support.GH is not None
+    assert standin.token not in "\n".join(lines)  # the token is in the file only
+    pasted = subprocess.run(
+        ["bash", "-e", "-c", "\n".join(lines)],
+        cwd=tmp_path,
+        env={"PATH": f"{Path(github_support.GH).parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert "title:\tv1.1.0" in pasted.stdout
+    assert {p.name: p.read_bytes() for p in (tmp_path / "v1.1.0-assets").iterdir()} == (
+        releases["v1.1.0"]
+    )
