@@ -7,7 +7,8 @@ the stand-in's store, so an answer has exactly the shape GitHub's schema gives i
 
 What is modelled is said here, and nothing else is answered: the repository, its `release(tagName)`
 and its `releases(...)` connection (newest first by creation, cursor paging), its
-`pullRequests(...)` (always none: the store holds no pull requests), and a release's
+`pullRequests(...)` (by head branch and state: number, title, state, branches, head
+repository), and a release's
 fields the store knows (name, tagName, isDraft, isLatest, isPrerelease, createdAt, publishedAt,
 databaseId, id, url, description). Asking for a field outside these is an error that the
 stand-in records as a mismatch, as it does for a REST route it does not serve: a field is never
@@ -169,16 +170,44 @@ class GraphQLAnswers:
             },
         }
 
-    def pull_requests(self, **_: Any) -> dict[str, Any]:
-        # The store holds no pull requests: `gh run view` asks for the run branch's one.
+    def pull_requests(
+        self,
+        headRefName: str | None = None,  # noqa: N803
+        states: list[str] | None = None,
+        first: int | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """The pull requests of the store (newest first), by head branch and state, with
+        the fields `gh run view` asks: number and head repository."""
+        standin = self.standin
+        pulls = sorted(standin.pulls.values(), key=lambda p: p.number, reverse=True)
+        if headRefName is not None:
+            pulls = [p for p in pulls if p.head == headRefName]
+        if states:
+            wanted = {state.lower() for state in states}
+            pulls = [p for p in pulls if ("merged" if p.merged else p.state) in wanted]
+        chunk = pulls[: first if first is not None else 100]
         return {
-            "totalCount": 0,
-            "nodes": [],
+            "totalCount": len(pulls),
+            "nodes": [
+                {
+                    "number": p.number,
+                    "title": p.title,
+                    "state": "MERGED" if p.merged else p.state.upper(),
+                    "headRefName": p.head,
+                    "baseRefName": p.base,
+                    "headRepository": {
+                        "name": standin.repo,
+                        "owner": {"__typename": "Organization", "login": standin.owner},
+                    },
+                }
+                for p in chunk
+            ],
             "pageInfo": {
-                "hasNextPage": False,
+                "hasNextPage": len(pulls) > len(chunk),
                 "hasPreviousPage": False,
-                "startCursor": None,
-                "endCursor": None,
+                "startCursor": cursor(0) if chunk else None,
+                "endCursor": cursor(len(chunk) - 1) if chunk else None,
             },
         }
 

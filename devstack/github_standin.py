@@ -20,6 +20,8 @@ names uploads.github.com):
   artifacts, and a job's check-run annotations (none are recorded): what `gh run list`,
   `gh run view` and `gh run watch` read. Runs and jobs move on through `update_run` and
   `update_job`, as a workflow runner reports them;
+- pull requests: create, get, list, update, merge (merge, squash or rebase, carried out on
+  the bare origin given as `origin`: see `devstack.github_pulls`);
 - GraphQL (`POST /api/graphql`), for the GitHub CLI: see `devstack.github_graphql`.
 
 `start_tls` adds a TLS front on the same store (the GitHub CLI speaks HTTPS only); the URLs in
@@ -70,6 +72,7 @@ from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from devstack.github_graphql import GraphQLAnswers
+from devstack.github_pulls import MergeRefused, OriginRepository, StoredPull, merge_title
 from devstack.openapi_description import subset_cached
 
 API_PREFIX = "/api/v3"
@@ -114,6 +117,11 @@ ROUTES = (
     Route("POST", REPO + "/releases/{release_id}/assets", "repos/upload-release-asset", True),
     Route("GET", REPO + "/releases/assets/{asset_id}", "repos/get-release-asset"),
     Route("DELETE", REPO + "/releases/assets/{asset_id}", "repos/delete-release-asset"),
+    Route("GET", REPO + "/pulls", "pulls/list"),
+    Route("POST", REPO + "/pulls", "pulls/create"),
+    Route("GET", REPO + "/pulls/{pull_number}", "pulls/get"),
+    Route("PATCH", REPO + "/pulls/{pull_number}", "pulls/update"),
+    Route("PUT", REPO + "/pulls/{pull_number}/merge", "pulls/merge"),
     Route("GET", REPO + "/actions/workflows", "actions/list-repo-workflows"),
     Route("GET", REPO + "/actions/workflows/{workflow_id}", "actions/get-workflow"),
     Route("GET", REPO + "/actions/workflows/{workflow_id}/runs", "actions/list-workflow-runs"),
@@ -281,10 +289,19 @@ def version_key(tag: str) -> tuple[int, ...]:
 class GitHubStandIn:
     """One repository on a local GitHub; `start()` serves it on 127.0.0.1, any free port."""
 
-    def __init__(self, repository: str = "barycenter-oidc/barycenter", token: str = "") -> None:
+    def __init__(
+        self,
+        repository: str = "barycenter-oidc/barycenter",
+        token: str = "",
+        origin: Path | None = None,
+    ) -> None:
         self.owner, _, self.repo = repository.partition("/")
         self.repository = repository
         self.token = token
+        # The bare repository pull requests are merged into (devstack.github_pulls).
+        self.origin = OriginRepository(origin) if origin is not None else None
+        self.pulls: dict[int, StoredPull] = {}
+        self.pull_numbers = itertools.count(1)
         self.lock = threading.RLock()
         self.ids = itertools.count(1001)
         self.releases: dict[int, StoredRelease] = {}
@@ -703,7 +720,242 @@ class GitHubStandIn:
             "badge_url": f"{self.base}/{self.repository}/workflows/{name}/badge.svg",
         }
 
+    def full_repository_json(self) -> dict[str, Any]:
+        """The `repository` shape (a pull request's base and head name it)."""
+        stamp = "2026-01-01T00:00:00Z"
+        git_url = f"{self.base}/{self.repository}.git"
+        return self.minimal_repository_json() | {
+            "archived": False,
+            "clone_url": git_url,
+            "created_at": stamp,
+            "default_branch": "main",
+            "disabled": False,
+            "forks": 0,
+            "forks_count": 0,
+            "git_url": git_url.replace("http", "git", 1),
+            "has_downloads": True,
+            "has_issues": True,
+            "has_pages": False,
+            "has_projects": False,
+            "has_wiki": False,
+            "homepage": None,
+            "language": "Rust",
+            "license": None,
+            "mirror_url": None,
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "pushed_at": stamp,
+            "size": 0,
+            "ssh_url": f"git@127.0.0.1:{self.repository}.git",
+            "stargazers_count": 0,
+            "svn_url": f"{self.base}/{self.repository}",
+            "updated_at": stamp,
+            "watchers": 0,
+            "watchers_count": 0,
+        }
+
+    def pull_json(self, pull: StoredPull) -> dict[str, Any]:
+        url = f"{self.repo_url()}/pulls/{pull.number}"
+        html = f"{self.base}/{self.repository}/pull/{pull.number}"
+        issue = f"{self.repo_url()}/issues/{pull.number}"
+        user = self.user_json()
+        repository = self.full_repository_json()
+        head_sha = pull.head_sha
+        if self.origin is not None and pull.state == "open":
+            head_sha = self.origin.branch_sha(pull.head) or pull.head_sha
+        mergeable = None
+        if self.origin is not None and pull.state == "open":
+            mergeable = self.origin.mergeable(pull.base, pull.head)
+
+        def side(branch: str, sha: str) -> dict[str, Any]:
+            return {
+                "label": f"{self.owner}:{branch}",
+                "ref": branch,
+                "repo": repository,
+                "sha": sha,
+                "user": user,
+            }
+
+        return {
+            "url": url,
+            "id": 500000 + pull.number,
+            "node_id": f"PR_standin{pull.number}",
+            "html_url": html,
+            "diff_url": html + ".diff",
+            "patch_url": html + ".patch",
+            "issue_url": issue,
+            "commits_url": url + "/commits",
+            "review_comments_url": url + "/comments",
+            "review_comment_url": f"{self.repo_url()}/pulls/comments{{/number}}",
+            "comments_url": issue + "/comments",
+            "statuses_url": f"{self.repo_url()}/statuses/{head_sha}",
+            "number": pull.number,
+            "state": pull.state,
+            "locked": False,
+            "title": pull.title,
+            "user": user,
+            "body": pull.body,
+            "labels": [],
+            "milestone": None,
+            "created_at": pull.created_at,
+            "updated_at": pull.merged_at or pull.closed_at or pull.created_at,
+            "closed_at": pull.closed_at,
+            "merged_at": pull.merged_at,
+            "merge_commit_sha": pull.merge_commit_sha,
+            "assignee": None,
+            "draft": pull.draft,
+            "head": side(pull.head, head_sha),
+            "base": side(pull.base, pull.base_sha),
+            "_links": {
+                key: {"href": href}
+                for key, href in {
+                    "self": url,
+                    "html": html,
+                    "issue": issue,
+                    "comments": issue + "/comments",
+                    "review_comments": url + "/comments",
+                    "review_comment": f"{self.repo_url()}/pulls/comments{{/number}}",
+                    "commits": url + "/commits",
+                    "statuses": f"{self.repo_url()}/statuses/{head_sha}",
+                }.items()
+            },
+            "author_association": "MEMBER",
+            "auto_merge": None,
+            "merged": pull.merged,
+            "mergeable": mergeable,
+            "mergeable_state": "unknown"
+            if mergeable is None
+            else ("clean" if mergeable else "dirty"),
+            "merged_by": user if pull.merged else None,
+            "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
+            "commits": 1,
+            "additions": 0,
+            "deletions": 0,
+            "changed_files": 0,
+        }
+
     # Route handlers: (params from the path, query, JSON body or raw bytes) -> Answer
+
+    def pull_or_404(self, params: dict[str, str]) -> StoredPull | Answer:
+        pull = self.pulls.get(int(params["pull_number"]))
+        return pull if pull is not None else error(404, "Not Found")
+
+    def pulls_create(self, _: dict[str, str], __: dict[str, str], body: Any) -> Answer:
+        head = str(body["head"]).removeprefix(f"{self.owner}:")
+        base = str(body["base"])
+        head_sha = self.origin.branch_sha(head) if self.origin else None
+        base_sha = self.origin.branch_sha(base) if self.origin else None
+        if head_sha is None or base_sha is None:
+            field = "head" if head_sha is None else "base"
+            return error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "PullRequest", "field": field, "code": "invalid"}],
+            )
+        if any(
+            p.head == head and p.base == base and p.state == "open" for p in self.pulls.values()
+        ):
+            message = f"A pull request already exists for {self.owner}:{head}."
+            return error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "PullRequest", "code": "custom", "message": message}],
+            )
+        pull = StoredPull(
+            number=next(self.pull_numbers),
+            title=str(body.get("title") or head),
+            body=body.get("body"),
+            head=head,
+            base=base,
+            head_sha=head_sha,
+            base_sha=base_sha,
+            created_at=now(),
+            draft=bool(body.get("draft", False)),
+        )
+        self.pulls[pull.number] = pull
+        return Answer(201, self.pull_json(pull))
+
+    def pulls_get(self, params: dict[str, str], _: Any, __: Any) -> Answer:
+        found = self.pull_or_404(params)
+        return found if isinstance(found, Answer) else Answer(200, self.pull_json(found))
+
+    def pulls_list(self, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
+        state = query.get("state", "open")
+        pulls = sorted(self.pulls.values(), key=lambda p: p.number, reverse=True)
+        if state != "all":
+            pulls = [p for p in pulls if p.state == state]
+        if "head" in query:
+            pulls = [p for p in pulls if f"{self.owner}:{p.head}" == query["head"]]
+        if "base" in query:
+            pulls = [p for p in pulls if p.base == query["base"]]
+        chunk, headers = self.page(pulls, query)
+        return Answer(200, [self.pull_json(p) for p in chunk], headers)
+
+    def pulls_update(self, params: dict[str, str], _: Any, body: Any) -> Answer:
+        found = self.pull_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        body = body or {}
+        for key in ("title", "body", "base"):
+            if key in body:
+                setattr(found, key, body[key])
+        if body.get("state") == "closed" and found.state == "open":
+            found.state, found.closed_at = "closed", now()
+        elif body.get("state") == "open" and found.state == "closed" and not found.merged:
+            found.state, found.closed_at = "open", None
+        return Answer(200, self.pull_json(found))
+
+    def pulls_merge(self, params: dict[str, str], _: Any, body: Any) -> Answer:
+        found = self.pull_or_404(params)
+        if isinstance(found, Answer):
+            return found
+        try:
+            sha = self.merge_pull(
+                found.number,
+                (body or {}).get("merge_method", "merge"),
+                (body or {}).get("sha"),
+                (body or {}).get("commit_title"),
+                (body or {}).get("commit_message"),
+            )
+        except MergeRefused as refused:
+            return error(refused.status, str(refused))
+        return Answer(
+            200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+        )
+
+    def merge_pull(
+        self,
+        number: int,
+        method: str = "merge",
+        sha: str | None = None,
+        title: str | None = None,
+        message: str | None = None,
+    ) -> str:
+        """Merge pull request `number` as GitHub's merge button does (a test's reviewer)."""
+        with self.lock:
+            pull = self.pulls[number]
+            if self.origin is None:
+                raise MergeRefused(405, "Pull Request is not mergeable")
+            if pull.state != "open" or pull.merged:
+                raise MergeRefused(405, "Pull Request is not mergeable")
+            head_sha = self.origin.branch_sha(pull.head)
+            if sha is not None and sha != head_sha:
+                raise MergeRefused(409, "Head branch was modified. Review and try the merge again.")
+            if not self.origin.mergeable(pull.base, pull.head):
+                raise MergeRefused(405, "Pull Request is not mergeable")
+            if message is None:
+                # GitHub's defaults: a merge commit's body is the title, a squash's the body.
+                message = pull.title if method == "merge" else (pull.body or "")
+            tip = self.origin.merge(
+                pull, method, title or merge_title(pull, self.owner, method), message
+            )
+            pull.head_sha = head_sha or pull.head_sha
+            pull.state, pull.merged, pull.merge_method = "closed", True, method
+            pull.merge_commit_sha, pull.merged_at = tip, now()
+            pull.closed_at = pull.merged_at
+            return tip
 
     def ordered_releases(self) -> list[StoredRelease]:
         return sorted(self.releases.values(), key=lambda r: r.id, reverse=True)
@@ -1032,6 +1284,9 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.handle_call()
 
     def do_DELETE(self) -> None:
+        self.handle_call()
+
+    def do_PUT(self) -> None:
         self.handle_call()
 
     # One request

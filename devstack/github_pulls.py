@@ -1,0 +1,125 @@
+"""Pull requests on the GitHub stand-in, merged for real into the repository's bare origin.
+
+A release through a pull request (a protected main) opens one from `release/vX` into main and
+waits for a reviewer to merge it. The stand-in keeps each pull request, answers GitHub's REST
+shapes for it, and merges it the three ways GitHub offers, on the origin git repository
+itself, as GitHub's merge button does:
+- merge: a merge commit with two parents, titled "Merge pull request #N from OWNER/BRANCH";
+- squash: one new commit on the base holding the head's changes, titled "TITLE (#N)";
+- rebase: each of the head's commits replayed onto the base, with new ids (GitHub rebases
+  even when a fast-forward would do, so the release commit never keeps its id).
+The committer is GitHub's (noreply@github.com). A merge that conflicts is refused with 405 as
+GitHub refuses it, and a stale `sha` with 409. Without an origin the stand-in serves no pull
+requests (creating one answers 422, as for a head branch that does not exist).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+GITHUB_IDENTITY = {
+    "GIT_COMMITTER_NAME": "GitHub",
+    "GIT_COMMITTER_EMAIL": "noreply@github.com",
+    "GIT_AUTHOR_NAME": "Barycenter Reviewer",
+    "GIT_AUTHOR_EMAIL": "reviewer@example.com",
+}
+
+
+class MergeRefused(Exception):  # noqa: N818 - GitHub's word for it
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class StoredPull:
+    number: int
+    title: str
+    body: str | None
+    head: str  # branch name
+    base: str
+    head_sha: str
+    base_sha: str
+    created_at: str
+    draft: bool = False
+    state: str = "open"
+    merged: bool = False
+    merge_commit_sha: str | None = None
+    merged_at: str | None = None
+    closed_at: str | None = None
+    merge_method: str | None = None
+
+
+def git(repository: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    if result.returncode != 0:
+        raise MergeRefused(500, f"git {args[0]} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+class OriginRepository:
+    """The bare origin a stand-in's repository lives in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def branch_sha(self, branch: str) -> str | None:
+        try:
+            return git(self.path, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+        except MergeRefused:
+            return None
+
+    def mergeable(self, base: str, head: str) -> bool:
+        result = subprocess.run(
+            ["git", "merge-tree", "--write-tree", f"refs/heads/{base}", f"refs/heads/{head}"],
+            cwd=self.path,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def merge(self, pull: StoredPull, method: str, title: str, message: str) -> str:
+        """Merge `pull` into its base on the origin; the new tip of the base."""
+        work = Path(tempfile.mkdtemp(prefix="standin-merge-"))
+        try:
+            clone = work / "clone"
+            git(work, "clone", "-q", "--no-checkout", str(self.path), str(clone))
+            git(clone, "checkout", "-q", "-B", pull.base, f"origin/{pull.base}")
+            head = f"origin/{pull.head}"
+            env = GITHUB_IDENTITY
+            if method == "merge":
+                git(clone, "merge", "-q", "--no-ff", "-m", title, "-m", message, head, env=env)
+            elif method == "squash":
+                git(clone, "merge", "-q", "--squash", head, env=env)
+                git(clone, "commit", "-q", "-m", title, "-m", message, env=env)
+            else:  # rebase: replay each commit, new ids; authors kept, GitHub the committer
+                committer = {k: v for k, v in env.items() if k.startswith("GIT_COMMITTER")}
+                git(clone, "checkout", "-q", "-B", "standin-rebase", head)
+                git(clone, "rebase", "-q", "--force-rebase", pull.base, env=committer)
+                git(clone, "checkout", "-q", pull.base)
+                git(clone, "merge", "-q", "--ff-only", "standin-rebase")
+            tip = git(clone, "rev-parse", "HEAD")
+            git(clone, "push", "-q", "origin", f"{tip}:refs/heads/{pull.base}")
+            return tip
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def merge_title(pull: StoredPull, owner: str, method: str) -> str:
+    if method == "merge":
+        return f"Merge pull request #{pull.number} from {owner}/{pull.head}"
+    return f"{pull.title} (#{pull.number})"
