@@ -61,6 +61,23 @@ class ActLog:
                 result = "failure" if name in self.failed_steps else "success"
             yield JobUpdate(name, "completed", result)
 
+    @staticmethod
+    def text(line: str) -> str:
+        """act's own text line for one `--json` line (`[workflow/job] message`; a step's
+        output as `[workflow/job]   | output`), so a terminal shows what act shows."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return line.rstrip("\n")
+        if not isinstance(event, dict):
+            return line.rstrip("\n")
+        message = str(event.get("msg", "")).rstrip("\n")
+        if "job" not in event:
+            return message
+        if event.get("raw_output"):
+            message = "  | " + message
+        return f"[{str(event['job']).strip()}] {message}"
+
     def read(self, lines: Iterable[str]) -> Iterator[JobUpdate]:
         for line in lines:
             yield from self.updates(line)

@@ -141,3 +141,22 @@ def test_act_s_json_lines_mean_these_job_updates(
 ) -> None:
     text = [line if isinstance(line, str) else json.dumps(line) for line in lines]
     assert list(ActLog("release").read(text)) == [JobUpdate(*u) for u in updates]
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        (
+            {"job": "release/The first  ", "msg": "⭐ Run Main echo hi"},
+            "[release/The first] ⭐ Run Main echo hi",
+        ),
+        (
+            {"job": "release/The first", "msg": "hi\n", "raw_output": True},
+            "[release/The first]   | hi",
+        ),
+        ({"level": "info", "msg": "Using docker host"}, "Using docker host"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_each_json_line_is_shown_as_act_shows_it(line: object, text: str) -> None:
+    assert ActLog.text(line if isinstance(line, str) else json.dumps(line)) == text
