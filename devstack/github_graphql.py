@@ -8,7 +8,8 @@ the stand-in's store, so an answer has exactly the shape GitHub's schema gives i
 What is modelled is said here, and nothing else is answered: the repository, its `release(tagName)`
 and its `releases(...)` connection (newest first by creation, cursor paging), its
 `pullRequests(...)` (by head branch and state: number, title, state, branches, head
-repository), and a release's
+repository), its `object(oid:)` (a commit of the origin: its authors, matched to logins
+through the stand-in's `users`, and the pull requests that brought it), and a release's
 fields the store knows (name, tagName, isDraft, isLatest, isPrerelease, createdAt, publishedAt,
 databaseId, id, url, description). Asking for a field outside these is an error that the
 stand-in records as a mismatch, as it does for a REST route it does not serve: a field is never
@@ -128,6 +129,7 @@ class GraphQLAnswers:
             "release": self.release_by_tag,
             "releases": self.releases,
             "pullRequests": self.pull_requests,
+            "object": self.git_object,
         }
 
     def release_by_tag(self, tagName: str) -> dict[str, Any] | None:  # noqa: N803
@@ -209,6 +211,49 @@ class GraphQLAnswers:
                 "startCursor": cursor(0) if chunk else None,
                 "endCursor": cursor(len(chunk) - 1) if chunk else None,
             },
+        }
+
+    def actor(self, login: str) -> dict[str, Any]:
+        return {"__typename": "Bot" if login.endswith("[bot]") else "User", "login": login}
+
+    def git_object(self, oid: str | None = None, expression: str | None = None) -> Any:
+        """A commit of the origin (`object(oid:)`), with its authors (the commit's and its
+        co-authors', each matched to a login through `users`) and its pull requests."""
+        from release.credits import co_authors
+
+        standin = self.standin
+        found = standin.origin.commit(oid) if standin.origin and oid else None
+        if oid is None or found is None:
+            return None
+        email, name, body = found
+        people = [(email, name)] + [(p.email, p.name) for p in co_authors(body)]
+        pulls = [p for p in standin.pulls.values() if oid in p.commits]
+
+        def authors(first: int | None = None, **_: Any) -> dict[str, Any]:
+            nodes = [
+                {
+                    "email": address,
+                    "name": who,
+                    "user": (
+                        {"login": standin.users[address.lower()]}
+                        if address.lower() in standin.users
+                        else None
+                    ),
+                }
+                for address, who in people[: first or 10]
+            ]
+            return {"totalCount": len(people), "nodes": nodes}
+
+        def associated(first: int | None = None, **_: Any) -> dict[str, Any]:
+            chosen = pulls[: first or 10]
+            nodes = [{"number": p.number, "author": self.actor(p.author)} for p in chosen]
+            return {"totalCount": len(pulls), "nodes": nodes}
+
+        return {
+            "__typename": "Commit",
+            "oid": oid,
+            "authors": authors,
+            "associatedPullRequests": associated,
         }
 
     def node(self, stored: StoredRelease) -> dict[str, Any]:

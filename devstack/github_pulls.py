@@ -5,7 +5,8 @@ waits for a reviewer to merge it. The stand-in keeps each pull request, answers 
 shapes for it, and merges it the three ways GitHub offers, on the origin git repository
 itself, as GitHub's merge button does:
 - merge: a merge commit with two parents, titled "Merge pull request #N from OWNER/BRANCH";
-- squash: one new commit on the base holding the head's changes, titled "TITLE (#N)";
+- squash: one new commit on the base holding the head's changes, titled "TITLE (#N)" and
+  authored by the author of the head's first commit;
 - rebase: each of the head's commits replayed onto the base, with new ids (GitHub rebases
   even when a fast-forward would do, so the release commit never keeps its id).
 The committer is GitHub's (noreply@github.com). A merge that conflicts is refused with 405 as
@@ -53,6 +54,9 @@ class StoredPull:
     merged_at: str | None = None
     closed_at: str | None = None
     merge_method: str | None = None
+    author: str = "barycenter-bot"  # the login that opened it
+    # The commits it brought onto the base when merged (GitHub associates each with it).
+    commits: tuple[str, ...] = ()
 
 
 def git(repository: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -82,6 +86,15 @@ class OriginRepository:
         except MergeRefused:
             return None
 
+    def commit(self, oid: str) -> tuple[str, str, str] | None:
+        """A commit's author email, author name and message body; None if there is none."""
+        try:
+            found = git(self.path, "log", "-1", "--format=%ae%x00%an%x00%b", f"{oid}^{{commit}}")
+        except MergeRefused:
+            return None
+        email, name, body = found.split("\0", 2)
+        return email, name, body
+
     def mergeable(self, base: str, head: str) -> bool:
         result = subprocess.run(
             ["git", "merge-tree", "--write-tree", f"refs/heads/{base}", f"refs/heads/{head}"],
@@ -104,8 +117,13 @@ class OriginRepository:
             if method == "merge":
                 git(clone, "merge", "-q", "--no-ff", "-m", title, "-m", message, head, env=env)
             elif method == "squash":
+                # GitHub authors a squash as the pull request's author (here: the author of
+                # its first commit); GitHub commits it.
+                first = git(clone, "rev-list", "--reverse", head, f"^{pull.base}").split()[0]
+                name, email = git(clone, "log", "-1", "--format=%an%x00%ae", first).split("\0")
+                author = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
                 git(clone, "merge", "-q", "--squash", head, env=env)
-                git(clone, "commit", "-q", "-m", title, "-m", message, env=env)
+                git(clone, "commit", "-q", "-m", title, "-m", message, env=env | author)
             else:  # rebase: replay each commit, new ids; authors kept, GitHub the committer
                 committer = {k: v for k, v in env.items() if k.startswith("GIT_COMMITTER")}
                 git(clone, "checkout", "-q", "-B", "standin-rebase", head)
@@ -113,7 +131,10 @@ class OriginRepository:
                 git(clone, "checkout", "-q", pull.base)
                 git(clone, "merge", "-q", "--ff-only", "standin-rebase")
             tip = git(clone, "rev-parse", "HEAD")
+            brought = git(clone, "rev-list", tip, f"^origin/{pull.base}")
+            heads = git(clone, "rev-list", head, f"^origin/{pull.base}")
             git(clone, "push", "-q", "origin", f"{tip}:refs/heads/{pull.base}")
+            pull.commits = tuple(dict.fromkeys([*brought.split(), *heads.split()]))
             return tip
         finally:
             shutil.rmtree(work, ignore_errors=True)

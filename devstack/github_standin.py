@@ -301,6 +301,8 @@ class GitHubStandIn:
         # The bare repository pull requests are merged into (devstack.github_pulls).
         self.origin = OriginRepository(origin) if origin is not None else None
         self.pulls: dict[int, StoredPull] = {}
+        # Commit author email (lower case) -> GitHub login, as GitHub matches accounts.
+        self.users: dict[str, str] = {}
         self.pull_numbers = itertools.count(1)
         self.lock = threading.RLock()
         self.ids = itertools.count(1001)
@@ -379,7 +381,7 @@ class GitHubStandIn:
 
     def inject(self, operation: str, fault: Fault, call: int | None = 1) -> None:
         """Fail `operation`'s call number `call` (None: every call) with `fault`."""
-        if operation not in OPERATIONS:
+        if operation not in (*OPERATIONS, "graphql"):
             raise ValueError(f"the stand-in serves no {operation}")
         with self.lock:
             self.faults[(operation, call)] = fault
@@ -1426,6 +1428,10 @@ class StandInHandler(BaseHTTPRequestHandler):
             standin.counts["graphql"] = number
             call = Call("graphql", number, "POST", self.path)
             standin.calls.append(call)
+            fault = standin.faults.get(("graphql", number)) or standin.faults.get(("graphql", None))
+        if fault is not None and fault.kind in ("status", "rate_limit"):
+            self.fail(fault, call)
+            return
         if not self.authorized():
             with standin.lock:
                 standin.unauthenticated.append(f"POST {self.path}")

@@ -319,6 +319,26 @@ class GitHubClient:
                 break
         return found
 
+    # GraphQL
+
+    def graphql(self, what: str, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """A GraphQL query's `data`, retried and rate-limited as every call; errors in the
+        answer are GitHub refusing it."""
+        from githubkit.exception import GraphQLFailed
+
+        def send() -> dict[str, Any]:
+            try:
+                return dict(self.github.graphql.request(query, dict(variables)))
+            except GraphQLFailed as failed:
+                first = failed.response.errors[0].message if failed.response.errors else "?"
+                raise GitHubRefusedError(
+                    200,
+                    f"GitHub refused {what} (GraphQL: {first})",
+                    "see GitHub's message; run again once fixed",
+                ) from None
+
+        return self.call(what, send)
+
     # Releases
 
     def releases(self) -> list[Release]:

@@ -1,0 +1,161 @@
+"""Who made each change, for release notes that credit people as GitHub's generated notes do:
+"by @alice in #123", and a "New Contributors" section.
+
+Offline, git alone tells a pull request number (a squash merge's `… (#123)` subject, a merge
+commit's "Merge pull request #123 from …") and the co-authors (`Co-authored-by:` trailers).
+With a token, one GraphQL query per BATCH commits asks GitHub for each commit's pull request
+and its author's login: `ceil(N / BATCH)` calls for N commits, and none for commits whose
+answer is cached. A first-time contributor is a login none of whose commits' authors (by
+email) has a commit before the release's range; bots are never credited.
+
+The pure functions here decide; `read_credits` is the only one that talks to GitHub.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from release.github import GitHubClient
+
+BATCH = 50
+DEFAULT_BOTS = ("dependabot", "renovate", "github-actions")
+SQUASH_NUMBER = re.compile(r"\(#(\d+)\)\s*$")
+MERGE_NUMBER = re.compile(r"^Merge pull request #(\d+) from ")
+CO_AUTHOR = re.compile(r"^Co-authored-by:\s*(.+?)\s*<([^<>\s]+)>\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What GitHub knows of one commit: its pull request and the logins of its authors."""
+
+    pull_request: int | None
+    login: str | None  # the pull request's author, else the commit's
+    co_logins: tuple[str, ...] = ()
+    # (email, login) of each commit author GitHub matched to an account
+    identities: tuple[tuple[str, str], ...] = ()
+
+
+def pull_request_offline(subject: str) -> int | None:
+    """The pull request a subject names as squash and merge commits do, else None."""
+    found = MERGE_NUMBER.match(subject) or SQUASH_NUMBER.search(subject)
+    return int(found[1]) if found else None
+
+
+def co_authors(body: str) -> list[Person]:
+    """The `Co-authored-by:` trailers of a message body, in order, each person once."""
+    seen: dict[str, Person] = {}
+    for name, email in CO_AUTHOR.findall(body):
+        seen.setdefault(email.lower(), Person(name, email))
+    return list(seen.values())
+
+
+def is_bot(login: str, bots: Sequence[str] = DEFAULT_BOTS) -> bool:
+    """A GitHub App's login ends in `[bot]`; the configured names are bots however written."""
+    bare = login.lower().removesuffix("[bot]")
+    return login.lower().endswith("[bot]") or bare in {b.lower() for b in bots}
+
+
+def credit_query(shas: Sequence[str]) -> str:
+    """One GraphQL query asking, for each commit, its first pull request and its authors."""
+    fields = (
+        "... on Commit { associatedPullRequests(first: 1) { nodes { number author { login } } }"
+        " authors(first: 10) { nodes { email user { login } } } }"
+    )
+    objects = " ".join(f'c{i}: object(oid: "{sha}") {{ {fields} }}' for i, sha in enumerate(shas))
+    return (
+        "query Credits($owner: String!, $name: String!) "
+        f"{{ repository(owner: $owner, name: $name) {{ {objects} }} }}"
+    )
+
+
+def parse_credits(shas: Sequence[str], data: Mapping[str, Any]) -> dict[str, Credit]:
+    """The answer to `credit_query(shas)`, per commit (a commit GitHub does not know: absent)."""
+    repository = data.get("repository") or {}
+    found: dict[str, Credit] = {}
+    for index, sha in enumerate(shas):
+        commit = repository.get(f"c{index}")
+        if not commit:
+            continue
+        pulls = (commit.get("associatedPullRequests") or {}).get("nodes") or []
+        pull = pulls[0] if pulls else None
+        identities = tuple(
+            (str(node.get("email") or "").lower(), str(node["user"]["login"]))
+            for node in (commit.get("authors") or {}).get("nodes") or []
+            if (node.get("user") or {}).get("login")
+        )
+        logins = [login for _, login in identities]
+        pull_author = ((pull or {}).get("author") or {}).get("login")
+        login = pull_author or (logins[0] if logins else None)
+        found[sha] = Credit(
+            pull_request=pull["number"] if pull else None,
+            login=login,
+            co_logins=tuple(dict.fromkeys(x for x in logins if x != login)),
+            identities=identities,
+        )
+    return found
+
+
+def batches(shas: Sequence[str], size: int = BATCH) -> Iterable[Sequence[str]]:
+    for start in range(0, len(shas), size):
+        yield shas[start : start + size]
+
+
+def new_contributors(
+    range_shas: Sequence[str],
+    earlier_emails: set[str],
+    credits: Mapping[str, Credit],
+    bots: Sequence[str] = DEFAULT_BOTS,
+) -> list[tuple[str, int | None]]:
+    """Each login whose first contribution is in this range, with its first pull request
+    here, in the range's order (oldest first).
+
+    A login's emails are those GitHub matched it to in this range; it is new when none of them
+    authored or co-authored a commit before the range (`earlier_emails`, from git). A login
+    with no matched email (a pull request's author who wrote none of its commits) is not
+    claimed new: nothing says it is. Bots are never listed."""
+    emails: dict[str, set[str]] = {}
+    for sha in range_shas:
+        for email, matched in credits[sha].identities if sha in credits else ():
+            emails.setdefault(matched, set()).add(email.lower())
+    earlier = {email.lower() for email in earlier_emails}
+    first: dict[str, int | None] = {}
+    for sha in range_shas:
+        credit = credits.get(sha)
+        if credit is None:
+            continue
+        for candidate in (credit.login, *credit.co_logins):
+            if not candidate or candidate in first or is_bot(candidate, bots):
+                continue
+            known = emails.get(candidate, set())
+            if known and not known & earlier:
+                first[candidate] = credit.pull_request
+    return list(first.items())
+
+
+def read_credits(
+    client: GitHubClient, shas: Sequence[str], known: Mapping[str, Credit] | None = None
+) -> tuple[dict[str, Credit], int]:
+    """Each commit's credit from GitHub, one query per BATCH of those not `known` (cached);
+    with the number of calls made."""
+    found = dict(known or {})
+    wanted = [sha for sha in dict.fromkeys(shas) if sha not in found]
+    calls = 0
+    for batch in batches(wanted):
+        calls += 1
+        data = client.graphql(
+            f"credits for {len(batch)} commits",
+            credit_query(batch),
+            {"owner": client.owner, "name": client.name},
+        )
+        found.update(parse_credits(batch, data))
+    return found, calls

@@ -1,0 +1,130 @@
+"""Each change's pull request and author, asked of the GitHub stand-in in batches: pull
+requests opened and merged on it for real (squash and merge commits), logins matched from
+commit emails, co-authors and bots; a rate limit is waited out within github-max-wait."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.github_standin import GitHubStandIn
+from release.credits import BATCH, Credit, new_contributors, read_credits
+from release.errors import ReleaseError
+from release.github import GitHubClient, RetryPolicy
+from tests.github_support import FAST, REPOSITORY, git
+
+pytestmark = pytest.mark.github
+
+PEOPLE = {
+    "alice@example.com": ("Alice", "alice"),
+    "bob@example.com": ("Bob", "bob"),
+    "carol@example.com": ("Carol", "carol"),
+    "49699333+dependabot[bot]@users.noreply.github.com": ("dependabot[bot]", "dependabot[bot]"),
+}
+
+
+def commit(work: Path, email: str, message: str) -> str:
+    name = PEOPLE[email][0]
+    with (work / "CHANGES").open("a") as changes:
+        changes.write(message + "\n")
+    git(work, "add", "CHANGES")
+    git(work, "-c", f"user.name={name}", "-c", f"user.email={email}", "commit", "-qm", message)
+    return git(work, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Any:
+    """Alice released v1.0.0; then bob's pull request (squashed), carol's co-authored commit
+    in a merged pull request, and a dependabot pull request."""
+    work, origin = tmp_path / "work", tmp_path / "origin.git"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    commit(work, "alice@example.com", "feat: first")
+    git(work, "tag", "v1.0.0")
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(origin)], check=True)
+    git(work, "remote", "add", "origin", str(origin))
+    standin = GitHubStandIn(REPOSITORY, "t0ken", origin=origin).start()
+    standin.users = {email: login for email, (_, login) in PEOPLE.items()}
+    client = GitHubClient(REPOSITORY, standin.api_url, "t0ken", lambda line: None, FAST)
+
+    def pull(branch: str, email: str, message: str, method: str, author: str) -> int:
+        git(work, "checkout", "-q", "-b", branch, "main")
+        commit(work, email, message)
+        git(work, "push", "-q", "origin", branch)
+        git(work, "checkout", "-q", "main")
+        with standin.lock:
+            answer = standin.pulls_create(
+                {}, {}, {"title": message, "head": branch, "base": "main"}
+            )
+            number = int(answer.document["number"])
+            standin.pulls[number].author = author
+        standin.merge_pull(number, method)
+        git(work, "pull", "-q", "origin", "main")
+        return number
+
+    numbers = {
+        "bob": pull("device-flow", "bob@example.com", "feat: device flow", "squash", "bob"),
+        "carol": pull("fix-expiry", "alice@example.com",
+                      "fix: refresh expiry\n\nCo-authored-by: Carol <carol@example.com>",
+                      "merge", "alice"),
+        "bot": pull("deps", "49699333+dependabot[bot]@users.noreply.github.com",
+                    "build(deps): bump serde", "squash", "dependabot[bot]"),
+    }  # fmt: skip
+    shas = git(work, "rev-list", "--reverse", "v1.0.0..main").split()
+    yield standin, client, shas, numbers, work
+    standin.stop()
+    assert standin.mismatches == []
+
+
+def test_every_change_gets_its_pull_request_and_author_in_one_call(world: Any) -> None:
+    standin, client, shas, numbers, work = world
+    with client:
+        credits, calls = read_credits(client, shas)
+    assert calls == 1 == standin.counts["graphql"]
+    by_subject = {git(work, "log", "-1", "--format=%s", sha): credits[sha] for sha in shas}
+    assert by_subject["feat: device flow (#1)"] == Credit(
+        numbers["bob"], "bob", (), (("bob@example.com", "bob"),)
+    )
+    assert by_subject["fix: refresh expiry"] == Credit(
+        numbers["carol"],
+        "alice",
+        ("carol",),
+        (("alice@example.com", "alice"), ("carol@example.com", "carol")),
+    )
+    assert by_subject["Merge pull request #2 from barycenter-oidc/fix-expiry"].pull_request == 2
+    assert by_subject["build(deps): bump serde (#3)"].login == "dependabot[bot]"
+    earlier = set(git(work, "log", "--format=%ae", "v1.0.0").split())
+    assert new_contributors(shas, earlier, credits) == [("bob", 1), ("carol", 2)]
+    # Cached answers make no call.
+    with client:
+        again, calls = read_credits(client, shas, credits)
+    assert (again, calls) == (credits, 0)
+
+
+def test_calls_are_one_per_batch(world: Any) -> None:
+    _, client, shas, _, _ = world
+    many = (shas * (BATCH // len(shas) + 2))[: BATCH + 3]
+    distinct = list(dict.fromkeys(many))
+    with client:
+        _, calls = read_credits(client, distinct + [f"{i:040x}" for i in range(BATCH)])
+    assert calls == 2
+
+
+def test_a_rate_limit_is_waited_out_then_past_the_budget_refused(world: Any) -> None:
+    standin, client, shas, _, _ = world
+    said: list[str] = []
+    client.say = said.append
+    standin.rate_limit("graphql", call=1, retry_after=1)
+    with client:
+        credits, calls = read_credits(client, shas)
+    assert len(credits) == len(shas) and calls == 1
+    assert any("GitHub rate limit" in line and "waiting 1.0 s" in line for line in said), said
+    standin.clear_faults()
+    standin.rate_limit("graphql", call=None, retry_after=30)
+    client.retry = RetryPolicy(attempts=5, first_pause=0.01, max_wait=5.0)
+    with client, pytest.raises(ReleaseError) as refused:
+        read_credits(client, shas)
+    assert "past the 5 s allowed (github-max-wait)" in str(refused.value)
