@@ -9,15 +9,19 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from release.commits import Commit
 from release.config import DEFAULT_SKIP_COMMITS, ReleaseConfig, load_config
 from release.errors import ReleaseError
 from release.history import Range, committed_file, is_bare, release_range, toplevel
 from release.version import TAG_PREFIX, parse_version, tag_name
+
+if TYPE_CHECKING:
+    from release.credits import Credit
 
 BREAKING_TITLE = "⚠ Breaking Changes"
 PR_REFERENCE = re.compile(r"\(#(\d+)\)")
@@ -163,20 +167,61 @@ def from_range(found: Range, groups: Groups | None = None) -> Notes:
     )
 
 
-def entry(commit: Commit, repository_url: str) -> str:
-    """The subject as written; with a repository URL, PR references and the commit link."""
+def entry(commit: Commit, repository_url: str, people: People | None = None) -> str:
+    """The subject as written; with a repository URL, PR references and the commit link; with
+    GitHub's answers (`people`), who made it and in which pull request, as GitHub's generated
+    notes say it: "by @alice in #123"."""
     if not repository_url:
         return f"- {escape(commit.subject)}"
     base = repository_url.rstrip("/")
     subject = PR_REFERENCE.sub(lambda m: f"([#{m[1]}]({base}/pull/{m[1]}))", escape(commit.subject))
+    credit = people.by_sha.get(commit.sha) if people is not None else None
+    if people is not None and credit is not None:
+        subject += people.credit_line(credit, base, linked=PR_REFERENCE.search(commit.subject))
     return f"- {subject} ([{commit.sha[:7]}]({base}/commit/{commit.sha}))"
 
 
-def group_sections(notes: Notes, repository_url: str, level: str = "###") -> str:
+@dataclass(frozen=True)
+class People:
+    """What GitHub told of a release's commits (release.credits): each commit's credit, the
+    new contributors, and which logins are bots (never named)."""
+
+    by_sha: Mapping[str, Credit]
+    new_contributors: Sequence[tuple[str, int | None]] = ()
+    bots: Sequence[str] = ()
+
+    def credit_line(self, credit: Credit, base: str, linked: object) -> str:
+        from release.credits import is_bot
+
+        logins = [
+            f"@{login}"
+            for login in (credit.login, *credit.co_logins)
+            if login and not is_bot(login, self.bots)
+        ]
+        text = f" by {' and '.join(logins)}" if logins else ""
+        if credit.pull_request is not None and not linked:
+            number = credit.pull_request
+            text += f" in [#{number}]({base}/pull/{number})"
+        return text
+
+    def section(self, base: str) -> str:
+        if not self.new_contributors:
+            return ""
+        lines = "\n".join(
+            f"- @{login} made their first contribution"
+            + (f" in [#{number}]({base}/pull/{number})" if number is not None else "")
+            for login, number in self.new_contributors
+        )
+        return f"## New Contributors\n\n{lines}"
+
+
+def group_sections(
+    notes: Notes, repository_url: str, level: str = "###", people: People | None = None
+) -> str:
     parts = []
     for title, commits in notes.groups.items():
         if commits:
-            lines = "\n".join(entry(commit, repository_url) for commit in commits)
+            lines = "\n".join(entry(commit, repository_url, people) for commit in commits)
             parts.append(f"{level} {title}\n\n{lines}")
     return "\n\n".join(parts)
 
@@ -191,9 +236,12 @@ def compare_link(notes: Notes, repository_url: str) -> str:
     return f"**Full Changelog**: {base}/commits/{head}"
 
 
-def markdown(notes: Notes, repository_url: str = "") -> str:
-    body = group_sections(notes, repository_url) or "No changes."
+def markdown(notes: Notes, repository_url: str = "", people: People | None = None) -> str:
+    body = group_sections(notes, repository_url, people=people) or "No changes."
     text = f"## What's Changed\n\n{body}"
+    if people is not None and repository_url:
+        welcome = people.section(repository_url.rstrip("/"))
+        text += f"\n\n{welcome}" if welcome else ""
     link = compare_link(notes, repository_url)
     return f"{text}\n\n{link}\n" if link else f"{text}\n"
 

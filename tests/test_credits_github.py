@@ -128,3 +128,30 @@ def test_a_rate_limit_is_waited_out_then_past_the_budget_refused(world: Any) -> 
     with client, pytest.raises(ReleaseError) as refused:
         read_credits(client, shas)
     assert "past the 5 s allowed (github-max-wait)" in str(refused.value)
+
+
+GOLDEN = Path(__file__).parent / "golden" / "notes-with-people.md"
+
+
+def test_notes_credit_people_as_github_s_generated_notes_do(world: Any) -> None:
+    """Offline the notes are as before; with GitHub's answers each change names its pull
+    request and authors (bots never), and new contributors are welcomed (golden file; commit
+    ids, which change each run, are replaced by their subjects' slots)."""
+    from release.config import ReleaseConfig
+    from release.notes import People, markdown, notes_for
+
+    _, client, shas, _, work = world
+    git(work, "tag", "v1.1.0")
+    config = ReleaseConfig(root=work, source_url="https://github.com/barycenter-oidc/barycenter")
+    notes = notes_for(work, "1.1.0", config)
+    with client:
+        credits, _ = read_credits(client, shas)
+    earlier = set(git(work, "log", "--format=%ae", "v1.0.0").split())
+    people = People(credits, new_contributors(shas, earlier, credits))
+    offline = markdown(notes, config.source_url)
+    credited = markdown(notes, config.source_url, people)
+    assert "@" not in offline
+    assert markdown(notes, config.source_url, People({})) == offline
+    for number, sha in enumerate(shas):
+        credited = credited.replace(sha, f"<commit {number}>").replace(sha[:7], f"<{number}>")
+    assert credited == GOLDEN.read_text()
