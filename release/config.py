@@ -93,6 +93,14 @@ class ReleaseConfig:
     # a feature the next "minor" or, as release-plz does, the next "patch".
     bump_breaking_below_1: str = "minor"
     bump_feature_below_1: str = "minor"
+    # Where notes name people ("by @alice in #12", New Contributors) when a GitHub token is
+    # there: "github" (the release body), "tag", and on request "notes" (release.notes, which
+    # then asks GitHub) and "changelog".
+    credit_people_in: tuple[str, ...] = ("github", "tag")
+    # Logins never credited (besides every `…[bot]`), and the GraphQL calls the credits may
+    # make for one release (each asks for 50 commits); past it the notes go without logins.
+    bots: tuple[str, ...] = ("dependabot", "renovate", "github-actions")
+    credit_calls: int = 20
 
     @property
     def cache_path(self) -> Path:
@@ -262,6 +270,13 @@ def validate(config: ReleaseConfig) -> None:
             raise ReleaseError(
                 f"{key_of(key)} = {getattr(config, key)!r} in {TABLE} is unknown",
                 f"use {' or '.join(repr(value) for value in allowed)}",
+            )
+    places = ("github", "notes", "tag", "changelog")
+    for place in config.credit_people_in:
+        if place not in places:
+            raise ReleaseError(
+                f"credit-people-in names {place!r} in {TABLE}, which is no place notes appear",
+                f"use some of {', '.join(repr(p) for p in places)} (or [] for none)",
             )
     if config.cache not in ("local", "registry", "gha"):
         raise ReleaseError(

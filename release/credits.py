@@ -14,12 +14,16 @@ The pure functions here decide; `read_credits` is the only one that talks to Git
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from release.config import ReleaseConfig
     from release.github import GitHubClient
+    from release.notes import Notes, People
 
 BATCH = 50
 DEFAULT_BOTS = ("dependabot", "renovate", "github-actions")
@@ -159,3 +163,116 @@ def read_credits(
         )
         found.update(parse_credits(batch, data))
     return found, calls
+
+
+CACHE_NAME = "barycenter-credits.json"
+
+
+def cache_file(root: Path) -> Path:
+    """Beside the notes cache, in the git directory: per repository, never committed."""
+    from release.history import git_dir
+
+    return git_dir(root) / CACHE_NAME
+
+
+def read_cache(path: Path, repository: str) -> dict[str, Credit]:
+    import json
+
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("repository") != repository:
+        return {}
+    found = {}
+    for sha, (pull, login, co_logins, identities) in document.get("credits", {}).items():
+        found[sha] = Credit(pull, login, tuple(co_logins), tuple(map(tuple, identities)))
+    return found
+
+
+def write_cache(path: Path, repository: str, credits: Mapping[str, Credit]) -> None:
+    import contextlib
+    import json
+
+    from release.dist import write_atomically
+
+    document = {
+        "repository": repository,
+        "credits": {
+            sha: [c.pull_request, c.login, list(c.co_logins), [list(i) for i in c.identities]]
+            for sha, c in credits.items()
+        },
+    }
+    # A read-only .git keeps nothing: the next run asks GitHub again.
+    with contextlib.suppress(OSError):
+        write_atomically(path, json.dumps(document).encode())
+
+
+def earlier_emails(root: Path, previous_tag: str | None) -> set[str]:
+    """Every author and co-author email of the commits before the range (none before the
+    first release)."""
+    if previous_tag is None:
+        return set()
+    from release.history import git
+
+    log = git(root, "log", "--format=%ae%n%b%x00", previous_tag).decode(errors="replace")
+    emails = set()
+    for record in log.split("\0"):
+        first, _, body = record.strip().partition("\n")
+        if first:
+            emails.add(first.strip().lower())
+        emails.update(person.email.lower() for person in co_authors(body))
+    return emails
+
+
+def oldest_first(root: Path, notes: Notes, shas: set[str]) -> list[str]:
+    """The notes' commits in the order they were made (the notes group them by kind)."""
+    from release.history import git
+
+    revisions = [notes.tag or "HEAD"] + ([f"^{notes.previous_tag}"] if notes.previous_tag else [])
+    listed = git(root, "rev-list", "--reverse", *revisions).decode().split()
+    return [sha for sha in listed if sha in shas]
+
+
+def people_for(
+    root: Path, notes: Notes, config: ReleaseConfig, place: str, say: Callable[[str], None]
+) -> People | None:
+    """Who made the notes' changes, from GitHub, for `place`; None (the notes as they are
+    offline) without a token, where the configuration says no, or when GitHub cannot answer
+    within the budget: said in one line, never failing the release."""
+    from release.github import token_from_environment
+
+    if place not in config.credit_people_in or not config.github_repository:
+        return None
+    token = token_from_environment()
+    if not token:
+        return None
+    from release.errors import ReleaseError
+    from release.github import GitHubClient, RetryPolicy
+    from release.notes import People
+
+    shas = [commit.sha for commits in notes.groups.values() for commit in commits]
+    path = cache_file(root)
+    known = read_cache(path, config.github_repository)
+    needed = -(-sum(1 for sha in shas if sha not in known) // BATCH)
+    if needed > config.credit_calls:
+        say(
+            f"notes: {len(shas)} changes need {needed} GitHub calls, past credit-calls = "
+            f"{config.credit_calls}: the notes name no logins"
+        )
+        return None
+    # A network that does not reach GitHub is told after two tries, not five: the notes
+    # do not wait for logins; a rate limit is still waited out within github-max-wait.
+    retry = RetryPolicy(attempts=2, first_pause=0.5, max_wait=float(config.github_max_wait))
+    try:
+        with GitHubClient(
+            config.github_repository, config.github_api_url, token, say, retry
+        ) as client:
+            credits, _ = read_credits(client, shas, known)
+    except ReleaseError as error:
+        say(f"notes: GitHub did not say who made the changes ({error}): the notes name no logins")
+        return None
+    write_cache(path, config.github_repository, credits)
+    emails = earlier_emails(root, notes.previous_tag)
+    range_shas = oldest_first(root, notes, set(shas))
+    return People(credits, new_contributors(range_shas, emails, credits, config.bots), config.bots)

@@ -297,6 +297,12 @@ def notes_for(root: Path, version_text: str = "", config: ReleaseConfig | None =
     return notes
 
 
+def print_to_stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
 def render(root: Path, version_text: str = "", output_format: str = "md") -> str:
     root = toplevel(root)
     bare = committed_file(root, "pyproject.toml") if is_bare(root) else None
@@ -305,7 +311,10 @@ def render(root: Path, version_text: str = "", output_format: str = "md") -> str
     if output_format == "json":
         return as_json(notes, config.source_url) + "\n"
     if output_format == "md":
-        return markdown(notes, config.source_url)
+        from release.credits import people_for
+
+        people = people_for(root, notes, config, "notes", say=print_to_stderr)
+        return markdown(notes, config.source_url, people)
     raise ReleaseError(f"unknown format '{output_format}'", "use --format md or --format json")
 
 

@@ -155,3 +155,68 @@ def test_notes_credit_people_as_github_s_generated_notes_do(world: Any) -> None:
     for number, sha in enumerate(shas):
         credited = credited.replace(sha, f"<commit {number}>").replace(sha[:7], f"<{number}>")
     assert credited == GOLDEN.read_text()
+
+
+def notes_config(work: Path, api_url: str, **extra: Any) -> Any:
+    from release.config import ReleaseConfig
+
+    return ReleaseConfig(
+        root=work,
+        source_url="https://github.com/barycenter-oidc/barycenter",
+        github_repository=REPOSITORY,
+        github_api_url=api_url,
+        **extra,
+    )
+
+
+def test_people_are_asked_once_then_read_from_the_cache(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from release.credits import cache_file, people_for
+    from release.notes import notes_for
+
+    standin, _, _, _, work = world
+    git(work, "tag", "v1.1.0")
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+    config = notes_config(work, standin.api_url, credit_people_in=("notes",))
+    notes = notes_for(work, "1.1.0", config)
+    said: list[str] = []
+    people = people_for(work, notes, config, "notes", said.append)
+    assert people is not None and said == []
+    assert people.new_contributors == [("bob", 1), ("carol", 2)]
+    assert standin.counts["graphql"] == 1 and cache_file(work).exists()
+    again = people_for(work, notes, config, "notes", said.append)
+    assert again is not None and again.by_sha == people.by_sha
+    assert standin.counts["graphql"] == 1  # the rerun made no call
+    # Not asked where the configuration says no, nor without a token.
+    assert (
+        people_for(work, notes, notes_config(work, standin.api_url), "notes", said.append) is None
+    )
+    monkeypatch.delenv("GITHUB_TOKEN")
+    assert people_for(work, notes, config, "notes", said.append) is None
+    assert said == []
+
+
+def test_past_the_budget_or_without_an_answer_the_notes_name_nobody_in_one_line(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from release.credits import people_for
+    from release.notes import notes_for
+
+    standin, _, _, _, work = world
+    git(work, "tag", "v1.1.0")
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+    said: list[str] = []
+    config = notes_config(work, standin.api_url, credit_people_in=("notes",), credit_calls=0)
+    notes = notes_for(work, "1.1.0", config)
+    assert people_for(work, notes, config, "notes", said.append) is None
+    assert said == [
+        "notes: 3 changes need 1 GitHub calls, past credit-calls = 0: the notes name no logins"
+    ]
+    said.clear()
+    standin.server_error("graphql", call=None, status=502)
+    config = notes_config(work, standin.api_url, credit_people_in=("notes",))
+    assert people_for(work, notes, config, "notes", said.append) is None
+    assert said[-1].startswith("notes: GitHub did not say who made the changes (GitHub failed")
+    assert said[-1].endswith(": the notes name no logins")
+    assert "t0ken" not in "\n".join(said)
