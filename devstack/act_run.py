@@ -71,6 +71,7 @@ class ActRun:
     workspace: Path
     tag: str
     state: Path
+    repository: str
 
     @property
     def artifacts(self) -> Path:
@@ -117,10 +118,12 @@ class ActRun:
             ACT_ARTIFACT_LOG=str(self.transfers),
             BARYCENTER_ARTIFACT_ACTIONS=str(ARTIFACT_SCRIPT),
             BARYCENTER_ACT_HOST_VENV=sys.prefix,
+            # GitHub sets it, act 0.2.89 does not; the provenance names the run by it.
+            GITHUB_WORKFLOW_REF=f"{self.repository}/{WORKFLOW}@refs/tags/{self.tag}",
         )
         return env
 
-    def prepare(self, repository: str) -> None:
+    def prepare(self) -> None:
         """A new run: no artifacts of an earlier one (a re-run of one job keeps them)."""
         for stale in (self.artifacts, self.transfers):
             if stale.is_dir():
@@ -128,13 +131,13 @@ class ActRun:
             elif stale.exists():
                 stale.unlink()
         self.artifacts.mkdir(parents=True)
-        owner, _, name = repository.partition("/")
+        owner, _, name = self.repository.partition("/")
         self.event.write_text(
             json.dumps(
                 {
                     "ref": f"refs/tags/{self.tag}",
                     "repository": {
-                        "full_name": repository,
+                        "full_name": self.repository,
                         "name": name,
                         "owner": {"login": owner},
                     },
@@ -191,7 +194,7 @@ def run_act(
                 matched = JOB_LINE.match(line)
                 if not matched:
                     continue
-                name, text = matched[1], matched[2]
+                name, text = matched[1].strip(), matched[2]
                 now = time.monotonic() - started
                 timing = outcome.jobs.setdefault(name, JobTiming(name, now, now))
                 timing.ended = now
@@ -235,6 +238,25 @@ def job_list(run: ActRun) -> list[tuple[str, str, str]]:
             cells = re.split(r"\s{2,}", line.strip())
             rows.append((cells[0], cells[1], cells[2]))
     return rows
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def step_output(log: Path, job: str, step: str) -> list[str]:
+    """What step `step` of the job whose name starts with `job` printed, as act logged it."""
+    lines: list[str] = []
+    inside = False
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        matched = JOB_LINE.match(ANSI.sub("", line))
+        if not matched or not matched[1].strip().startswith(job):
+            continue
+        text = matched[2]
+        if text.strip().startswith("⭐ Run "):
+            inside = text.strip() == f"⭐ Run Main {step}"
+        elif inside and text.startswith("  | "):
+            lines.append(text[4:])
+    return lines
 
 
 def summary(run: ActRun, outcome: ActOutcome, listed: Sequence[tuple[str, str, str]]) -> list[str]:

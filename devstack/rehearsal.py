@@ -454,11 +454,11 @@ def runner_workspace(sandbox: Sandbox, tag: str) -> Path:
 
 def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> None:
     """release.yml, as written, run by act for the pushed tag on the stack; verify must pass."""
-    from devstack.act_run import ActRun, job_list, run_act, summary
+    from devstack.act_run import ActRun, job_list, run_act, step_output, summary
 
     tag = f"v{version}"
-    run = ActRun(runner_workspace(sandbox, tag), tag, sandbox.root / "act")
-    run.prepare(REPOSITORY)
+    run = ActRun(runner_workspace(sandbox, tag), tag, sandbox.root / "act", REPOSITORY)
+    run.prepare()
     listed = job_list(run)
     log = run.state / "act.log"
     log.write_text("")
@@ -466,6 +466,9 @@ def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> 
     outcome = run_act(run, log)
     for line in summary(run, outcome, listed):
         say(f"rehearsal: {line}")
+    say("rehearsal: the verify job's report:")
+    for line in step_output(log, "Verify", "Verify"):
+        say(f"rehearsal:   {line}")
     failed = [t.name for t in outcome.jobs.values() if t.result != "succeeded"]
     verified = any(
         t.result == "succeeded" for t in outcome.jobs.values() if t.name.startswith("Verify")
