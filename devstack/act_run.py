@@ -178,6 +178,8 @@ def run_act(
             run.argv(job),
             cwd=run.workspace,
             env=run.environment(),
+            # act asks for a secret missing from its environment: no one is there to answer.
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -219,6 +221,7 @@ def job_list(run: ActRun) -> list[tuple[str, str, str]]:
         [*run.argv(), "-l"],
         cwd=run.workspace,
         env=run.environment(),
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         check=False,
