@@ -51,7 +51,7 @@ def test_an_action_without_a_local_stand_in_is_refused_naming_the_folder_to_add(
     assert "release.yml uses docker/metadata-action, which has no local action" in str(
         refused.value
     )
-    assert f"add {ACTIONS / 'metadata-action'}/action.yml" in refused.value.fix
+    assert f"add {ACTIONS / 'metadata-action'}/action.yml" in str(refused.value.fix)
 
 
 def test_act_gets_secrets_by_name_only_and_every_uses_mapped(

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from devstack.artifact_actions import Artifact, ArtifactError, download, subjects, upload
 from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
@@ -52,7 +53,6 @@ from release.steps.build import (
 )
 from release.steps.github import checksum_problems, expected_assets
 from release.version import parse_version, tag_name
-from devstack.artifact_actions import Artifact, ArtifactError, download, subjects, upload
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_YML = ROOT / ".github" / "workflows" / "release.yml"
