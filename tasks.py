@@ -54,7 +54,8 @@ def documented_task(
         "yes": "take the version the commits make without asking (CI, scripts)",
         "dry_run": "print the whole plan, every git and docker action in order; change nothing",
         "rehearsal": "release a clone of the checkout in a sandbox, for real, on the local stack "
-        "(registry, GitHub stand-in, ephemeral cosign key); VERSION defaults to the next one",
+        "(registry, GitHub stand-in, ephemeral cosign key): up to the tag push, then release.yml "
+        "run by act; VERSION defaults to the next one",
         "ci": "stop after the tag push and follow the tag-triggered workflow run (Actions API)",
     },
 )

@@ -167,21 +167,24 @@ OVERRIDES = "BARYCENTER_RELEASE_CONFIG"
 
 
 def overrides() -> dict[str, Any]:
-    """Keys from the TOML file $BARYCENTER_RELEASE_CONFIG names, over pyproject.toml's: how a
+    """Keys from the TOML files $BARYCENTER_RELEASE_CONFIG names, over pyproject.toml's: how a
     rehearsal points the release at the local stack, or CI picks its cache kind, without a
-    commit."""
-    name = os.environ.get(OVERRIDES)
-    if not name:
-        return {}
-    try:
-        document = tomllib.loads(Path(name).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ReleaseError(
-            f"${OVERRIDES} names {name}, which cannot be read as TOML ({error})",
-            f"fix the file, or unset {OVERRIDES}",
-        ) from None
-    table = document.get("tool", {}).get("barycenter", {}).get("release", document)
-    return dict(table) if isinstance(table, dict) else {}
+    commit. Several files are separated by os.pathsep (`:`), the later winning key by key: the
+    release workflow puts its own file first, so a runner's (the rehearsal's) has the last word."""
+    names = [name for name in os.environ.get(OVERRIDES, "").split(os.pathsep) if name]
+    merged: dict[str, Any] = {}
+    for name in names:
+        try:
+            document = tomllib.loads(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ReleaseError(
+                f"${OVERRIDES} names {name}, which cannot be read as TOML ({error})",
+                f"fix the file, or take it out of {OVERRIDES}",
+            ) from None
+        table = document.get("tool", {}).get("barycenter", {}).get("release", document)
+        if isinstance(table, dict):
+            merged.update(table)
+    return merged
 
 
 def load_config(

@@ -1,4 +1,4 @@
-"""The act stand-ins for upload-artifact and download-artifact (tests/act_actions/), run by act
+"""The act stand-ins for upload-artifact and download-artifact (devstack/act_actions/), run by act
 itself on the host (STACK.md §10): a matrix of jobs uploads, a later job downloads, as
 release.yml does, and sees the real actions' layout. Their semantics, one by one, are
 tests/test_artifact_actions.py's; this shows act runs them, job to job."""
@@ -17,7 +17,7 @@ from tests.test_workflows import PINNED, RELEASE, load
 
 ROOT = Path(__file__).resolve().parent.parent
 ACT = Path(sys.executable).parent / "act"
-STAND_INS = ROOT / "tests" / "act_actions"
+STAND_INS = ROOT / "devstack" / "act_actions"
 
 
 def pinned(action: str) -> str:
@@ -131,7 +131,7 @@ def act(tmp_path: Path, workflow: str) -> subprocess.CompletedProcess[str]:
             "--env",
             f"ACT_ARTIFACT_STORE={store}",
             "--env",
-            f"BARYCENTER_ARTIFACT_ACTIONS={ROOT / 'tests' / 'artifact_actions.py'}",
+            f"BARYCENTER_ARTIFACT_ACTIONS={ROOT / 'devstack' / 'artifact_actions.py'}",
         ],
         cwd=repo,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The artifact actions' path semantics that tests/artifact_actions.py implements, each on real
+"""The artifact actions' path semantics that devstack/artifact_actions.py implements, each on real
 files: what is uploaded under which name, where a download puts it, what attest digests."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.artifact_actions import Artifact, ArtifactError, download, subjects, upload
+from devstack.artifact_actions import Artifact, ArtifactError, download, subjects, upload
 
 
 def files(root: Path, *names: str) -> None:

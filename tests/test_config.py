@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,34 @@ def test_bad_configuration_is_refused_with_the_fix(
 def test_a_missing_pyproject_names_where_to_run(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match="run from the repository's top level"):
         load_config(tmp_path)
+
+
+def test_overrides_files_are_layered_in_order_the_later_winning_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write_pyproject(tmp_path, 'image = "ghcr.io/o/barycenter"\ncache = "local"')
+    workflow, runner = tmp_path / "workflow.toml", tmp_path / "runner.toml"
+    workflow.write_text('cache = "gha"\nregistry-timeout = 30\n')
+    runner.write_text('cache = "local"\nimage = "127.0.0.1:5000/barycenter"\n')
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", f"{workflow}{os.pathsep}{runner}")
+    config = load_config(repo)
+    assert (config.cache, config.image, config.registry_timeout) == (
+        "local",
+        "127.0.0.1:5000/barycenter",
+        30,
+    )
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", str(workflow))
+    assert load_config(repo).cache == "gha"
+
+
+def test_an_unreadable_overrides_file_among_several_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write_pyproject(tmp_path, "")
+    good = tmp_path / "good.toml"
+    good.write_text('cache = "gha"\n')
+    missing = tmp_path / "missing.toml"
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", f"{good}{os.pathsep}{missing}")
+    with pytest.raises(ReleaseError) as refused:
+        load_config(repo)
+    assert f"names {missing}, which cannot be read as TOML" in str(refused.value)

@@ -237,7 +237,8 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
     "the cache kind is set by editing pyproject.toml": (
         replace(
             """printf 'cache = "gha"\\n' > "$RUNNER_TEMP/release-overrides.toml"
-          echo "BARYCENTER_RELEASE_CONFIG=$RUNNER_TEMP/release-overrides.toml" >> "$GITHUB_ENV"
+          echo "BARYCENTER_RELEASE_CONFIG=$RUNNER_TEMP/release-overrides.toml"""
+            """${BARYCENTER_RELEASE_CONFIG:+:$BARYCENTER_RELEASE_CONFIG}" >> "$GITHUB_ENV"
 """,
             """sed -i 's/^cache = "local"$/cache = "gha"/' pyproject.toml
           grep -qx 'cache = "gha"' pyproject.toml

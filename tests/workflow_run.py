@@ -5,7 +5,7 @@ Each job (each matrix row) gets a workspace, a clone of this checkout when it ch
 RUNNER_TEMP outside it; the jobs run in `needs` order. Its steps are taken as follows:
 
 - `actions/upload-artifact`, `actions/download-artifact`, the `subject-path` of
-  `actions/attest-build-provenance`: the actions' own path semantics (tests/artifact_actions.py),
+  `actions/attest-build-provenance`: the actions' own path semantics (devstack/artifact_actions.py),
   against one artifact store for the run. The bundle attest writes is a file in RUNNER_TEMP,
   named by its `bundle-path` output. Other actions (checkout, setup-python, buildx, logins)
   leave no file in the workspace.
@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from devstack.artifact_actions import Artifact, ArtifactError, download, subjects, upload
 from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
@@ -52,7 +53,6 @@ from release.steps.build import (
 )
 from release.steps.github import checksum_problems, expected_assets
 from release.version import parse_version, tag_name
-from tests.artifact_actions import Artifact, ArtifactError, download, subjects, upload
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_YML = ROOT / ".github" / "workflows" / "release.yml"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -118,8 +120,24 @@ def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal)
     assert (
         "a feature committed after the first rehearsal" in rehearsal.github_release(new_tag)["body"]
     )
-    # The rehearsal exits 0 only when every check of verify passed; its report is printed.
-    assert f"release {new_tag}: post-release checklist" in third.stdout
+    # The tag's release.yml ran under act, every job of act's list green, verify last; the
+    # rehearsal exits 0 only when every check of verify passed; its report is printed.
+    ran = [line.split() for line in lines if re.match(r"rehearsal:   [0-5] ", line)]
+    assert [(row[1], row[2], row[-1]) for row in ran] == [
+        ("0", "version", "succeeded"),
+        ("1", "build", "succeeded"),
+        ("1", "build", "succeeded"),
+        ("2", "publish", "succeeded"),
+        ("3", "attest", "succeeded"),
+        ("4", "github", "succeeded"),
+        ("5", "verify", "succeeded"),
+    ]
+    # The verify job's report, reprinted: its title centred over the table.
+    assert [
+        line
+        for line in lines
+        if line.startswith("rehearsal:  ") and f"release {new_tag}: post-release checklist" in line
+    ]
     assert "FAILED" not in third.stdout
     git(rehearsal.checkout, "checkout", "-q", "--", "README.md")
 
@@ -143,3 +161,69 @@ def test_a_rewritten_checkout_is_refused_and_fresh_starts_over(rehearsal: Rehear
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     origin = rehearsal.sandbox / "origin.git"
     git(origin, "merge-base", "--is-ancestor", rewritten, "main")
+
+
+def test_act_killed_in_the_publish_job_then_that_job_rerun_alone_converges(
+    rehearsal: Rehearsal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a cancelled runner, then "Re-run failed jobs": the rehearsal is interrupted while
+    act runs release.yml's publish job; `act -j publish` alone (act reruns the jobs it needs,
+    which find their work done) publishes; the next rehearsal finishes that release, verify
+    green."""
+    from devstack.act_run import ActRun, run_act
+
+    feature = rehearsal.commit("feat: released through a killed publish job", "KILLED.md")
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "release", "--rehearsal"]
+    # Unbuffered: each act line reaches this test as act prints it.
+    env = {
+        **os.environ,
+        "BARYCENTER_REHEARSAL_DIR": str(rehearsal.sandbox),
+        "PYTHONUNBUFFERED": "1",
+    }
+    seen: list[str] = []
+    with subprocess.Popen(
+        [*argv, "--repo", str(rehearsal.checkout)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    ) as interrupted:
+        assert interrupted.stdout is not None
+        for line in interrupted.stdout:
+            seen.append(line)
+            if "Publish the multi-arch index" in line and "Run Main Publish" in line:
+                # Ctrl-C as a runner's cancel: the rehearsal kills act and its jobs.
+                interrupted.send_signal(signal.SIGINT)
+                break
+        rest = interrupted.communicate(timeout=120)[0]
+    assert interrupted.returncode != 0, "".join(seen) + rest
+    origin = rehearsal.sandbox / "origin.git"
+    tag = git(origin, "describe", "--tags", "--abbrev=0", "main")
+    git(origin, "merge-base", "--is-ancestor", feature, tag)
+    assert (rehearsal.sandbox / "release-in-progress").read_text().strip() == tag[1:]
+    assert not [line for line in seen if "Job succeeded" in line and "Publish" in line]
+
+    secrets = rehearsal.sandbox / "secrets"
+    monkeypatch.setenv("GITHUB_TOKEN", (secrets / "github-token").read_text().strip())
+    monkeypatch.setenv(
+        "BARYCENTER_REHEARSAL_COSIGN_PASSWORD", (secrets / "cosign-password").read_text().strip()
+    )
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", str(rehearsal.sandbox / "overrides.toml"))
+    run = ActRun(rehearsal.sandbox / "runner", tag, rehearsal.sandbox / "act", REPOSITORY)
+    run.prepare()
+    rerun = run_act(run, rehearsal.sandbox / "act" / "rerun.log", job="publish", say=lambda _: None)
+    results = {name: timing.result for name, timing in rerun.jobs.items()}
+    assert rerun.returncode == 0, (rehearsal.sandbox / "act" / "rerun.log").read_text()[-4000:]
+    assert results == {
+        "The tag is a release version": "succeeded",
+        "Build linux/amd64-1": "succeeded",
+        "Build linux/arm64-2": "succeeded",
+        "Publish the multi-arch index": "succeeded",
+    }
+
+    finished = rehearsal.run()
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert git(origin, "describe", "--tags", "--abbrev=0", "main") == tag
+    assert "rehearsal:   5     verify    Verify the published release" in finished.stdout
+    assert "FAILED" not in finished.stdout
+    assert not (rehearsal.sandbox / "release-in-progress").exists()

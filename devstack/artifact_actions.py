@@ -286,7 +286,7 @@ def subjects(subject_path: str, cwd: Path) -> list[Path]:
     return found
 
 
-# The act stand-ins (tests/act_actions/*/action.yml) run this file as a script: the artifacts
+# The act stand-ins (devstack/act_actions/*/action.yml) run this file as a script: the artifacts
 # of a run are folders `<ACT_ARTIFACT_STORE>/<name>/`, holding each file at its stored path.
 
 
@@ -312,6 +312,16 @@ def set_output(name: str, value: str) -> None:
         outputs.write(f"{name}={value}\n")
 
 
+def log_transfer(direction: str, name: str, relative: str, size: int) -> None:
+    """One line per file moved, in $ACT_ARTIFACT_LOG when the run keeps one (the rehearsal
+    prints it): job, upload or download, artifact, file, bytes."""
+    log = os.environ.get("ACT_ARTIFACT_LOG")
+    if log:
+        with Path(log).open("a", encoding="utf-8") as lines:
+            job = os.environ.get("GITHUB_JOB", "?")
+            lines.write(f"{job}\t{direction}\t{name}\t{relative}\t{size}\n")
+
+
 def upload_command(store: Path, workspace: Path) -> None:
     name = action_input("name", "artifact")
     if (store / name).exists():
@@ -334,6 +344,7 @@ def upload_command(store: Path, workspace: Path) -> None:
         (store / name / relative).parent.mkdir(parents=True, exist_ok=True)
         (store / name / relative).write_bytes(data)
         print(f"  {relative} ({len(data)} bytes)")
+        log_transfer("upload", name, relative, len(data))
     print(f"Artifact {name} has been uploaded ({done.artifact.size} bytes)")
     set_output("artifact-id", name)
 
@@ -351,6 +362,9 @@ def download_command(store: Path, workspace: Path) -> None:
         print(f"::warning::{path} is in {' and '.join(names)}: the last one's is kept")
     for path in sorted(done.written):
         print(f"  {path} ({path.stat().st_size} bytes)")
+        root = workspace.resolve()
+        relative = path.relative_to(root) if path.is_relative_to(root) else path
+        log_transfer("download", done.written[path][-1], str(relative), path.stat().st_size)
     print(f"Total of {len(done.artifacts)} artifact(s) downloaded: {', '.join(done.artifacts)}")
     target = workspace / action_input("path") if action_input("path") else workspace
     set_output("download-path", str(target.resolve()))
