@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.act_events import ActLog
 from release.errors import ReleaseError
 
 ACTIONS = Path(__file__).resolve().parent / "act_actions"
@@ -167,15 +168,18 @@ def run_act(
     job: str = "",
     say: Callable[[str], None] = print,
     on_line: Callable[[str, str], None] | None = None,
+    on_event: Callable[[str], None] | None = None,
 ) -> ActOutcome:
     """act, its lines passed to `say` and appended to `log` as they come, each job's time
-    taken from its first and last line. `on_line(job, text)` sees each job line; an exception
-    there (a test's kill, Ctrl-C) kills act and its job processes together."""
+    taken from its first and last line. `on_line(job, text)` sees each job line and
+    `on_event(json)` each of act's JSON events; an exception there (a test's kill, Ctrl-C)
+    kills act and its job processes together."""
     started = time.monotonic()
     outcome = ActOutcome(returncode=-1)
     with (
         subprocess.Popen(
-            run.argv(job),
+            # --json: each line an event (devstack.act_events), shown as act's own text line.
+            [*run.argv(job), "--json"],
             cwd=run.workspace,
             env=run.environment(),
             # act asks for a secret missing from its environment: no one is there to answer.
@@ -190,9 +194,11 @@ def run_act(
     ):
         try:
             for raw in act.stdout or ():
-                line = raw.rstrip("\n")
-                kept.write(raw)
+                line = ActLog.text(raw)
+                kept.write(line + "\n")
                 say(line)
+                if on_event:
+                    on_event(raw)
                 matched = JOB_LINE.match(line)
                 if not matched:
                     continue

@@ -1610,9 +1610,12 @@ def main() -> int:
         help="also serve a TLS front (for the GitHub CLI), its certificate made and kept here",
     )
     parser.add_argument("--tls-port", type=int, default=0)
+    parser.add_argument(
+        "--origin", type=Path, help="the bare repository pull requests are merged into"
+    )
     arguments = parser.parse_args()
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
-    standin = GitHubStandIn(arguments.repository, token).start(arguments.port)
+    standin = GitHubStandIn(arguments.repository, token, arguments.origin).start(arguments.port)
     print(f"github-api-url = {standin.api_url}", flush=True)
     if arguments.tls_dir is not None:
         from devstack.tls import self_signed

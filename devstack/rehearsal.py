@@ -20,10 +20,14 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack import lifecycle, services
 from devstack.paths import StackPaths
 from release.errors import ReleaseError
+
+if TYPE_CHECKING:
+    from devstack.gh_cli import GhTarget
 
 STANDIN_PORT = 5003
 # The checkout commit the sandbox last took in, kept in the sandbox's origin.
@@ -265,19 +269,29 @@ def take_in_checkout(
     return count
 
 
-def standin_port(sandbox: Sandbox, paths: StackPaths) -> int:
-    """The stack's sandbox serves on 5003, as the README says; another sandbox (a test's) on a
-    free port of its own, kept in the sandbox so every rerun finds its stand-in again."""
-    recorded = sandbox.root / "standin-port"
+def standin_port(sandbox: Sandbox, paths: StackPaths, name: str = "standin-port") -> int:
+    """The stack's sandbox serves on 5003 (its TLS front for gh on 5004), as the README says;
+    another sandbox (a test's) on free ports of its own, kept in the sandbox so every rerun
+    finds its stand-in again."""
+    recorded = sandbox.root / name
     if recorded.exists():
         return int(recorded.read_text())
-    port = STANDIN_PORT
+    port = STANDIN_PORT if name == "standin-port" else STANDIN_PORT + 1
     if sandbox.root != paths.root / "rehearsal":
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
     recorded.write_text(f"{port}\n")
     return port
+
+
+def tls_answers(port: int) -> bool:
+    """Something listens on the TLS front's port (gh's requests go there)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def standin_answers(port: int) -> bool:
@@ -300,8 +314,9 @@ def standin_fix(last_line: str) -> str | None:
     return None
 
 
-def ensure_standin(sandbox: Sandbox, port: int, token: str, checkout: Path) -> str:
-    """The sandbox's GitHub stand-in, a service of its own: its releases outlive one run."""
+def ensure_standin(sandbox: Sandbox, port: int, token: str, checkout: Path, tls_port: int) -> str:
+    """The sandbox's GitHub stand-in, a service of its own: its releases outlive one run. It
+    also serves a TLS front on `tls_port` for gh, and merges pull requests into the origin."""
     os.environ["GITHUB_TOKEN"] = token
     os.environ.pop("GH_TOKEN", None)
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -317,12 +332,21 @@ def ensure_standin(sandbox: Sandbox, port: int, token: str, checkout: Path) -> s
             str(port),
             "--repository",
             REPOSITORY,
+            "--tls-dir",
+            str(sandbox.root / "tls"),
+            "--tls-port",
+            str(tls_port),
+            "--origin",
+            str(sandbox.origin),
         ],
-        ready=lambda: standin_answers(port),
+        ready=lambda: standin_answers(port) and tls_answers(tls_port),
         fix=standin_fix,
     )
     for directory in (sandbox.services.run, sandbox.services.logs):
         directory.mkdir(parents=True, exist_ok=True)
+    pidfile = sandbox.services.pidfile("github-standin")
+    if services.read_pid(pidfile) is not None and not tls_answers(tls_port):
+        stop_standin(sandbox)  # one started before it had a TLS front: serve both now
     services.start(service, sandbox.services, timeout=120)
     return f"http://127.0.0.1:{port}/api/v3"
 
@@ -363,7 +387,9 @@ def prepare_rehearsal(
     port = standin_port(sandbox, paths)
     # Before stand-ins lived in their sandbox, one ran as a stack service on 5003.
     services.stop("github-standin", paths.pidfile("github-standin"))
-    api_url = ensure_standin(sandbox, port, token, Path(__file__).resolve().parent.parent)
+    tls_port = standin_port(sandbox, paths, "standin-tls-port")
+    checkout_root = Path(__file__).resolve().parent.parent
+    api_url = ensure_standin(sandbox, port, token, checkout_root, tls_port)
     image = image_of(sandbox)
     sandbox.overrides.write_text(
         f'image = "{image}"\n'
@@ -390,14 +416,32 @@ def image_of(sandbox: Sandbox) -> str:
     return f"{IMAGE}-{secret(sandbox, 'sandbox-id')[:8]}"
 
 
+def gh_target(sandbox: Sandbox) -> GhTarget:
+    """Where the GitHub CLI finds the sandbox's stand-in (its TLS front)."""
+    from devstack.gh_cli import GhTarget
+
+    port = int((sandbox.root / "standin-tls-port").read_text())
+    certificate = sandbox.root / "tls" / "standin-tls.pem"
+    return GhTarget(f"127.0.0.1:{port}", REPOSITORY, certificate, sandbox.root / "gh-config")
+
+
 def where(sandbox: Sandbox, tag: str, api_url: str) -> list[str]:
-    return [
+    found = [
         f"sandbox:  {sandbox.work} (origin {sandbox.origin})",
         f"images:   {image_of(sandbox)}:{tag}",
         f"release:  {api_url}/repos/{REPOSITORY}/releases (the GitHub stand-in)",
         f"again:    BARYCENTER_RELEASE_CONFIG={sandbox.overrides} invoke release.status "
         f"--version {tag.removeprefix('v')} --repo {sandbox.work}",
     ]
+    if not (sandbox.root / "standin-tls-port").exists():
+        return found
+    target = gh_target(sandbox)
+    environment = target.write_environment(sandbox.root / "gh.env", secret(sandbox, "github-token"))
+    recorded = sandbox.root / "act" / "run-id"
+    run_id = int(recorded.read_text()) if recorded.exists() else None
+    found.append("with the GitHub CLI (the environment file holds the stand-in's token):")
+    found += [f"  {line}" for line in target.lines(environment, tag, run_id)]
+    return found
 
 
 def empty_fix(sandbox: Sandbox, version: str) -> None:
@@ -453,7 +497,9 @@ def runner_workspace(sandbox: Sandbox, tag: str) -> Path:
 
 
 def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> None:
-    """release.yml, as written, run by act for the pushed tag on the stack; verify must pass."""
+    """release.yml, as written, run by act for the pushed tag on the stack; verify must pass.
+    The stand-in is told of the run job by job, as GitHub's runners tell Actions, so gh and
+    `invoke release --ci` see it."""
     from devstack.act_run import ActRun, job_list, run_act, step_output, summary
 
     tag = f"v{version}"
@@ -463,7 +509,9 @@ def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> 
     log = run.state / "act.log"
     log.write_text("")
     say(f"rehearsal: act runs release.yml in {run.workspace} for {tag} (log {log})")
-    outcome = run_act(run, log)
+    reporter = RunReporter(sandbox, git(run.workspace, "rev-parse", "HEAD"), tag, say)
+    outcome = run_act(run, log, on_event=reporter.event)
+    reporter.finish("success" if outcome.returncode == 0 else "failure")
     for line in summary(run, outcome, listed):
         say(f"rehearsal: {line}")
     say("rehearsal: the verify job's report:")
@@ -478,6 +526,47 @@ def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> 
             f"release.yml under act did not finish green ({', '.join(failed) or 'no verify job'})",
             f"read {log}; rerun invoke release --rehearsal (it converges)",
         )
+
+
+class RunReporter:
+    """The act run, reported to the sandbox's stand-in (devstack.act_events). A report that
+    fails is said once and then dropped: the release does not depend on it."""
+
+    def __init__(self, sandbox: Sandbox, commit: str, tag: str, say: Callable[[str], None]):
+        from devstack.act_events import ActLog, RunnerReports
+
+        port = int((sandbox.root / "standin-port").read_text())
+        self.reports = RunnerReports(f"http://127.0.0.1:{port}", secret(sandbox, "github-token"))
+        self.log = ActLog("release")
+        self.say = say
+        self.run_id: int | None = None
+        try:
+            self.run_id = self.reports.start("release.yml", "release", commit, tag)
+        except OSError as error:
+            self.drop(error)
+        else:
+            (sandbox.root / "act" / "run-id").write_text(f"{self.run_id}\n")
+
+    def drop(self, error: OSError) -> None:
+        self.say(f"rehearsal: the stand-in was not told of the run ({error}); gh will not see it")
+        self.run_id = None
+
+    def event(self, line: str) -> None:
+        if self.run_id is None:
+            return
+        for update in self.log.updates(line):
+            try:
+                self.reports.job(self.run_id, update)
+            except OSError as error:
+                self.drop(error)
+                return
+
+    def finish(self, conclusion: str) -> None:
+        if self.run_id is not None:
+            try:
+                self.reports.finish(self.run_id, conclusion)
+            except OSError as error:
+                self.drop(error)
 
 
 def rehearse_hotfix(checkout: Path, version: str, fresh: bool) -> None:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,10 @@ def test_gh_run_watch_follows_an_act_run_to_its_end(
         )
     )
     watcher.start()
+    # act starts once gh has seen the run (its start-up is slow on a loaded machine).
+    deadline = time.monotonic() + 60
+    while not standin.calls_to("actions/get-workflow-run") and time.monotonic() < deadline:
+        time.sleep(0.05)
     act = act_run(tmp_path, fail)
     assert act.stdout is not None
     report_jobs(act.stdout, ActLog("release"), reports, run_id, lambda line: None)
@@ -86,7 +91,7 @@ def test_gh_run_watch_follows_an_act_run_to_its_end(
     [done] = watched
     assert done.returncode == (0 if conclusion == "success" else 1), done.stdout + done.stderr
     # gh saw the run going, then its end: the last refresh heads with the run's conclusion.
-    assert "* The tag is a release version" in done.stdout, done.stdout
+    assert "* v1.0.0 release · " in done.stdout, done.stdout
     last = done.stdout.rsplit(" release · ", 1)[0].rsplit("\n", 1)[-1]
     assert last == ("✓ v1.0.0" if conclusion == "success" else "X v1.0.0"), done.stdout
     viewed = gh(gh_target, standin, "run", "view", str(run_id), "--json", "jobs,conclusion")

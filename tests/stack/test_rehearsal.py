@@ -81,6 +81,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     try:
         first = rehearsal.run()
         assert first.returncode == 0, first.stdout + first.stderr
+        (rehearsal.base / "first.out").write_text(first.stdout)
         yield rehearsal
     finally:
         stop_standin(Sandbox(rehearsal.sandbox))
@@ -140,6 +141,39 @@ def test_each_rehearsal_releases_the_checkout_as_it_is_now(rehearsal: Rehearsal)
     ]
     assert "FAILED" not in third.stdout
     git(rehearsal.checkout, "checkout", "-q", "--", "README.md")
+
+
+def test_the_gh_lines_it_prints_show_the_rehearsed_release_and_its_workflow_run(
+    rehearsal: Rehearsal,
+) -> None:
+    """The GitHub CLI's commands, pasted as printed, against the stand-in's TLS front: the
+    release, its assets (checked against their SHA256SUMS), and act's run of release.yml."""
+    lines = (rehearsal.base / "first.out").read_text().splitlines()
+    start = lines.index(
+        "rehearsal: with the GitHub CLI (the environment file holds the stand-in's token):"
+    )
+    pasted = [line.removeprefix("rehearsal:   ") for line in lines[start + 1 :]]
+    pasted = [line for line in pasted if not line.startswith("rehearsal:")]
+    assert pasted[0].startswith("set -a; . ") and pasted[-1].startswith("gh run watch ")
+    token = (rehearsal.sandbox / "secrets" / "github-token").read_text().strip()
+    assert token not in "\n".join(lines)
+    gh_bin = str(Path(sys.executable).parent)
+    shell = subprocess.run(
+        ["bash", "-e", "-c", "\n".join([*pasted, "gh run list --workflow=release --json "
+                                          "status,conclusion,headBranch"])],
+        cwd=rehearsal.base, capture_output=True, text=True, timeout=300,
+        env={"PATH": f"{gh_bin}:/usr/bin:/bin", "HOME": str(rehearsal.base), "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    [tag] = [line.split()[3] for line in pasted if line.startswith("gh release view ")]
+    assert f"title:\t{tag}" in shell.stdout
+    assets = rehearsal.base / f"{tag}-assets"
+    checked = subprocess.run(
+        ["sha256sum", "--check", "SHA256SUMS"], cwd=assets, capture_output=True, text=True
+    )
+    assert checked.returncode == 0 and checked.stdout.count(": OK") == 2, checked.stdout
+    runs = json.loads(shell.stdout[shell.stdout.rindex("[{") :])
+    assert {"status": "completed", "conclusion": "success", "headBranch": tag} in runs
 
 
 def test_a_rewritten_checkout_is_refused_and_fresh_starts_over(rehearsal: Rehearsal) -> None:
