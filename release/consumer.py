@@ -239,10 +239,9 @@ def pull_findings(plan: Plan, platforms: Mapping[str, str]) -> list[Finding]:
 
 def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
     """GitHub's latest release is X exactly when the tag policy gives X `latest`."""
-    from release.plan import current_image_tags
     from release.verify import Finding
 
-    gets_latest = "latest" in current_image_tags(plan)
+    gets_latest = plan.makes_latest
     latest = client.latest_release()
     found = "no release" if latest is None else latest.tag_name
     is_this = latest is not None and latest.tag_name == plan.tag

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from release.errors import InterruptionError, PreflightError, ReleaseError, interrupted_status
-from release.plan import Plan
+from release.plan import Plan, read_facts, with_image_tags_of
 from release.steps import Say, State, Status, Step
 
 
@@ -71,7 +71,19 @@ def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
         if problems:
             raise PreflightError(problems)
         for step in steps:
+            if step.reads_image_tags:
+                plan = recheck_image_tags(plan, say)
             converge(plan, step, say)
+
+
+def recheck_image_tags(plan: Plan, say: Say) -> Plan:
+    """The image tags decided again over the tags as they are now: a release of a higher
+    version by another clone since planning takes `latest` (and the floating tags) from X.
+    Said in one line when it changes the plan, so the run shows what it acts on."""
+    replanned, moved = with_image_tags_of(plan, read_facts(plan.repo, plan.remote))
+    if moved:
+        say(f"  re-planned: {moved}")
+    return replanned
 
 
 def rehearse(plan: Plan, steps: Sequence[Step], say: Say) -> None:

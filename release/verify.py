@@ -15,7 +15,7 @@ from python_on_whales.exceptions import DockerException
 from release import cosign, registry
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
-from release.plan import Plan, current_image_tags, tagged_commit
+from release.plan import Plan, tagged_commit
 from release.steps.build import ExtractBinaries, WriteChecksums
 from release.steps.publish import child_digests, index_platforms
 
@@ -102,7 +102,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     policy does not give X do not."""
     findings = []
     children = child_digests(index)
-    policy = current_image_tags(plan)
+    policy = plan.image_tags
     for tag in policy:
         current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         ok = current is not None and child_digests(current) == children

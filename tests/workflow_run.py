@@ -40,7 +40,7 @@ import yaml
 from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
-from release.plan import Plan, published_image_tags
+from release.plan import Plan, published_image_tags, rollback_successors
 from release.steps import State
 from release.steps.attest import bundle_name
 from release.steps.build import (
@@ -95,6 +95,7 @@ def plan_in(workspace: Path, platforms: tuple[str, ...] = ()) -> Plan:
         version=version,
         tag=tag_name(version),
         previous=None,
+        previous_commit=None,
         today=date(2026, 12, 3),
         epoch=1_700_000_000,
         revision=None,
@@ -109,6 +110,7 @@ def plan_in(workspace: Path, platforms: tuple[str, ...] = ()) -> Plan:
         image=config.image,
         platforms=platforms or config.platforms,
         image_tags=published_image_tags(version, set(), True),
+        rollback_successors=rollback_successors(version, set(), True),
         dry_run=False,
         sign=False,
     )

@@ -57,6 +57,10 @@ class Step:
     # Its state reads the tag vX, trusting it to be X's release: the runner refuses a stray vX
     # (the plan's `stray_tag`) before any step of a slice holding such a step acts.
     trusts_tag: ClassVar[bool] = False
+    # It moves or reads the image tags the plan gives X (publish, the GitHub release's
+    # make_latest, the checklist): the runner decides them again over the remote as it stands
+    # when the step starts, and says so when they moved (another clone released meanwhile).
+    reads_image_tags: ClassVar[bool] = False
 
     def check(self, plan: Plan) -> list[str]:
         return []

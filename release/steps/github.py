@@ -34,8 +34,7 @@ from typing import TYPE_CHECKING
 from release import registry
 from release.dist import CHECKSUMS, file_sha256, read_checksums
 from release.errors import ReleaseError
-from release.notes import markdown, notes_for
-from release.plan import current_image_tags
+from release.notes import from_range, groups_of, markdown
 from release.steps import Say, Status, Step
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ def size_of(path: Path) -> str:
 
 
 def make_latest(plan: Plan) -> MakeLatest:
-    return "true" if "latest" in current_image_tags(plan) else "false"
+    return "true" if plan.makes_latest else "false"
 
 
 def is_prerelease(plan: Plan) -> bool:
@@ -102,7 +101,11 @@ def listed_checksums(body: str) -> dict[str, str]:
 
 
 def release_body(plan: Plan, digest: str) -> str:
-    notes = markdown(notes_for(plan.root, str(plan.version), plan.config), plan.config.source_url)
+    from release.plan import notes_range, tagged_commit
+
+    tip = tagged_commit(plan) or plan.tag
+    found = from_range(notes_range(plan, tip), groups_of(plan.config))
+    notes = markdown(found, plan.config.source_url)
     sums = "\n".join(checksum_lines(plan))
     return (
         f"{notes.rstrip()}\n\n"
@@ -187,6 +190,7 @@ def choose(releases: list[Release]) -> tuple[Release | None, list[Release]]:
 
 class PublishGitHubRelease(Step):
     name = "github"
+    reads_image_tags = True
     trusts_tag = True
     title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from release import registry
 from release.errors import ReleaseError
-from release.plan import Plan, current_image_tags
+from release.plan import Plan
 from release.steps import Say, Status, Step
 
 
@@ -78,7 +78,7 @@ def planned_children(plan: Plan, sources: list[str]) -> set[str]:
 def stale_tags(plan: Plan, children: set[str]) -> list[str]:
     hint = registry.login_hint(plan.config)
     stale = []
-    for tag in current_image_tags(plan):
+    for tag in plan.image_tags:
         current = registry.manifest(
             f"{plan.image}:{tag}", hint, timeout=plan.config.registry_timeout
         )
@@ -92,6 +92,7 @@ class PublishIndex(Step):
     trusts_tag = True
     title = "publish the multi-arch index under the tags the policy gives"
     uses_registry = True
+    reads_image_tags = True
 
     def state(self, plan: Plan) -> Status:
         problems, sources = source_problems(plan)
@@ -100,7 +101,7 @@ class PublishIndex(Step):
         stale = stale_tags(plan, planned_children(plan, sources))
         if stale:
             return Status.todo("to tag: " + ", ".join(stale))
-        return Status.done(", ".join(f"{plan.image}:{t}" for t in current_image_tags(plan)))
+        return Status.done(", ".join(f"{plan.image}:{t}" for t in plan.image_tags))
 
     def check(self, plan: Plan) -> list[str]:
         if "build" in plan.stages:

@@ -5,18 +5,15 @@ from __future__ import annotations
 from release import changelog
 from release.errors import ReleaseError
 from release.git import GitError
-from release.history import release_range
 from release.notes import from_range, groups_of, markdown
-from release.plan import Plan
+from release.plan import Plan, notes_range
 from release.release_commit import decoded, is_release_commit, planned_files
 from release.steps import Say, State, Status, Step, checks
 
 
 def tag_message(plan: Plan, commit: str) -> str:
     """The tag's message: a title, then the release notes of the commits it releases."""
-    found = release_range(plan.root, plan.version, target=commit)
-    notes = from_range(found, groups_of(plan.config))
-    notes.tag = plan.tag
+    notes = from_range(notes_range(plan, commit), groups_of(plan.config))
     return f"Barycenter {plan.tag}\n\n{markdown(notes, plan.config.source_url)}"
 
 

@@ -12,6 +12,7 @@ from release.steps import Say, Status, Step
 class VerifyRelease(Step):
     name = "verify"
     trusts_tag = True
+    reads_image_tags = True
     title = "check the post-release checklist"
     uses_registry = True
 

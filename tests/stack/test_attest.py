@@ -112,6 +112,7 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
         version=version,
         tag=TAG,
         previous=None,
+        previous_commit=None,
         today=date.today(),
         epoch=int(time.time()),
         revision=git(root, "rev-parse", "HEAD"),
@@ -126,6 +127,7 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
         image=image,
         platforms=config.platforms,
         image_tags=(TAG,),
+        rollback_successors=(),
         dry_run=False,
         sign=False,
     )
