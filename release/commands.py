@@ -179,7 +179,7 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
     rows = []
     for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):
         try:
-            status = step.state(plan)
+            status = step.glance(plan)
         except ReleaseError as error:
             status = Status(State.TODO, f"cannot tell: {error}")
         rows.append((step.name, step.title, status))

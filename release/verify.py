@@ -327,7 +327,9 @@ def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
     return [Finding("develop", contains, detail)]
 
 
-def verify(plan: Plan) -> list[Finding]:
+def verify(plan: Plan, pull_and_run: bool = True) -> list[Finding]:
+    """The checklist. Without `pull_and_run` (release.status), every check that reads the
+    registry, GitHub, dist/ and git, but no image is pulled or run."""
     commit = tagged_commit(plan)
     findings = [Finding("tag", commit is not None, f"{plan.tag} on {commit or 'nothing'}")]
     findings += tag_origin_check(plan, commit)
@@ -335,7 +337,8 @@ def verify(plan: Plan) -> list[Finding]:
     findings += found
     if index is not None:
         findings += tag_checks(plan, index)
-        findings += run_checks(plan, commit)
+        if pull_and_run:
+            findings += run_checks(plan, commit)
         findings += provenance_checks(plan, index, commit)
     archives = ExtractBinaries().state(plan)
     if archives.state.value == "done":
@@ -346,7 +349,7 @@ def verify(plan: Plan) -> list[Finding]:
     findings += github_check(plan, None if index is None else str(index["digest"]))
     from release.consumer import consumer_checks
 
-    findings += consumer_checks(plan, index)
+    findings += consumer_checks(plan, index, pull_and_run)
     findings += develop_check(plan, commit)
     return findings
 

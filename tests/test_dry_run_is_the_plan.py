@@ -55,7 +55,7 @@ def assert_dry_run_is_what_ran(
     assert project.state() == before
     performed = run_slice(project, stages, real)
 
-    assert step_lines(planned) == step_lines(performed), "\n".join(planned + ["---"] + performed)
+    assert step_lines(planned) == step_lines(performed), "\n".join([*planned, "---", *performed])
     acted = [line for line in step_lines(performed) if line.startswith("- ")]
     assert acted == finished(performed)
     after = step_lines(run_slice(project, stages, dry))
