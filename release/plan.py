@@ -36,7 +36,7 @@ class Plan:
     repo: GitRepo = field(repr=False, compare=False)
     config: ReleaseConfig
     flow: Flow
-    # The step names this run executes: a check may rely on an earlier step of the run.
+    # The step names this run executes (a hotfix's start and finish plan its base apart).
     stages: frozenset[str]
     version: semver.Version
     tag: str

@@ -16,7 +16,7 @@ import pytest
 
 from release.config import load_config
 from release.dist import write_checksums
-from release.steps.attest import bundle_name
+from release.provenance import bundle_name
 from release.steps.build import build_log, extract_log, metadata_path
 from tests.workflow_run import (
     RELEASE_YML,

@@ -41,8 +41,8 @@ from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
 from release.plan import Plan, published_image_tags, rollback_successors
+from release.provenance import bundle_name
 from release.steps import State
-from release.steps.attest import bundle_name
 from release.steps.build import (
     WriteChecksums,
     build_log,

@@ -35,7 +35,7 @@ from release import registry
 from release.dist import CHECKSUMS, file_sha256, read_checksums
 from release.errors import ReleaseError
 from release.notes import from_range, groups_of, markdown
-from release.steps import Say, Status, Step
+from release.steps import CHECKSUMS_FILE, INDEX, Need, Say, Status, Step
 
 if TYPE_CHECKING:
     from release.github import GitHubClient, MakeLatest, Release, ReleaseAsset, RetryPolicy
@@ -235,19 +235,21 @@ class PublishGitHubRelease(Step):
                 f"github-repository '{repository}' is not owner/name: "
                 "set it in [tool.barycenter.release]"
             )
-        if "checksums" not in plan.stages:
-            problems += checksum_problems(plan)
-        if "publish" in plan.stages:
-            return problems  # the index is published earlier in this very run
+        return problems
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(CHECKSUMS_FILE, checksum_problems), Need(INDEX, self.index_problems))
+
+    def index_problems(self, plan: Plan) -> list[str]:
         try:
             if self.index_digest(plan) is None:
-                problems.append(
+                return [
                     f"{plan.image}:{plan.tag} is not in the registry, and the release body "
                     f"names its digest: run invoke release.publish --version {plan.version}"
-                )
+                ]
         except ReleaseError as error:
-            problems.append(str(error))
-        return problems
+            return [str(error)]
+        return []
 
     def state(self, plan: Plan) -> Status:
         with self.client(plan) as client:

@@ -15,7 +15,7 @@ from release.plan import Plan
 from release.steps import Say, Status, Step
 
 if TYPE_CHECKING:
-    from release.verify import Finding
+    from release.checklist import Finding
 
 
 class VerifyRelease(Step):
@@ -31,14 +31,14 @@ class VerifyRelease(Step):
     def checklist(self, plan: Plan) -> list[Finding]:
         """The whole checklist, once for this plan (the same object: a re-planned or new run
         checks again)."""
-        from release.verify import verify
+        from release.checklist import verify
 
         if self.checked is None or self.checked[0] is not plan:
             self.checked = (plan, verify(plan))
         return self.checked[1]
 
     def state(self, plan: Plan) -> Status:
-        from release.verify import failures
+        from release.checklist import failures
 
         wrong = failures(self.checklist(plan))
         if wrong:
@@ -46,7 +46,7 @@ class VerifyRelease(Step):
         return Status.done("every check passes")
 
     def glance(self, plan: Plan) -> Status:
-        from release.verify import failures, verify
+        from release.checklist import failures, verify
 
         wrong = failures(verify(plan, pull_and_run=False))
         if wrong:
@@ -60,7 +60,7 @@ class VerifyRelease(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        from release.verify import failures
+        from release.checklist import failures
 
         wrong = failures(self.checklist(plan))
         if wrong:

@@ -20,7 +20,7 @@ from release.steps.build import ExtractBinaries, WriteChecksums
 from release.steps.publish import child_digests, index_platforms
 
 if TYPE_CHECKING:
-    from release.steps.attest import Published
+    from release.provenance import Published
 
 REMINDERS = (
     "update the deployment configurations that pin a Barycenter version",
@@ -128,7 +128,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
 def provenance_checks(plan: Plan, index: dict[str, object], commit: str | None) -> list[Finding]:
     """The provenance verifies from every digest a consumer may hold (the index and each
     platform's manifest), names them all and the archives, and names the tagged commit."""
-    from release.steps.attest import keyless, public_key_path, published_of
+    from release.provenance import keyless, public_key_path, published_of
 
     if keyless(plan):
         return [Finding("provenance", True, "keyless in GitHub Actions: gh attestation verify")]
@@ -156,7 +156,7 @@ def provenance_checks(plan: Plan, index: dict[str, object], commit: str | None) 
 def digest_provenance_check(plan: Plan, image: Published, what: str, commit: str | None) -> Finding:
     """What `cosign verify-attestation IMAGE@DIGEST` gives a consumer holding this digest."""
     from release.attestation import statement_of
-    from release.steps.attest import expected_subjects, statement_on
+    from release.provenance import expected_subjects, statement_on
 
     check = "provenance" if what == "index" else f"provenance {what}"
     digest = image.digests()[what]
@@ -185,7 +185,7 @@ def attestation_mismatch(plan: Plan, image: Published, what: str) -> str:
     """Why no attached attestation of IMAGE@DIGEST is this release's: another key's, or
     another subject's (what `cosign verify-attestation` refuses, said as a consumer sees it)."""
     from release.attestation import statement_of, subject_digests
-    from release.steps.attest import expected_subjects, public_key_path
+    from release.provenance import expected_subjects, public_key_path
 
     digest = image.digests()[what]
     held = "the index" if what == "index" else f"the {what} image"
