@@ -242,11 +242,9 @@ def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
 
 def asset_checks(plan: Plan, assets: list[ReleaseAsset]) -> list[Finding]:
     """Each of dist/'s files for the release against its asset: the bytes users download."""
-    from release.steps.github import expected_assets
-
     findings = []
     on_github = {asset.name: asset for asset in assets}
-    for name, path in expected_assets(plan).items():
+    for name, path in plan.assets.items():
         asset = on_github.get(name)
         if asset is None:
             findings.append(Finding(f"asset {name}", False, "missing on GitHub"))

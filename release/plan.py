@@ -18,6 +18,7 @@ import semver
 
 from release.bump import rules_of
 from release.config import ReleaseConfig, load_config
+from release.dist import release_assets
 from release.errors import ReleaseError
 from release.git import GitRepo, RemoteState
 from release.history import Range, Release, previous_release, read_commits
@@ -119,6 +120,11 @@ class Plan:
     @property
     def archives(self) -> tuple[str, ...]:
         return tuple(self.archive(p) for p in self.config.platforms)
+
+    @property
+    def assets(self) -> dict[str, Path]:
+        """The GitHub release's assets, name -> file in dist/vX/ (dist.release_assets)."""
+        return {name: self.dist / name for name in release_assets(self.tag, self.archives)}
 
     def platform_image(self, platform: str) -> str:
         """The per-platform reference the index is assembled from."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from release import cosign, registry
 from release.attestation import platform_subject, statement_of, subject_digests
-from release.dist import file_sha256
+from release.dist import file_sha256, provenance_bundle
 from release.oci import platform_of
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ KEYLESS = (
 
 
 def bundle_name(tag: str) -> str:
-    return f"barycenter-{tag}.provenance.sigstore.json"
+    return provenance_bundle(tag)
 
 
 def key_path(plan: Plan) -> Path:

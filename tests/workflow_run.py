@@ -194,7 +194,7 @@ def github_task(job: Job, options: dict[str, str]) -> None:
     plan = plan_in(job.workspace)
     for problem in checksum_problems(plan):
         job.fail(f"release.github: {problem.replace(str(job.workspace) + '/', '')}")
-    if bundle_name(plan.tag) not in expected_assets(plan):
+    if not expected_assets(plan)[bundle_name(plan.tag)].is_file():
         found = sorted(rel(p, job) for p in job.workspace.rglob(bundle_name(plan.tag)))
         job.fail(
             f"release.github: no {bundle_name(plan.tag)} in {rel(plan.dist, job)} "

@@ -47,6 +47,7 @@ PLATFORM_IMAGES = "the platform images"
 ARCHIVES = "the archives"
 CHECKSUMS_FILE = "SHA256SUMS"
 INDEX = "the published index"
+PROVENANCE = "the provenance bundle"
 
 
 @dataclass(frozen=True)

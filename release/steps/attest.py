@@ -47,7 +47,7 @@ from release.provenance import (
     public_key_path,
     published,
 )
-from release.steps import ARCHIVES, INDEX, TAG, Need, Say, Status, Step
+from release.steps import ARCHIVES, INDEX, PROVENANCE, TAG, Need, Say, Status, Step
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -88,6 +88,7 @@ class AttestProvenance(Step):
     name = "attest"
     trusts_tag = True
     title = "Sign the build provenance: attached to the image, a bundle in dist/"
+    makes = frozenset({PROVENANCE})
 
     def check(self, plan: Plan) -> list[str]:
         if keyless(plan):

@@ -5,12 +5,8 @@
    with the most assets is kept and the other drafts deleted. A published one is never deleted.
 2. None: create it as a draft. Name: the tag. Body: the release notes and the image's pull line
    with the index digest. `prerelease` from SemVer.
-3. Assets. The expected set, read from dist/:
-   - the plan's per-platform archives and SHA256SUMS;
-   - every other file named `barycenter-{tag}.…` (a whole-release bundle, e.g.
-     `barycenter-v1.2.0.provenance.sigstore.json`) or `barycenter-{tag}-linux-…` (a per-archive
-     file, e.g. `barycenter-v1.2.0-linux-amd64.tar.gz.sigstore.json`). The dot or `-linux-`
-     after the tag keeps v1.2.0 from taking v1.2.0-rc.1's files.
+3. Assets. The plan's exact list (dist.release_assets), read from dist/vX/: the per-platform
+   archives, SHA256SUMS and the provenance bundle `barycenter-{tag}.provenance.sigstore.json`.
    An asset already there, uploaded, with the same size and digest is kept (GitHub's `digest`;
    an Enterprise Server that gives none is matched by size). A partial (state `open`) or
    different one is deleted and uploaded again; one outside the expected set is deleted.
@@ -32,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import registry
-from release.dist import CHECKSUMS, file_sha256, read_checksums
+from release.dist import CHECKSUMS, file_sha256, provenance_bundle, read_checksums
 from release.errors import ReleaseError
 from release.notes import from_range, groups_of, markdown
-from release.steps import CHECKSUMS_FILE, INDEX, Need, Say, Status, Step
+from release.steps import CHECKSUMS_FILE, INDEX, PROVENANCE, Need, Say, Status, Step
 
 if TYPE_CHECKING:
     from release.github import GitHubClient, MakeLatest, Release, ReleaseAsset, RetryPolicy
@@ -55,12 +51,8 @@ def registry_index_digest(plan: Plan) -> str | None:
 
 
 def expected_assets(plan: Plan) -> dict[str, Path]:
-    """Asset name -> file in dist/, by the rule in the module's docstring."""
-    names = {*plan.archives, CHECKSUMS}
-    own = re.compile(rf"barycenter-{re.escape(plan.tag)}(\.|-linux-).+")
-    if plan.dist.is_dir():
-        names |= {p.name for p in plan.dist.iterdir() if p.is_file() and own.fullmatch(p.name)}
-    return {name: plan.dist / name for name in sorted(names)}
+    """Asset name -> file in dist/: the plan's list."""
+    return plan.assets
 
 
 def size_of(path: Path) -> str:
@@ -116,6 +108,17 @@ def release_body(plan: Plan, digest: str) -> str:
         "## Checksums (sha256)\n\n"
         f"```\n{sums}\n```\n"
     )
+
+
+def bundle_problems(plan: Plan) -> list[str]:
+    """The provenance bundle is an asset: without this run's attest step it must be there."""
+    bundle = plan.dist / provenance_bundle(plan.tag)
+    if bundle.is_file():
+        return []
+    return [
+        f"{bundle} is missing: run invoke release.attest --version {plan.version} (in GitHub "
+        "Actions without the key, the workflow's attest job writes it)"
+    ]
 
 
 def checksum_problems(plan: Plan) -> list[str]:
@@ -238,7 +241,11 @@ class PublishGitHubRelease(Step):
         return problems
 
     def needs(self) -> tuple[Need, ...]:
-        return (Need(CHECKSUMS_FILE, checksum_problems), Need(INDEX, self.index_problems))
+        return (
+            Need(CHECKSUMS_FILE, checksum_problems),
+            Need(INDEX, self.index_problems),
+            Need(PROVENANCE, bundle_problems),
+        )
 
     def index_problems(self, plan: Plan) -> list[str]:
         try:

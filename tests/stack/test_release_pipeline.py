@@ -92,3 +92,20 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -
 
 def test_the_sandbox_is_outside_this_checkout(sandbox: ReleaseSandbox) -> None:
     assert not Path(sandbox.work).resolve().is_relative_to(Path(__file__).resolve().parents[2])
+
+
+def test_status_reads_state_without_pulling_or_running_images(sandbox: ReleaseSandbox) -> None:
+    """release.status reads every step's state in at most 2 s (median of three runs): its
+    verify row glances at the checklist without pulling or running images."""
+    import statistics
+    import time
+
+    timings = []
+    for _ in range(3):
+        started = time.monotonic()
+        status = sandbox.invoke("release.status", "--version", VERSION, "--format", "json")
+        timings.append(time.monotonic() - started)
+        assert status.returncode == 0, status.stdout + status.stderr
+    assert sandbox.states(VERSION)["verify"] == "done"
+    print(f"release.status: {', '.join(f'{t:.2f}' for t in timings)} s")
+    assert statistics.median(timings) <= 2.0, timings
