@@ -256,9 +256,7 @@ def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
     return Finding("consumer: latest release", is_this == gets_latest, detail)
 
 
-def consumer_checks(
-    plan: Plan, index: Mapping[str, object] | None, pull: bool = True
-) -> list[Finding]:
+def consumer_checks(plan: Plan, index: Mapping[str, object] | None) -> list[Finding]:
     """The release as a consumer takes it: downloads, the README's commands, latest."""
     from release.github import token_from_environment
     from release.provenance import published_of
@@ -286,6 +284,5 @@ def consumer_checks(
         if index is not None:
             image = published_of(index)
             findings += provenance_commands(plan, downloaded, image.digests())
-            if pull:
-                findings += pull_findings(plan, image.platforms)
+            findings += pull_findings(plan, image.platforms)
     return findings

@@ -48,10 +48,13 @@ class VerifyRelease(Step):
     def glance(self, plan: Plan) -> Status:
         from release.checklist import failures, verify
 
-        wrong = failures(verify(plan, pull_and_run=False))
+        wrong = failures(verify(plan, thorough=False))
         if wrong:
             return Status.todo("; ".join(wrong))
-        return Status.done("every check but the image runs passes (those: invoke release.verify)")
+        return Status.done(
+            "every check read without pulling, running or verifying passes "
+            "(the rest: invoke release.verify)"
+        )
 
     def describe(self, plan: Plan) -> list[str]:
         return [
