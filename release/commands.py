@@ -179,7 +179,7 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
     rows = []
     for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):
         try:
-            status = step.state(plan)
+            status = step.glance(plan)
         except ReleaseError as error:
             status = Status(State.TODO, f"cannot tell: {error}")
         rows.append((step.name, step.title, status))
@@ -242,9 +242,9 @@ def rollback(repo: Path, options: ReleaseOptions, force: bool) -> None:
 
 def verify(repo: Path, version: str, output_format: str, image: str) -> None:
     """The post-release checklist: a table (or JSON) of findings; exit 1 naming each failure."""
+    from release.checklist import REMINDERS, failures
+    from release.checklist import verify as checklist
     from release.plan import make_plan
-    from release.verify import REMINDERS, failures
-    from release.verify import verify as checklist
 
     check_format(output_format)
     plan = make_plan(repo, ReleaseOptions(version=version, image=image), frozenset())

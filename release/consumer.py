@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 from release.errors import ReleaseError
 
 if TYPE_CHECKING:
+    from release.checklist import Finding
     from release.github import GitHubClient, ReleaseAsset
     from release.plan import Plan
-    from release.verify import Finding
 
 # The consumer's commands, word for word as the README shows them; {image}, {digest}, {tag} and
 # {archive} are the README's example values there.
@@ -86,7 +86,7 @@ class Downloaded:
 def download_assets(
     client: GitHubClient, assets: list[ReleaseAsset], folder: Path
 ) -> tuple[Downloaded, list[Finding]]:
-    from release.verify import Finding
+    from release.checklist import Finding
 
     findings, names = [], []
     for asset in assets:
@@ -120,7 +120,7 @@ def parse_sums(text: str) -> dict[str, str]:
 
 def checksum_findings(plan: Plan, downloaded: Downloaded) -> list[Finding]:
     """What `sha256sum --check SHA256SUMS` says on the downloaded assets."""
-    from release.verify import Finding
+    from release.checklist import Finding
 
     sums = downloaded.folder / "SHA256SUMS"
     if not sums.is_file():
@@ -171,9 +171,9 @@ def provenance_commands(
 ) -> list[Finding]:
     """The README's cosign commands, on the downloaded bundle and archives and on every digest."""
     from release import cosign
+    from release.checklist import Finding
+    from release.provenance import bundle_name, keyless, public_key_path
     from release.registry import is_loopback, registry_host
-    from release.steps.attest import bundle_name, keyless, public_key_path
-    from release.verify import Finding
 
     if keyless(plan):
         return []
@@ -222,7 +222,7 @@ def pull_findings(plan: Plan, platforms: Mapping[str, str]) -> list[Finding]:
     from python_on_whales import docker
     from python_on_whales.exceptions import DockerException
 
-    from release.verify import Finding
+    from release.checklist import Finding
 
     findings = []
     for platform, digest in platforms.items():
@@ -239,10 +239,9 @@ def pull_findings(plan: Plan, platforms: Mapping[str, str]) -> list[Finding]:
 
 def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
     """GitHub's latest release is X exactly when the tag policy gives X `latest`."""
-    from release.plan import current_image_tags
-    from release.verify import Finding
+    from release.checklist import Finding
 
-    gets_latest = "latest" in current_image_tags(plan)
+    gets_latest = plan.makes_latest
     latest = client.latest_release()
     found = "no release" if latest is None else latest.tag_name
     is_this = latest is not None and latest.tag_name == plan.tag
@@ -260,7 +259,7 @@ def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
 def consumer_checks(plan: Plan, index: Mapping[str, object] | None) -> list[Finding]:
     """The release as a consumer takes it: downloads, the README's commands, latest."""
     from release.github import token_from_environment
-    from release.steps.attest import published_of
+    from release.provenance import published_of
     from release.steps.github import PublishGitHubRelease
 
     if token_from_environment() is None:
@@ -278,7 +277,7 @@ def consumer_checks(plan: Plan, index: Mapping[str, object] | None) -> list[Find
                 )
                 findings.append(latest_finding(plan, client))
         except ReleaseError as error:
-            from release.verify import Finding
+            from release.checklist import Finding
 
             return [*findings, Finding("consumer: GitHub", False, str(error))]
         findings += checksum_findings(plan, downloaded)

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import errno
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from release.errors import ReleaseError
 
 CHECKSUMS = "SHA256SUMS"
+
+
+def provenance_bundle(tag: str) -> str:
+    """The Sigstore bundle of the release's provenance: the attest step (or, keyless, the
+    workflow's attest-build-provenance) writes it into dist/vX/."""
+    return f"barycenter-{tag}.provenance.sigstore.json"
+
+
+def release_assets(tag: str, archives: Iterable[str]) -> tuple[str, ...]:
+    """The GitHub release's assets, exactly: every platform's archive, SHA256SUMS and the
+    provenance bundle; nothing else in dist/vX/ (logs, notes) is uploaded."""
+    return tuple(sorted({*archives, CHECKSUMS, provenance_bundle(tag)}))
 
 
 def file_sha256(path: Path) -> str:

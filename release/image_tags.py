@@ -2,7 +2,11 @@
 
 `vX` always. `latest` only for a stable X that is the highest stable release of all (a hotfix
 of an older line published after a newer release must not move it; pre-releases never do).
-Floating `X.Y` and `X` only when X is the highest stable release of that line.
+Floating `X.Y` and `X` only when X is the highest stable release of that line. On rollback,
+each floating tag X held goes back to the highest other stable release of its scope.
+
+The one home of these decisions: plan.py applies them to the facts it reads, and the steps
+(publish, github's make_latest, rollback, the checklist) read the results from the Plan.
 """
 
 from __future__ import annotations
@@ -31,3 +35,19 @@ def image_tags(
         if version == max(v for v in stable if v.major == version.major):
             tags.append(f"{version.major}")
     return tags
+
+
+def successors(
+    version: semver.Version, others: Iterable[semver.Version], floating: Iterable[str]
+) -> dict[str, semver.Version | None]:
+    """Rollback: who holds each floating tag X held (latest, X.Y or X) once X is gone, among
+    the other releases: the highest stable release of the tag's scope, or nobody."""
+    stable = [v for v in others if is_stable(v) and v != version]
+    found: dict[str, semver.Version | None] = {}
+    for tag in floating:
+        scope = stable
+        if tag != "latest":
+            parts = [int(p) for p in tag.split(".")]
+            scope = [v for v in stable if [v.major, v.minor][: len(parts)] == parts]
+        found[tag] = max(scope, default=None)
+    return found

@@ -10,6 +10,7 @@ from release.rollback import DeleteGitHubRelease, RevertGit, RollBackImages
 from release.steps import Step
 from release.steps.attest import AttestProvenance
 from release.steps.build import BuildImages, ExtractBinaries, WriteChecksums
+from release.steps.check_release import VerifyRelease
 from release.steps.develop import MergeBackIntoDevelop, PushDevelop
 from release.steps.github import PublishGitHubRelease
 from release.steps.hotfix import (
@@ -21,7 +22,6 @@ from release.steps.hotfix import (
 from release.steps.prepare import Prepare
 from release.steps.publish import PublishIndex
 from release.steps.tag import Push, Tag
-from release.steps.verify import VerifyRelease
 
 PIPELINE: tuple[Step, ...] = (
     StartHotfix(),  # hotfix: hotfix/X from the latest release of X's line

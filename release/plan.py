@@ -9,7 +9,7 @@ before our push, the tag once it exists), never from our own partial work.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
@@ -18,10 +18,11 @@ import semver
 
 from release.bump import rules_of
 from release.config import ReleaseConfig, load_config
+from release.dist import release_assets
 from release.errors import ReleaseError
 from release.git import GitRepo, RemoteState
-from release.history import previous_release
-from release.image_tags import image_tags
+from release.history import Range, Release, previous_release, read_commits
+from release.image_tags import image_tags, successors
 from release.images import arch_of
 from release.options import HotfixOptions as HotfixOptions
 from release.options import ReleaseOptions as ReleaseOptions
@@ -36,11 +37,15 @@ class Plan:
     repo: GitRepo = field(repr=False, compare=False)
     config: ReleaseConfig
     flow: Flow
-    # The step names this run executes: a check may rely on an earlier step of the run.
+    # The step names this run executes (a hotfix's start and finish plan its base apart).
     stages: frozenset[str]
     version: semver.Version
     tag: str
+    # The release X's notes and CHANGELOG section count from (history.previous_release over
+    # the releases below the range's tip), and its tag's commit: the range is
+    # previous_commit..tip, decided here once for prepare, tag and github alike.
     previous: semver.Version | None
+    previous_commit: str | None
     today: date
     # The release commit's time: the tag's commit time once it exists, else this plan's time,
     # which the release commit is made with. SOURCE_DATE_EPOCH and the `created` label.
@@ -59,7 +64,12 @@ class Plan:
     develop_branch: str | None
     image: str
     platforms: tuple[str, ...]
+    # vX, and latest / X.Y / X where image_tags.image_tags gives them, over the releases
+    # known when planning. A step that moves or reads them re-plans them visibly first
+    # (runner.recheck_image_tags): another clone may have released a higher version since.
     image_tags: tuple[str, ...]
+    # Rollback: each floating tag X holds -> the release tag it goes back to (None: removed).
+    rollback_successors: tuple[tuple[str, str | None], ...]
     dry_run: bool
     sign: bool
     allow_empty: bool = False
@@ -72,6 +82,11 @@ class Plan:
     # When vX is X's release: its release commit and the unreleased commits that followed it,
     # for "already done".
     released: str = ""
+
+    @property
+    def makes_latest(self) -> bool:
+        """X gets the `latest` image tag, and so becomes GitHub's latest release."""
+        return "latest" in self.image_tags
 
     @property
     def tag_problems(self) -> list[str]:
@@ -106,6 +121,11 @@ class Plan:
     def archives(self) -> tuple[str, ...]:
         return tuple(self.archive(p) for p in self.config.platforms)
 
+    @property
+    def assets(self) -> dict[str, Path]:
+        """The GitHub release's assets, name -> file in dist/vX/ (dist.release_assets)."""
+        return {name: self.dist / name for name in release_assets(self.tag, self.archives)}
+
     def platform_image(self, platform: str) -> str:
         """The per-platform reference the index is assembled from."""
         return f"{self.image}:{self.tag}-{arch_of(platform)}"
@@ -115,6 +135,23 @@ class Plan:
         if self.hotfix_base is None:
             raise ReleaseError("this plan is not a hotfix's", "plan it with the hotfix flow")
         return tag_name(self.hotfix_base)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What planning reads of the tags and the remote, read once by `read_facts`."""
+
+    local_tags: frozenset[str]
+    remote: RemoteState
+
+    @property
+    def tags(self) -> set[str]:
+        """Every tag, here or on the remote."""
+        return set(self.local_tags) | set(self.remote.tags)
+
+
+def read_facts(repo: GitRepo, remote: str) -> Facts:
+    return Facts(frozenset(repo.tags()), repo.remote_state(remote))
 
 
 def all_tags(repo: GitRepo, remote: RemoteState) -> set[str]:
@@ -153,12 +190,49 @@ def published_image_tags(
     return tuple(image_tags(version, release_versions(tags | {tag_name(version)}), floating))
 
 
-def current_image_tags(plan: Plan) -> tuple[str, ...]:
-    """The tags the policy gives X as the remote stands now, not when the plan was made: a
-    clone releasing a higher version meanwhile takes `latest` (and the floating tags)."""
-    remote = plan.repo.remote_state(plan.remote)
-    tags = all_tags(plan.repo, remote)
-    return published_image_tags(plan.version, tags, plan.config.floating_tags)
+def rollback_successors(
+    version: semver.Version, tags: set[str], floating: bool
+) -> tuple[tuple[str, str | None], ...]:
+    held = published_image_tags(version, tags, floating)
+    others = [v for v in release_versions(tags) if v != version]
+    return tuple(
+        (t, tag_name(v) if v is not None else None)
+        for t, v in successors(version, others, held[1:]).items()
+    )
+
+
+def with_image_tags_of(plan: Plan, facts: Facts) -> tuple[Plan, str | None]:
+    """The plan with its image tags decided again over `facts` (the remote as it stands now),
+    and the line saying what moved, None when nothing did."""
+    tags = facts.tags
+    decided = published_image_tags(plan.version, tags, plan.config.floating_tags)
+    if decided == plan.image_tags:
+        return plan, None
+    newer = sorted((v for v in release_versions(tags) if v > plan.version), reverse=True)
+    why = f" ({tag_name(newer[0])} was released meanwhile)" if newer else ""
+    line = (
+        f"the tags moved since planning{why}: {plan.tag} now gets "
+        f"{', '.join(decided)} (planned: {', '.join(plan.image_tags)})"
+    )
+    replanned = replace(
+        plan,
+        image_tags=decided,
+        rollback_successors=rollback_successors(plan.version, tags, plan.config.floating_tags),
+    )
+    return replanned, line
+
+
+def notes_range(plan: Plan, tip: str) -> Range:
+    """The commits X releases, from the plan's previous release to `tip` (the release commit,
+    the branch it is made on, or the tag)."""
+    previous = (
+        Release(plan.previous, plan.previous_commit, "", tag_name(plan.previous))
+        if plan.previous is not None and plan.previous_commit is not None
+        else None
+    )
+    exclude = [f"^{plan.previous_commit}"] if plan.previous_commit else []
+    this = Release(plan.version, tip, "", plan.tag)
+    return Range(this, previous, read_commits(plan.root, tip, *exclude))
 
 
 def make_plan(
@@ -176,8 +250,9 @@ def make_plan(
             "tag-prefix applies to reading notes and changelogs",
             'remove tag-prefix (or set it to "v") to release with this tool',
         )
-    remote = repo.remote_state(config.remote)
-    tags = all_tags(repo, remote)
+    facts = read_facts(repo, config.remote)
+    remote = facts.remote
+    tags = facts.tags
     tag = tag_name(version)
     revision = tag_commit(repo, remote, tag)
     image = options.image or config.image
@@ -205,6 +280,7 @@ def make_plan(
         "stray_tag": stray,
         "image": image,
         "image_tags": published_image_tags(version, tags, config.floating_tags),
+        "rollback_successors": rollback_successors(version, tags, config.floating_tags),
         "dry_run": options.dry_run,
         "sign": options.sign,
         "develop_branch": develop_branch(repo, remote, config),
@@ -224,9 +300,13 @@ def make_plan(
             released = since_release(
                 repo, version, revision, base, config.release_branch, rules_of(config)
             )
+        previous, previous_commit = previous_of(
+            repo, remote, version, range_tip(repo, revision, base)
+        )
         return Plan(
             flow="release",
-            previous=previous_release(version, [v for v in reachable(repo, base) if v != version]),
+            previous=previous,
+            previous_commit=previous_commit,
             commit_branch=config.release_branch,
             tag_branch=config.release_branch,
             hotfix_base=None,
@@ -251,6 +331,7 @@ def make_plan(
     return Plan(
         flow="hotfix",
         previous=base_version,
+        previous_commit=release_commit_of(repo, remote, base_version),
         commit_branch=branch,
         tag_branch=tag_branch,
         released=released,
@@ -261,6 +342,28 @@ def make_plan(
         keep_branch=options.keep_branch,
         **common,  # type: ignore[arg-type]
     )
+
+
+def range_tip(repo: GitRepo, revision: str | None, base: str) -> str:
+    """Where X's notes range ends when planning: X's tag once it exists here, else the branch
+    the release commit is made on (the release commit adds no tag below X)."""
+    if revision is not None and repo.has_object(revision):
+        return revision
+    return base
+
+
+def previous_of(
+    repo: GitRepo, remote: RemoteState, version: semver.Version, tip: str
+) -> tuple[semver.Version | None, str | None]:
+    """The release X's range starts from, among the releases below `tip`, and its commit."""
+    previous = previous_release(version, [v for v in reachable(repo, tip) if v != version])
+    return previous, release_commit_of(repo, remote, previous)
+
+
+def release_commit_of(
+    repo: GitRepo, remote: RemoteState, version: semver.Version | None
+) -> str | None:
+    return None if version is None else tag_commit(repo, remote, tag_name(version))
 
 
 def develop_branch(repo: GitRepo, remote: RemoteState, config: ReleaseConfig) -> str | None:

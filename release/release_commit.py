@@ -8,9 +8,8 @@ import semver
 from release import cargo, changelog
 from release.errors import ReleaseError
 from release.git import GitError, GitRepo
-from release.history import release_range
 from release.notes import from_range, group_sections, groups_of
-from release.plan import Plan
+from release.plan import Plan, notes_range
 
 RELEASE_FILES = ("Cargo.toml", "Cargo.lock", "CHANGELOG.md")
 
@@ -92,7 +91,7 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
             cargo.bumped_lock(lock_text, crates, str(plan.version)).replace("\n", lock_nl).encode()
         )
     log_text, log_nl = originals["CHANGELOG.md"]
-    found = release_range(plan.root, plan.version, target=base)
+    found = notes_range(plan, base)
     generated = group_sections(from_range(found, groups_of(plan.config)), plan.config.source_url)
     new_log = changelog.finalize(
         log_text,

@@ -10,36 +10,15 @@ from __future__ import annotations
 
 import json
 
-import semver
-
 from release import registry
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
 from release.git import GitError
 from release.oci import ACCEPT, Reference, RegistryClient
-from release.plan import Plan
+from release.plan import Plan, read_facts
 from release.steps import Say, State, Status, Step
 from release.steps.publish import child_digests
-from release.version import is_stable, release_versions, tag_name
-
-
-def other_releases(plan: Plan) -> list[semver.Version]:
-    tags = set(plan.repo.tags()) | set(plan.repo.remote_state(plan.remote).tags)
-    return [v for v in release_versions(tags) if v != plan.version]
-
-
-def successor(plan: Plan, floating: str) -> semver.Version | None:
-    """Who holds `floating` (latest, X.Y or X) once X is gone: the highest stable release of
-    the same scope, or nobody."""
-    stable = [v for v in other_releases(plan) if is_stable(v)]
-    if floating != "latest":
-        parts = [int(p) for p in floating.split(".")]
-        stable = [v for v in stable if [v.major, v.minor][: len(parts)] == parts]
-    return max(stable, default=None)
-
-
-def floating_tags(plan: Plan) -> list[str]:
-    return [t for t in plan.image_tags if t != plan.tag]
+from release.version import release_versions, tag_name
 
 
 def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
@@ -100,10 +79,8 @@ class RollBackImages(Step):
     uses_registry = True
 
     def targets(self, plan: Plan) -> dict[str, str | None]:
-        """Floating tag -> the release tag it goes back to (None: it goes with X)."""
-        return {
-            t: (tag_name(v) if (v := successor(plan, t)) else None) for t in floating_tags(plan)
-        }
+        """Floating tag -> the release tag it goes back to (None: it goes with X), as planned."""
+        return dict(plan.rollback_successors)
 
     def state(self, plan: Plan) -> Status:
         if (
@@ -229,7 +206,8 @@ class RevertGit(Step):
 
 
 def refusals(plan: Plan, force: bool) -> list[str]:
-    newer = [v for v in other_releases(plan) if v > plan.version]
+    tags = read_facts(plan.repo, plan.remote).tags
+    newer = [v for v in release_versions(tags) if v > plan.version]
     if newer and not force:
         return [
             f"{plan.tag} is not the most recent release ({tag_name(max(newer))} is): roll back "

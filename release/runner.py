@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from release.errors import InterruptionError, PreflightError, ReleaseError, interrupted_status
-from release.plan import Plan
+from release.plan import Plan, read_facts, with_image_tags_of
 from release.steps import Say, State, Status, Step
 
 
@@ -45,12 +45,20 @@ def exclusive(plan: Plan) -> Iterator[None]:
 
 
 def problems_of(plan: Plan, steps: Sequence[Step]) -> list[str]:
+    """Every problem of the slice: each step's own check, then what it needs from an earlier
+    stage that no earlier step of this slice makes (read from reality by the need)."""
     # A vX that is not X's release would make every step trusting it "done": refused first.
     problems: list[str] = plan.tag_problems if any(s.trusts_tag for s in steps) else []
+    made: set[str] = set()
     for step in steps:
-        for problem in step.check(plan):
+        found = step.check(plan)
+        for need in step.needs():
+            if need.fact not in made:
+                found += need.problems(plan)
+        for problem in found:
             if problem not in problems:
                 problems.append(problem)
+        made |= step.makes
     return problems
 
 
@@ -71,7 +79,17 @@ def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
         if problems:
             raise PreflightError(problems)
         for step in steps:
-            converge(plan, step, say)
+            plan = converge(plan, step, say)
+
+
+def recheck_image_tags(plan: Plan, say: Say) -> Plan:
+    """The image tags decided again over the tags as they are now: a release of a higher
+    version by another clone since planning takes `latest` (and the floating tags) from X.
+    Said in one line when it changes the plan, so the run shows what it acts on."""
+    replanned, moved = with_image_tags_of(plan, read_facts(plan.repo, plan.remote))
+    if moved:
+        say(f"  re-planned: {moved}")
+    return replanned
 
 
 def rehearse(plan: Plan, steps: Sequence[Step], say: Say) -> None:
@@ -91,15 +109,21 @@ def rehearse(plan: Plan, steps: Sequence[Step], say: Say) -> None:
                 say(f"    would {line}")
 
 
-def converge(plan: Plan, step: Step, say: Say) -> None:
+def converge(plan: Plan, step: Step, say: Say) -> Plan:
+    """Run `step` unless it is done; the plan the later steps work from (its image tags
+    decided again when this step reads them: as late as possible, just before it acts)."""
+    if step.reads_image_tags:
+        plan = recheck_image_tags(plan, say)
     status = step.state(plan)
     if status.state is State.SKIP:
         say(f"~ {step.name}: does not apply ({status.detail})")
-        return
+        return plan
     if status.state is State.DONE:
         say(f"= {step.name}: already done" + (f" ({status.detail})" if status.detail else ""))
-        return
+        return plan
     say(f"- {step.name}: {step.title}")
+    if step.reads_image_tags:
+        plan = recheck_image_tags(plan, say)
     started = time.monotonic()
     try:
         step.run(plan, say)
@@ -116,3 +140,4 @@ def converge(plan: Plan, step: Step, say: Say) -> None:
             "run the same command again; if it says the same, report it with this line",
         )
     say(f"  {step.name}: done in {time.monotonic() - started:.1f} s")
+    return plan

@@ -26,9 +26,9 @@ from devstack.gh_cli import GhTarget
 from devstack.github_standin import GitHubStandIn
 from devstack.tls import self_signed
 from release.config import ReleaseConfig
-from release.git import GitRepo
+from release.git import GitRepo, RemoteState
 from release.github import RetryPolicy
-from release.plan import Plan, published_image_tags
+from release.plan import Plan, previous_of, published_image_tags, rollback_successors
 from release.steps.github import PublishGitHubRelease
 from release.version import parse_version, tag_name
 
@@ -146,17 +146,21 @@ def config(root: Path, api_url: str, **extra: Any) -> ReleaseConfig:
 def plan_for(history: History, version_text: str, configuration: ReleaseConfig) -> Plan:
     """The plan of the github step for a tagged version, as make_plan would decide it."""
     version = parse_version(version_text)
+    repo = GitRepo(history.root)
+    revision = git(history.root, "rev-parse", f"v{version}^{{commit}}")
+    previous, previous_commit = previous_of(repo, RemoteState({}, {}, {}), version, revision)
     return Plan(
-        repo=GitRepo(history.root),
+        repo=repo,
         config=configuration,
         flow="release",
         stages=frozenset({"github"}),
         version=version,
         tag=tag_name(version),
-        previous=None,
+        previous=previous,
+        previous_commit=previous_commit,
         today=date(2026, 11, 26),
         epoch=1_700_000_000,
-        revision=git(history.root, "rev-parse", f"v{version}^{{commit}}"),
+        revision=revision,
         remote="origin",
         release_branch="main",
         commit_branch="main",
@@ -168,6 +172,7 @@ def plan_for(history: History, version_text: str, configuration: ReleaseConfig) 
         image=IMAGE,
         platforms=configuration.platforms,
         image_tags=published_image_tags(version, history.tags, True),
+        rollback_successors=rollback_successors(version, history.tags, True),
         dry_run=False,
         sign=False,
     )

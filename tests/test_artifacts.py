@@ -14,6 +14,7 @@ import pytest
 from release.config import ReleaseConfig
 from release.dist import write_checksums
 from release.plan import Plan
+from release.runner import problems_of
 from release.steps import State, Status
 from release.steps.build import WriteChecksums, deterministic_tar_gz
 from release.steps.publish import child_digests, index_platforms
@@ -112,14 +113,14 @@ def test_a_run_for_one_platform_writes_no_checksums(tagged: Plan) -> None:
     status = WriteChecksums().state(one)
     assert status.state is State.SKIP
     assert "invoke release.checksums --version 1.2.0" in status.detail
-    assert WriteChecksums().check(one) == [] and WriteChecksums().describe(one) == []
+    assert problems_of(one, [WriteChecksums()]) == [] and WriteChecksums().describe(one) == []
 
 
 def test_checksums_are_written_over_every_platform_s_archive(tagged: Plan) -> None:
     step = WriteChecksums()
     put_archives(tagged)
     assert step.state(tagged).state is State.TODO
-    assert step.check(tagged) == []
+    assert problems_of(tagged, [step]) == []
     step.run(tagged, lambda line: None)
     assert step.state(tagged) == Status.done(
         "v1.2.0/SHA256SUMS covers barycenter-v1.2.0-linux-amd64.tar.gz, "
@@ -133,7 +134,7 @@ def test_checksums_are_written_over_every_platform_s_archive(tagged: Plan) -> No
 def test_checksums_vouch_only_for_archives_that_are_the_release_s(tagged: Plan) -> None:
     put_archives(tagged, arm64=elf("linux/amd64", "1.2.0", str(tagged.revision)))
     (tagged.dist / tagged.archive("linux/amd64")).unlink()
-    assert WriteChecksums().check(tagged) == [
+    assert problems_of(tagged, [WriteChecksums()]) == [
         "barycenter-v1.2.0-linux-amd64.tar.gz is missing: run invoke release.build --version "
         f"1.2.0 --platform linux/amd64, or put its archive in {tagged.dist}",
         "barycenter-v1.2.0-linux-arm64.tar.gz holds a amd64 binary: run invoke release.build "

@@ -13,6 +13,7 @@ from devstack.github_standin import GitHubStandIn
 from release.errors import ReleaseError
 from release.github import GitHubClient, RetryPolicy
 from release.plan import Plan
+from release.runner import problems_of
 from release.steps import State
 from release.steps.github import PublishGitHubRelease, expected_assets
 from tests import github_support
@@ -337,7 +338,7 @@ def test_the_token_never_shows(
     standin.rate_limit("repos/upload-release-asset", 1, retry_after=0)
     standin.drop("repos/upload-release-asset", 3, after_bytes=100)
     seen = run(plan)
-    seen += [*step().describe(plan), step().state(plan).detail, *step().check(plan)]
+    seen += [*step().describe(plan), step().state(plan).detail, *problems_of(plan, [step()])]
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong" + standin.token[9:])
     with pytest.raises(ReleaseError) as refused:
         step().state(plan)
@@ -357,10 +358,10 @@ def test_check_names_every_problem_with_its_fix(
     history: History, standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan, _ = released(history, standin, "1.0.0", "feat: first")
-    assert step().check(plan) == []
+    assert problems_of(plan, [step()]) == []
     monkeypatch.delenv("GITHUB_TOKEN")
     (plan.dist / "barycenter-v1.0.0-linux-arm64.tar.gz").unlink()
-    problems = PublishGitHubRelease(retry=FAST, index_digest=lambda _: None).check(plan)
+    problems = problems_of(plan, [PublishGitHubRelease(retry=FAST, index_digest=lambda _: None)])
     assert problems == [
         "GITHUB_TOKEN and GH_TOKEN are unset: export one with a token that has contents: write "
         "on barycenter-oidc/barycenter",
@@ -372,7 +373,7 @@ def test_check_names_every_problem_with_its_fix(
     monkeypatch.setenv("GH_TOKEN", standin.token)
     write_dist(plan)
     (plan.dist / "barycenter-v1.0.0-linux-amd64.tar.gz").write_bytes(b"rebuilt")
-    [problem] = step().check(plan)
+    [problem] = problems_of(plan, [step()])
     assert problem.startswith(f"{plan.dist}/SHA256SUMS does not hold barycenter-v1.0.0-linux-amd64")
     assert problem.endswith(": run invoke release.checksums --version 1.0.0")
 

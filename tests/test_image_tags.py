@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import semver
 
-from release.image_tags import image_tags
+from release.history import previous_release
+from release.image_tags import image_tags, successors
+from release.plan import published_image_tags, rollback_successors
 
 V = semver.Version.parse
 
@@ -59,3 +61,66 @@ def test_tags_of_one_publish(version: str, published: list[str], tags: list[str]
 
 def test_floating_tags_can_be_turned_off() -> None:
     assert image_tags(V("1.0.0"), [], floating=False) == ["v1.0.0", "latest"]
+
+
+@pytest.mark.parametrize(
+    ("version", "others", "floating", "back"),
+    [
+        # latest and the line's tags go back to the highest other stable release of their scope
+        (
+            "1.2.0",
+            ["1.0.0", "1.1.0", "1.1.1"],
+            ["latest", "1.2", "1"],
+            {"latest": "1.1.1", "1.2": None, "1": "1.1.1"},
+        ),
+        # a pre-release never holds a floating tag back
+        ("1.0.0", ["1.1.0-rc.1"], ["latest", "1.0", "1"], {"latest": None, "1.0": None, "1": None}),
+        # the hotfix of an older line gives back only its own line's tag
+        ("1.1.2", ["1.1.1", "1.2.0"], ["1.1"], {"1.1": "1.1.1"}),
+        # a major's tag stays within the major
+        ("2.0.0", ["1.9.0"], ["latest", "2.0", "2"], {"latest": "1.9.0", "2.0": None, "2": None}),
+        ("1.0.0", [], [], {}),
+    ],
+)
+def test_rollback_successors(
+    version: str, others: list[str], floating: list[str], back: dict[str, str | None]
+) -> None:
+    found = successors(V(version), [V(v) for v in others], floating)
+    assert {t: (str(v) if v else None) for t, v in found.items()} == back
+
+
+def test_the_plan_rolls_back_exactly_the_tags_it_would_publish() -> None:
+    tags = {"v1.0.0", "v1.1.0", "v1.2.0-rc.1", "v2.0.0"}
+    assert published_image_tags(V("1.1.1"), tags, True) == ("v1.1.1", "1.1", "1")
+    assert rollback_successors(V("1.1.1"), tags | {"v1.1.1"}, True) == (
+        ("1.1", "v1.1.0"),
+        ("1", "v1.1.0"),
+    )
+    assert rollback_successors(V("2.0.0"), tags, True) == (
+        ("latest", "v1.1.0"),
+        ("2.0", None),
+        ("2", None),
+    )
+    assert rollback_successors(V("2.0.0"), tags, False) == (("latest", "v1.1.0"),)
+
+
+@pytest.mark.parametrize(
+    ("version", "below", "previous"),
+    [
+        # a stable release counts from the previous stable one, across its candidates
+        ("1.2.0", ["1.0.0", "1.1.0", "1.2.0-rc.1", "1.2.0-rc.2"], "1.1.0"),
+        # a candidate counts from the release just before it, of any kind
+        ("1.2.0-rc.2", ["1.1.0", "1.2.0-rc.1"], "1.2.0-rc.1"),
+        # a hotfix counts from its base
+        ("1.1.1", ["1.0.0", "1.1.0"], "1.1.0"),
+        # releases above X below the tip (a newer line merged in) are not where X starts
+        ("1.1.1", ["1.1.0", "1.2.0"], "1.1.0"),
+        # the first release counts from the start
+        ("0.1.0", [], None),
+    ],
+)
+def test_the_previous_release_of_the_notes_range(
+    version: str, below: list[str], previous: str | None
+) -> None:
+    found = previous_release(V(version), [V(v) for v in below])
+    assert (str(found) if found else None) == previous

@@ -55,3 +55,23 @@ def test_no_step_module_imports_another() -> None:
 def test_the_check_sees_an_import_of_another_step() -> None:
     tree = ast.parse("def f():\n    from release.steps.build import BuildImages\n")
     assert "release.steps.build" in imported_modules(tree)
+
+
+def test_what_a_step_needs_an_earlier_stage_makes() -> None:
+    """Every declared need names a fact that a stage before it in PIPELINE makes: the runner
+    then asks reality for it only when no earlier step of the slice makes it."""
+    from release.pipeline import PIPELINE
+
+    made: set[str] = set()
+    for step in PIPELINE:
+        unmet = [need.fact for need in step.needs() if need.fact not in made]
+        assert unmet == [], f"{step.name} needs {unmet}, which no earlier stage makes"
+        made |= step.makes
+    assert made, "no stage declares what it makes"
+
+
+def test_no_step_asks_which_other_steps_run() -> None:
+    """Checks declare needs instead of testing other steps' names in plan.stages."""
+    steps = Path(__file__).parent.parent / "release" / "steps"
+    asking = [p.name for p in steps.glob("*.py") if "plan.stages" in p.read_text()]
+    assert asking == []

@@ -16,7 +16,7 @@ import pytest
 
 from release.config import load_config
 from release.dist import write_checksums
-from release.steps.attest import bundle_name
+from release.provenance import bundle_name
 from release.steps.build import build_log, extract_log, metadata_path
 from tests.workflow_run import (
     RELEASE_YML,
@@ -207,7 +207,11 @@ DEFECTS: dict[str, tuple[Callable[[str], str], dict[str, Task], list[str]]] = {
             "name: provenance\n          path: dist\n",
         ),
         TASKS,
-        [f"github: release.github: no {BUNDLE} in dist/v{VERSION} (found: dist/{BUNDLE})"],
+        [
+            f"github: release.github: no {BUNDLE} in dist/v{VERSION} (found: dist/{BUNDLE})",
+            # the verify job downloads the same artifact: its asset list holds the bundle
+            f"verify: release.verify: no {BUNDLE} in dist/v{VERSION}",
+        ],
     ),
     "no job makes SHA256SUMS where both archives are": (
         replace(

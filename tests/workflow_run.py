@@ -41,9 +41,9 @@ from devstack.artifact_actions import Artifact, ArtifactError, download, subject
 from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
-from release.plan import Plan, published_image_tags
+from release.plan import Plan, published_image_tags, rollback_successors
+from release.provenance import bundle_name
 from release.steps import State
-from release.steps.attest import bundle_name
 from release.steps.build import (
     WriteChecksums,
     build_log,
@@ -95,6 +95,7 @@ def plan_in(workspace: Path, platforms: tuple[str, ...] = ()) -> Plan:
         version=version,
         tag=tag_name(version),
         previous=None,
+        previous_commit=None,
         today=date(2026, 12, 3),
         epoch=1_700_000_000,
         revision=None,
@@ -109,6 +110,7 @@ def plan_in(workspace: Path, platforms: tuple[str, ...] = ()) -> Plan:
         image=config.image,
         platforms=platforms or config.platforms,
         image_tags=published_image_tags(version, set(), True),
+        rollback_successors=rollback_successors(version, set(), True),
         dry_run=False,
         sign=False,
     )
@@ -192,7 +194,7 @@ def github_task(job: Job, options: dict[str, str]) -> None:
     plan = plan_in(job.workspace)
     for problem in checksum_problems(plan):
         job.fail(f"release.github: {problem.replace(str(job.workspace) + '/', '')}")
-    if bundle_name(plan.tag) not in expected_assets(plan):
+    if not expected_assets(plan)[bundle_name(plan.tag)].is_file():
         found = sorted(rel(p, job) for p in job.workspace.rglob(bundle_name(plan.tag)))
         job.fail(
             f"release.github: no {bundle_name(plan.tag)} in {rel(plan.dist, job)} "

@@ -5,6 +5,11 @@
 objects, the registry, files in dist/ by content, GitHub), never from what another step wrote.
 `describe`: what I would do, one line per action, for --dry-run.
 `run`: do it; the runner then reads `state` again, and a step still not done is an error.
+
+What a step needs from an earlier stage (the tag, the archives, the published index…) it
+declares in `needs`, each with what is wrong when that fact is missing; the stage that makes
+the fact says so in `makes`. The runner asks a need only when no earlier step of the slice
+makes its fact: no step tests which other steps run.
 """
 
 from __future__ import annotations
@@ -24,6 +29,25 @@ class State(enum.Enum):
     DONE = "done"
     TODO = "to do"
     SKIP = "does not apply"
+
+
+@dataclass(frozen=True)
+class Need:
+    """A fact an earlier stage makes (`Step.makes`), and what is wrong when no step of this
+    run makes it and reality lacks it."""
+
+    fact: str
+    problems: Callable[[Plan], list[str]]
+
+
+# The facts stages make for later ones.
+RELEASE_COMMIT = "the release commit"
+TAG = "the tag"
+PLATFORM_IMAGES = "the platform images"
+ARCHIVES = "the archives"
+CHECKSUMS_FILE = "SHA256SUMS"
+INDEX = "the published index"
+PROVENANCE = "the provenance bundle"
 
 
 @dataclass(frozen=True)
@@ -57,12 +81,27 @@ class Step:
     # Its state reads the tag vX, trusting it to be X's release: the runner refuses a stray vX
     # (the plan's `stray_tag`) before any step of a slice holding such a step acts.
     trusts_tag: ClassVar[bool] = False
+    # It moves or reads the image tags the plan gives X (publish, the GitHub release's
+    # make_latest, the checklist): the runner decides them again over the remote as it stands
+    # when the step starts, and says so when they moved (another clone released meanwhile).
+    reads_image_tags: ClassVar[bool] = False
+    # The facts this stage makes for later stages (the names above).
+    makes: ClassVar[frozenset[str]] = frozenset()
+
+    def needs(self) -> tuple[Need, ...]:
+        """What this step needs from earlier stages; see the module's docstring."""
+        return ()
 
     def check(self, plan: Plan) -> list[str]:
         return []
 
     def state(self, plan: Plan) -> Status:
         raise NotImplementedError
+
+    def glance(self, plan: Plan) -> Status:
+        """The state as `release.status` shows it: `state`, unless reading it pulls or runs
+        images (the checklist), which a status must not."""
+        return self.state(plan)
 
     def describe(self, plan: Plan) -> list[str]:
         raise NotImplementedError

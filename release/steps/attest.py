@@ -19,164 +19,76 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from release import cosign, registry
+from release import cosign
 from release.attestation import (
     Provenance,
     bundle,
     canonical,
     github_run,
-    platform_subject,
     statement,
-    statement_of,
-    subject_digests,
 )
-from release.dist import file_sha256, write_atomically
+from release.dist import write_atomically
 from release.errors import ReleaseError
-from release.oci import platform_of
 from release.plan import tagged_commit
-from release.steps import Say, Status, Step
+from release.provenance import (
+    KEYLESS,
+    archive_digests,
+    bundle_name,
+    bundle_path,
+    bundle_problem,
+    held_statements,
+    index_digest,
+    key_path,
+    keyless,
+    public_key_path,
+    published,
+)
+from release.steps import ARCHIVES, INDEX, PROVENANCE, TAG, Need, Say, Status, Step
 
 if TYPE_CHECKING:
     from release.plan import Plan
 
-KEYLESS = (
-    "in GitHub Actions without {key}, the workflow's actions/attest-build-provenance attests "
-    "keyless"
-)
+
+def unkeyed(problems: Callable[[Plan], list[str]]) -> Callable[[Plan], list[str]]:
+    """A need of the key-signed attestation: none when the workflow attests keyless."""
+    return lambda plan: [] if keyless(plan) else problems(plan)
 
 
-def bundle_name(tag: str) -> str:
-    return f"barycenter-{tag}.provenance.sigstore.json"
+def tag_missing(plan: Plan) -> list[str]:
+    if tagged_commit(plan) is None:
+        return [f"the tag {plan.tag} does not exist: tag it first (invoke release.tag)"]
+    return []
 
 
-def key_path(plan: Plan) -> Path:
-    return plan.root / plan.config.attestation_key
+def archives_missing(plan: Plan) -> list[str]:
+    return [
+        f"{plan.dist / name} is missing: build it first (invoke release.build)"
+        for name in plan.archives
+        if not (plan.dist / name).is_file()
+    ]
 
 
-def public_key_path(plan: Plan) -> Path:
-    return plan.root / plan.config.attestation_public_key
-
-
-def bundle_path(plan: Plan) -> Path:
-    return plan.dist / bundle_name(plan.tag)
-
-
-def keyless(plan: Plan) -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true" and not key_path(plan).exists()
-
-
-@dataclass(frozen=True)
-class Published:
-    """The release's image in the registry: its index and each platform's manifest."""
-
-    index: str  # sha256:<hex>
-    platforms: Mapping[str, str]  # linux/arm64 -> sha256:<hex>
-
-    def digests(self) -> dict[str, str]:
-        """Every digest a consumer may hold, by what it names: "index", then each platform."""
-        return {"index": self.index, **dict(sorted(self.platforms.items()))}
-
-
-def published_of(index: Mapping[str, Any]) -> Published:
-    """The index manifest as read from the registry (with its digest), platform by platform;
-    buildx's attestation manifests (platform unknown/unknown) are no platform."""
-    platforms = {
-        platform_of(entry): str(entry["digest"])
-        for entry in index.get("manifests") or []
-        if (entry.get("platform") or {}).get("os") != "unknown"
-    }
-    return Published(str(index["digest"]), platforms)
-
-
-def published(plan: Plan) -> Published | None:
-    found = registry.manifest(f"{plan.image}:{plan.tag}", timeout=plan.config.registry_timeout)
-    return None if found is None else published_of(found)
-
-
-def index_digest(plan: Plan) -> str | None:
-    found = published(plan)
-    return None if found is None else found.index
-
-
-def archive_digests(plan: Plan) -> dict[str, str]:
-    return {name: file_sha256(plan.dist / name) for name in plan.archives}
-
-
-def expected_subjects(plan: Plan, image: Published) -> dict[str, str]:
-    """Subject name -> sha256 hex that this release's statement must name: the index, each
-    platform's manifest and every archive as it is in dist/."""
-    expected = {plan.image: image.index.removeprefix("sha256:")}
-    for platform, digest in image.platforms.items():
-        expected[platform_subject(plan.image, platform)] = digest.removeprefix("sha256:")
-    return expected | archive_digests(plan)
-
-
-def covers(document: Mapping[str, Any], expected: Mapping[str, str]) -> bool:
-    """Whether a statement names every expected subject with its digest."""
-    subjects = subject_digests(document)
-    return all(subjects.get(name) == sha for name, sha in expected.items())
-
-
-def statement_on(plan: Plan, digest: str, expected: Mapping[str, str]) -> dict[str, Any] | None:
-    """The envelope attached to IMAGE@DIGEST that verifies there with the public key and covers
-    the expected subjects; None when there is none."""
+def index_missing(plan: Plan) -> list[str]:
     try:
-        verified = cosign.verify_attestation(
-            plan.image, digest, public_key_path(plan), plan.config.registry_timeout
-        )
-    except cosign.VerificationError:
-        return None
-    for dsse in verified.envelopes:
-        found = statement_of(dsse)
-        if found is not None and covers(found, expected):
-            return dsse
-    return None
-
-
-def held_statements(plan: Plan, image: Published) -> dict[str, dict[str, Any] | None]:
-    """For the index and each platform: the covering envelope it holds, or None."""
-    expected = expected_subjects(plan, image)
-    return {what: statement_on(plan, digest, expected) for what, digest in image.digests().items()}
-
-
-def short(digest: str) -> str:
-    return "sha256:" + digest.removeprefix("sha256:")[:12]
-
-
-def bundle_problem(plan: Plan, image: Published) -> str | None:
-    """Why dist/'s bundle is not this release's verified provenance, or None."""
-    path = bundle_path(plan)
-    if not path.is_file():
-        return f"{path.name} is not in {plan.dist}"
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return f"{path.name} is not JSON"
-    found = statement_of(document) if isinstance(document, dict) else None
-    names = subject_digests(found or {}).values()
-    if image.index.removeprefix("sha256:") not in names:
-        return f"{path.name} names another index than {plan.image}@{image.index}"
-    for platform, digest in image.platforms.items():
-        if digest.removeprefix("sha256:") not in names:
-            return f"{path.name} does not name the {platform} image {plan.image}@{short(digest)}"
-    for name in plan.archives:
-        try:
-            cosign.verify_blob_attestation(plan.dist / name, path, public_key_path(plan))
-        except cosign.VerificationError:
-            return f"{name} does not verify against {path.name}"
-    return None
+        if index_digest(plan) is None:
+            return [
+                f"{plan.image}:{plan.tag} is not in the registry: publish it first "
+                "(invoke release.publish)"
+            ]
+    except ReleaseError as error:
+        return [str(error)]
+    return []
 
 
 class AttestProvenance(Step):
     name = "attest"
     trusts_tag = True
     title = "Sign the build provenance: attached to the image, a bundle in dist/"
+    makes = frozenset({PROVENANCE})
 
     def check(self, plan: Plan) -> list[str]:
         if keyless(plan):
@@ -208,24 +120,14 @@ class AttestProvenance(Step):
             cosign.binary()
         except ReleaseError as error:
             problems.append(str(error))
-        if tagged_commit(plan) is None and not {"tag", "push"} & plan.stages:
-            problems.append(f"the tag {plan.tag} does not exist: tag it first (invoke release.tag)")
-        if "binaries" not in plan.stages:
-            problems.extend(
-                f"{plan.dist / name} is missing: build it first (invoke release.build)"
-                for name in plan.archives
-                if not (plan.dist / name).is_file()
-            )
-        if "publish" not in plan.stages:
-            try:
-                if index_digest(plan) is None:
-                    problems.append(
-                        f"{plan.image}:{plan.tag} is not in the registry: publish it first "
-                        "(invoke release.publish)"
-                    )
-            except ReleaseError as error:
-                problems.append(str(error))
         return problems
+
+    def needs(self) -> tuple[Need, ...]:
+        return (
+            Need(TAG, unkeyed(tag_missing)),
+            Need(ARCHIVES, unkeyed(archives_missing)),
+            Need(INDEX, unkeyed(index_missing)),
+        )
 
     def state(self, plan: Plan) -> Status:
         if keyless(plan):

@@ -45,7 +45,7 @@ from release.images import STEP, BuildRequest, arch_of, build, elf_architecture,
 from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
 from release.pins import pin_base_images, recorded_pins
 from release.plan import Plan, tagged_commit
-from release.steps import Say, Status, Step
+from release.steps import ARCHIVES, CHECKSUMS_FILE, PLATFORM_IMAGES, TAG, Need, Say, Status, Step
 
 
 def engine_problems() -> list[str]:
@@ -63,8 +63,8 @@ def engine_problems() -> list[str]:
 
 
 def tag_problems(plan: Plan) -> list[str]:
-    """Images are built from the tag: it must exist, unless this run makes it."""
-    if "tag" in plan.stages or tagged_commit(plan) is not None:
+    """Images are built from the tag: it must exist (a need: asked unless this run makes it)."""
+    if tagged_commit(plan) is not None:
         return []
     return [
         f"tag {plan.tag} does not exist here: git fetch --tags {plan.remote}, or run "
@@ -157,6 +157,7 @@ class BuildImages(Step):
     trusts_tag = True
     title = "build and push each platform's image"
     uses_registry = True
+    makes = frozenset({PLATFORM_IMAGES})
 
     def state(self, plan: Plan) -> Status:
         commit = tagged_commit(plan)
@@ -166,7 +167,10 @@ class BuildImages(Step):
         return Status.todo("; ".join(missing.values()))
 
     def check(self, plan: Plan) -> list[str]:
-        return [*tag_problems(plan), *engine_problems()]
+        return engine_problems()
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(TAG, tag_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -383,6 +387,7 @@ class ExtractBinaries(Step):
     name = "binaries"
     trusts_tag = True
     title = "extract each platform's binary into dist/"
+    makes = frozenset({ARCHIVES})
 
     def state(self, plan: Plan) -> Status:
         commit = tagged_commit(plan)
@@ -392,7 +397,10 @@ class ExtractBinaries(Step):
         return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
 
     def check(self, plan: Plan) -> list[str]:
-        return [*tag_problems(plan), *engine_problems()]
+        return engine_problems()
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(TAG, tag_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -448,10 +456,27 @@ def every_platform(plan: Plan) -> bool:
     return set(plan.platforms) == set(plan.config.platforms)
 
 
+def archives_problems(plan: Plan) -> list[str]:
+    """Without this run's binaries step, each archive must already be the release's (read by
+    content): the checksums vouch for what they cover."""
+    if not every_platform(plan):
+        return []
+    commit = tagged_commit(plan)
+    if commit is None:
+        return tag_problems(plan)
+    return [
+        f"{problem}: run invoke release.build --version {plan.version} --platform {platform}"
+        f", or put its archive in {plan.dist}"
+        for platform in plan.config.platforms
+        if (problem := archive_problem(plan, platform, commit))
+    ]
+
+
 class WriteChecksums(Step):
     name = "checksums"
     trusts_tag = True
     title = "write SHA256SUMS over every platform's archive in dist/"
+    makes = frozenset({CHECKSUMS_FILE})
 
     def state(self, plan: Plan) -> Status:
         if not every_platform(plan):
@@ -468,20 +493,8 @@ class WriteChecksums(Step):
             return Status.todo(why)
         return Status.done(f"{plan.dist.name}/{CHECKSUMS} covers {', '.join(plan.archives)}")
 
-    def check(self, plan: Plan) -> list[str]:
-        """Without this run's binaries step, each archive must already be the release's (read
-        by content): the checksums vouch for what they cover."""
-        if "binaries" in plan.stages or not every_platform(plan):
-            return []
-        commit = tagged_commit(plan)
-        if commit is None:
-            return tag_problems(plan)
-        return [
-            f"{problem}: run invoke release.build --version {plan.version} --platform {platform}"
-            f", or put its archive in {plan.dist}"
-            for platform in plan.config.platforms
-            if (problem := archive_problem(plan, platform, commit))
-        ]
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(ARCHIVES, archives_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         if not every_platform(plan):

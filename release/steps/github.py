@@ -5,12 +5,8 @@
    with the most assets is kept and the other drafts deleted. A published one is never deleted.
 2. None: create it as a draft. Name: the tag. Body: the release notes and the image's pull line
    with the index digest. `prerelease` from SemVer.
-3. Assets. The expected set, read from dist/:
-   - the plan's per-platform archives and SHA256SUMS;
-   - every other file named `barycenter-{tag}.…` (a whole-release bundle, e.g.
-     `barycenter-v1.2.0.provenance.sigstore.json`) or `barycenter-{tag}-linux-…` (a per-archive
-     file, e.g. `barycenter-v1.2.0-linux-amd64.tar.gz.sigstore.json`). The dot or `-linux-`
-     after the tag keeps v1.2.0 from taking v1.2.0-rc.1's files.
+3. Assets. The plan's exact list (dist.release_assets), read from dist/vX/: the per-platform
+   archives, SHA256SUMS and the provenance bundle `barycenter-{tag}.provenance.sigstore.json`.
    An asset already there, uploaded, with the same size and digest is kept (GitHub's `digest`;
    an Enterprise Server that gives none is matched by size). A partial (state `open`) or
    different one is deleted and uploaded again; one outside the expected set is deleted.
@@ -32,11 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import registry
-from release.dist import CHECKSUMS, file_sha256, read_checksums
+from release.dist import CHECKSUMS, file_sha256, provenance_bundle, read_checksums
 from release.errors import ReleaseError
-from release.notes import markdown, notes_for
-from release.plan import current_image_tags
-from release.steps import Say, Status, Step
+from release.notes import from_range, groups_of, markdown
+from release.steps import CHECKSUMS_FILE, INDEX, PROVENANCE, Need, Say, Status, Step
 
 if TYPE_CHECKING:
     from release.github import GitHubClient, MakeLatest, Release, ReleaseAsset, RetryPolicy
@@ -56,12 +51,8 @@ def registry_index_digest(plan: Plan) -> str | None:
 
 
 def expected_assets(plan: Plan) -> dict[str, Path]:
-    """Asset name -> file in dist/, by the rule in the module's docstring."""
-    names = {*plan.archives, CHECKSUMS}
-    own = re.compile(rf"barycenter-{re.escape(plan.tag)}(\.|-linux-).+")
-    if plan.dist.is_dir():
-        names |= {p.name for p in plan.dist.iterdir() if p.is_file() and own.fullmatch(p.name)}
-    return {name: plan.dist / name for name in sorted(names)}
+    """Asset name -> file in dist/: the plan's list."""
+    return plan.assets
 
 
 def size_of(path: Path) -> str:
@@ -70,7 +61,7 @@ def size_of(path: Path) -> str:
 
 
 def make_latest(plan: Plan) -> MakeLatest:
-    return "true" if "latest" in current_image_tags(plan) else "false"
+    return "true" if plan.makes_latest else "false"
 
 
 def is_prerelease(plan: Plan) -> bool:
@@ -102,7 +93,11 @@ def listed_checksums(body: str) -> dict[str, str]:
 
 
 def release_body(plan: Plan, digest: str) -> str:
-    notes = markdown(notes_for(plan.root, str(plan.version), plan.config), plan.config.source_url)
+    from release.plan import notes_range, tagged_commit
+
+    tip = tagged_commit(plan) or plan.tag
+    found = from_range(notes_range(plan, tip), groups_of(plan.config))
+    notes = markdown(found, plan.config.source_url)
     sums = "\n".join(checksum_lines(plan))
     return (
         f"{notes.rstrip()}\n\n"
@@ -113,6 +108,17 @@ def release_body(plan: Plan, digest: str) -> str:
         "## Checksums (sha256)\n\n"
         f"```\n{sums}\n```\n"
     )
+
+
+def bundle_problems(plan: Plan) -> list[str]:
+    """The provenance bundle is an asset: without this run's attest step it must be there."""
+    bundle = plan.dist / provenance_bundle(plan.tag)
+    if bundle.is_file():
+        return []
+    return [
+        f"{bundle} is missing: run invoke release.attest --version {plan.version} (in GitHub "
+        "Actions without the key, the workflow's attest job writes it)"
+    ]
 
 
 def checksum_problems(plan: Plan) -> list[str]:
@@ -187,6 +193,7 @@ def choose(releases: list[Release]) -> tuple[Release | None, list[Release]]:
 
 class PublishGitHubRelease(Step):
     name = "github"
+    reads_image_tags = True
     trusts_tag = True
     title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
 
@@ -231,19 +238,25 @@ class PublishGitHubRelease(Step):
                 f"github-repository '{repository}' is not owner/name: "
                 "set it in [tool.barycenter.release]"
             )
-        if "checksums" not in plan.stages:
-            problems += checksum_problems(plan)
-        if "publish" in plan.stages:
-            return problems  # the index is published earlier in this very run
+        return problems
+
+    def needs(self) -> tuple[Need, ...]:
+        return (
+            Need(CHECKSUMS_FILE, checksum_problems),
+            Need(INDEX, self.index_problems),
+            Need(PROVENANCE, bundle_problems),
+        )
+
+    def index_problems(self, plan: Plan) -> list[str]:
         try:
             if self.index_digest(plan) is None:
-                problems.append(
+                return [
                     f"{plan.image}:{plan.tag} is not in the registry, and the release body "
                     f"names its digest: run invoke release.publish --version {plan.version}"
-                )
+                ]
         except ReleaseError as error:
-            problems.append(str(error))
-        return problems
+            return [str(error)]
+        return []
 
     def state(self, plan: Plan) -> Status:
         with self.client(plan) as client:

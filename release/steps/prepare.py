@@ -18,7 +18,7 @@ from release.errors import ReleaseError
 from release.git import GitError
 from release.plan import Plan, reachable, release_ref
 from release.release_commit import RELEASE_FILES, is_release_commit, planned_files
-from release.steps import Say, State, Status, Step, checks
+from release.steps import RELEASE_COMMIT, Say, State, Status, Step, checks
 from release.version import new_version_problems, release_versions, tag_name
 
 
@@ -55,6 +55,7 @@ class Prepare(Step):
     name = "prepare"
     trusts_tag = True
     title = "bump Cargo.toml and Cargo.lock, finalize CHANGELOG.md, commit"
+    makes = frozenset({RELEASE_COMMIT})
 
     def state(self, plan: Plan) -> Status:
         if plan.stray_tag is not None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from release import registry
 from release.errors import ReleaseError
-from release.plan import Plan, current_image_tags
-from release.steps import Say, Status, Step
+from release.plan import Plan
+from release.steps import INDEX, PLATFORM_IMAGES, Need, Say, Status, Step
 
 
 def child_digests(index: dict[str, Any]) -> set[str]:
@@ -78,7 +78,7 @@ def planned_children(plan: Plan, sources: list[str]) -> set[str]:
 def stale_tags(plan: Plan, children: set[str]) -> list[str]:
     hint = registry.login_hint(plan.config)
     stale = []
-    for tag in current_image_tags(plan):
+    for tag in plan.image_tags:
         current = registry.manifest(
             f"{plan.image}:{tag}", hint, timeout=plan.config.registry_timeout
         )
@@ -87,11 +87,34 @@ def stale_tags(plan: Plan, children: set[str]) -> list[str]:
     return stale
 
 
+def platform_image_problems(plan: Plan) -> list[str]:
+    """Without this run's build: the platform images exist, make one index, and vX does not
+    name other images already (unless --force)."""
+    problems, sources = source_problems(plan)
+    if problems:
+        return problems
+    children = planned_children(plan, sources)
+    published = registry.manifest(
+        f"{plan.image}:{plan.tag}",
+        registry.login_hint(plan.config),
+        timeout=plan.config.registry_timeout,
+    )
+    moved = published is not None and child_digests(published) != children
+    if moved and not plan.move_version_tag:
+        return [
+            f"{plan.image}:{plan.tag} already points at other images (released tags "
+            "are immutable): publish a new version, or pass --force to move it"
+        ]
+    return []
+
+
 class PublishIndex(Step):
     name = "publish"
     trusts_tag = True
     title = "publish the multi-arch index under the tags the policy gives"
     uses_registry = True
+    reads_image_tags = True
+    makes = frozenset({INDEX})
 
     def state(self, plan: Plan) -> Status:
         problems, sources = source_problems(plan)
@@ -100,27 +123,10 @@ class PublishIndex(Step):
         stale = stale_tags(plan, planned_children(plan, sources))
         if stale:
             return Status.todo("to tag: " + ", ".join(stale))
-        return Status.done(", ".join(f"{plan.image}:{t}" for t in current_image_tags(plan)))
+        return Status.done(", ".join(f"{plan.image}:{t}" for t in plan.image_tags))
 
-    def check(self, plan: Plan) -> list[str]:
-        if "build" in plan.stages:
-            return []
-        problems, sources = source_problems(plan)
-        if problems:
-            return problems
-        children = planned_children(plan, sources)
-        published = registry.manifest(
-            f"{plan.image}:{plan.tag}",
-            registry.login_hint(plan.config),
-            timeout=plan.config.registry_timeout,
-        )
-        moved = published is not None and child_digests(published) != children
-        if moved and not plan.move_version_tag:
-            return [
-                f"{plan.image}:{plan.tag} already points at other images (released tags "
-                "are immutable): publish a new version, or pass --force to move it"
-            ]
-        return []
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(PLATFORM_IMAGES, platform_image_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         sources = " ".join(plan.platform_image(p) for p in plan.config.platforms)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from release import changelog
 from release.errors import ReleaseError
 from release.git import GitError
-from release.history import release_range
 from release.notes import from_range, groups_of, markdown
-from release.plan import Plan
+from release.plan import Plan, notes_range
 from release.release_commit import decoded, is_release_commit, planned_files
-from release.steps import Say, State, Status, Step, checks
+from release.steps import RELEASE_COMMIT, TAG, Need, Say, State, Status, Step, checks
 
 
 def tag_message(plan: Plan, commit: str) -> str:
     """The tag's message: a title, then the release notes of the commits it releases."""
-    found = release_range(plan.root, plan.version, target=commit)
-    notes = from_range(found, groups_of(plan.config))
-    notes.tag = plan.tag
+    notes = from_range(notes_range(plan, commit), groups_of(plan.config))
     return f"Barycenter {plan.tag}\n\n{markdown(notes, plan.config.source_url)}"
 
 
@@ -67,6 +64,7 @@ class Tag(Step):
     name = "tag"
     trusts_tag = True
     title = "create the annotated tag on the release commit"
+    makes = frozenset({TAG})
 
     def target(self, plan: Plan) -> str:
         return f"refs/heads/{plan.tag_branch}"
@@ -84,23 +82,42 @@ class Tag(Step):
             return Status.done(f"{plan.tag} exists on {plan.remote} ({plan.revision[:12]})")
         return Status.todo()
 
-    def check(self, plan: Plan) -> list[str]:
+    def unsigned(self, plan: Plan) -> list[str]:
         repo = plan.repo
-        if plan.stray_tag is not None:
-            return []  # the runner refuses it, once, for every step trusting the tag
         local = repo.tag_target(plan.tag)
-        remote = repo.remote_state(plan.remote)
-        pushed = remote.tag_objects.get(plan.tag)
+        pushed = repo.remote_state(plan.remote).tag_objects.get(plan.tag)
         if plan.sign and local is not None and pushed is None and not signed(plan):
             return [
                 f"tag {plan.tag} is not signed, and --sign asks for a signed tag: delete it "
                 f"(git tag -d {plan.tag}) and tag again with --sign, or tag without --sign"
             ]
-        if self.state(plan).state is not State.TODO:
+        return []
+
+    def to_tag(self, plan: Plan) -> bool:
+        """The tag is still to be made, and nothing else about it is refused."""
+        # A stray vX: the runner refuses it, once, for every step trusting the tag.
+        return (
+            plan.stray_tag is None
+            and not self.unsigned(plan)
+            and self.state(plan).state is State.TODO
+        )
+
+    def check(self, plan: Plan) -> list[str]:
+        if plan.stray_tag is not None:
             return []
-        problems = [*checks.identity(repo)]
-        problems += stale_changelog(plan, self.target(plan))
-        if "prepare" not in plan.stages and plan.flow == "release":
+        unsigned = self.unsigned(plan)
+        if unsigned or not self.to_tag(plan):
+            return unsigned
+        return [*checks.identity(plan.repo), *stale_changelog(plan, self.target(plan))]
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(RELEASE_COMMIT, self.release_commit_problems),)
+
+    def release_commit_problems(self, plan: Plan) -> list[str]:
+        """Without this run's prepare: the branch ends with X's release commit."""
+        repo = plan.repo
+        problems: list[str] = []
+        if plan.flow == "release" and self.to_tag(plan):
             problems += checks.on_branch(repo, plan.release_branch)
             problems += checks.clean(repo)
             tip = self.target(plan)
@@ -178,6 +195,7 @@ class Push(Step):
     name = "push"
     trusts_tag = True
     title = "push the branch and the tag atomically"
+    makes = frozenset({TAG})
 
     def state(self, plan: Plan) -> Status:
         repo = plan.repo
@@ -192,16 +210,25 @@ class Push(Step):
 
     def check(self, plan: Plan) -> list[str]:
         repo = plan.repo
-        remote = repo.remote_state(plan.remote)
-        pushed = remote.tag_objects.get(plan.tag)
+        pushed = repo.remote_state(plan.remote).tag_objects.get(plan.tag)
         local_tag = repo.tag_object(plan.tag)
         if pushed is not None and local_tag is not None and pushed != local_tag:
             return [
                 f"tag {plan.tag} on {plan.remote} is not this clone's {plan.tag}: released tags "
                 f"are immutable; git tag -d {plan.tag} && git fetch --tags {plan.remote}"
             ]
-        if self.state(plan).state is not State.TODO or "prepare" in plan.stages:
+        return []
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(RELEASE_COMMIT, self.release_commit_problems),)
+
+    def release_commit_problems(self, plan: Plan) -> list[str]:
+        """Without this run's prepare: the branch still stands where the release commit was
+        made, so the push of the release commit is a fast-forward."""
+        if self.check(plan) or self.state(plan).state is not State.TODO:
             return []
+        repo = plan.repo
+        remote = repo.remote_state(plan.remote)
         if plan.flow == "release":
             local = repo.rev(f"refs/heads/{plan.tag_branch}")
             upstream = remote.heads.get(plan.tag_branch)

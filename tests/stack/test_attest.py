@@ -25,13 +25,10 @@ from release.dist import file_sha256
 from release.errors import ReleaseError
 from release.git import GitRepo
 from release.plan import Plan
+from release.provenance import archive_digests, bundle_name, published
+from release.runner import problems_of
 from release.steps import State
-from release.steps.attest import (
-    AttestProvenance,
-    archive_digests,
-    bundle_name,
-    published,
-)
+from release.steps.attest import AttestProvenance
 
 REGISTRY = "127.0.0.1:5000"
 VERSION = "1.2.0"
@@ -112,6 +109,7 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
         version=version,
         tag=TAG,
         previous=None,
+        previous_commit=None,
         today=date.today(),
         epoch=int(time.time()),
         revision=git(root, "rev-parse", "HEAD"),
@@ -126,6 +124,7 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
         image=image,
         platforms=config.platforms,
         image_tags=(TAG,),
+        rollback_successors=(),
         dry_run=False,
         sign=False,
     )
@@ -143,12 +142,12 @@ def attested(tmp_path_factory: pytest.TempPathFactory) -> Release:
         plan = make_release(tmp_path_factory.mktemp("attest") / "repo", image, DockerClient())
         step = AttestProvenance()
         patch.delenv("COSIGN_PASSWORD", raising=False)
-        assert step.check(plan) == [
+        assert problems_of(plan, [step]) == [
             "$COSIGN_PASSWORD is not set: export the attestation key's password in it "
             "(attestation-password-env names another variable)"
         ]
         patch.setenv("COSIGN_PASSWORD", PASSWORD)
-        assert step.check(plan) == []
+        assert problems_of(plan, [step]) == []
         before = step.state(plan)
         assert before.state is State.TODO
         said: list[str] = []
@@ -336,7 +335,7 @@ def test_keyless_in_actions_without_a_key(attested: Release, tmp_path: Path) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GITHUB_ACTIONS", "true")
         status = AttestProvenance().state(plan)
-        assert AttestProvenance().check(plan) == []
+        assert problems_of(plan, [AttestProvenance()]) == []
     assert status.state is State.SKIP
     assert status.detail == (
         "in GitHub Actions without absent/cosign.key, the workflow's "

@@ -15,12 +15,12 @@ from python_on_whales.exceptions import DockerException
 from release import cosign, registry
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
-from release.plan import Plan, current_image_tags, tagged_commit
+from release.plan import Plan, tagged_commit
 from release.steps.build import ExtractBinaries, WriteChecksums
 from release.steps.publish import child_digests, index_platforms
 
 if TYPE_CHECKING:
-    from release.steps.attest import Published
+    from release.provenance import Published
 
 REMINDERS = (
     "update the deployment configurations that pin a Barycenter version",
@@ -102,7 +102,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
     policy does not give X do not."""
     findings = []
     children = child_digests(index)
-    policy = current_image_tags(plan)
+    policy = plan.image_tags
     for tag in policy:
         current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         ok = current is not None and child_digests(current) == children
@@ -128,7 +128,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
 def provenance_checks(plan: Plan, index: dict[str, object], commit: str | None) -> list[Finding]:
     """The provenance verifies from every digest a consumer may hold (the index and each
     platform's manifest), names them all and the archives, and names the tagged commit."""
-    from release.steps.attest import keyless, public_key_path, published_of
+    from release.provenance import keyless, public_key_path, published_of
 
     if keyless(plan):
         return [Finding("provenance", True, "keyless in GitHub Actions: gh attestation verify")]
@@ -156,7 +156,7 @@ def provenance_checks(plan: Plan, index: dict[str, object], commit: str | None) 
 def digest_provenance_check(plan: Plan, image: Published, what: str, commit: str | None) -> Finding:
     """What `cosign verify-attestation IMAGE@DIGEST` gives a consumer holding this digest."""
     from release.attestation import statement_of
-    from release.steps.attest import expected_subjects, statement_on
+    from release.provenance import expected_subjects, statement_on
 
     check = "provenance" if what == "index" else f"provenance {what}"
     digest = image.digests()[what]
@@ -185,7 +185,7 @@ def attestation_mismatch(plan: Plan, image: Published, what: str) -> str:
     """Why no attached attestation of IMAGE@DIGEST is this release's: another key's, or
     another subject's (what `cosign verify-attestation` refuses, said as a consumer sees it)."""
     from release.attestation import statement_of, subject_digests
-    from release.steps.attest import expected_subjects, public_key_path
+    from release.provenance import expected_subjects, public_key_path
 
     digest = image.digests()[what]
     held = "the index" if what == "index" else f"the {what} image"
@@ -242,11 +242,9 @@ def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
 
 def asset_checks(plan: Plan, assets: list[ReleaseAsset]) -> list[Finding]:
     """Each of dist/'s files for the release against its asset: the bytes users download."""
-    from release.steps.github import expected_assets
-
     findings = []
     on_github = {asset.name: asset for asset in assets}
-    for name, path in expected_assets(plan).items():
+    for name, path in plan.assets.items():
         asset = on_github.get(name)
         if asset is None:
             findings.append(Finding(f"asset {name}", False, "missing on GitHub"))
@@ -327,7 +325,10 @@ def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
     return [Finding("develop", contains, detail)]
 
 
-def verify(plan: Plan) -> list[Finding]:
+def verify(plan: Plan, thorough: bool = True) -> list[Finding]:
+    """The checklist. Not `thorough` (release.status's glance): no image pulled or run, no
+    cosign verification, no consumer download; the tag, the index and its tags, dist/, the
+    GitHub release and develop only (the attest step's own state covers the provenance)."""
     commit = tagged_commit(plan)
     findings = [Finding("tag", commit is not None, f"{plan.tag} on {commit or 'nothing'}")]
     findings += tag_origin_check(plan, commit)
@@ -335,8 +336,9 @@ def verify(plan: Plan) -> list[Finding]:
     findings += found
     if index is not None:
         findings += tag_checks(plan, index)
-        findings += run_checks(plan, commit)
-        findings += provenance_checks(plan, index, commit)
+        if thorough:
+            findings += run_checks(plan, commit)
+            findings += provenance_checks(plan, index, commit)
     archives = ExtractBinaries().state(plan)
     if archives.state.value == "done":
         archives = WriteChecksums().state(plan)
@@ -344,9 +346,10 @@ def verify(plan: Plan) -> list[Finding]:
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )
     findings += github_check(plan, None if index is None else str(index["digest"]))
-    from release.consumer import consumer_checks
+    if thorough:
+        from release.consumer import consumer_checks
 
-    findings += consumer_checks(plan, index)
+        findings += consumer_checks(plan, index)
     findings += develop_check(plan, commit)
     return findings
 
