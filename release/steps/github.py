@@ -91,16 +91,6 @@ def checksum_lines(plan: Plan) -> list[str]:
     ]
 
 
-def listed_checksums(body: str) -> dict[str, str]:
-    """Asset name -> sha256 hex, from the `sha256  name` lines of a release body."""
-    found = {}
-    for line in body.splitlines():
-        match = re.fullmatch(r"([0-9a-f]{64})  \*?(\S+)", line.strip())
-        if match:
-            found[match[2]] = match[1]
-    return found
-
-
 def release_body(plan: Plan, digest: str) -> str:
     notes = markdown(notes_for(plan.root, str(plan.version), plan.config), plan.config.source_url)
     sums = "\n".join(checksum_lines(plan))
