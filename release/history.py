@@ -56,12 +56,21 @@ def git_dir(root: Path) -> Path:
 def toplevel(path: Path) -> Path:
     """The repository `path` is in (a subdirectory names its repository); for a bare
     repository, its git directory: notes and changelogs need no work tree, as git-cliff's."""
+    return repository(path)[0]
+
+
+def repository(path: Path) -> tuple[Path, bool]:
+    """toplevel(path), and whether the repository is bare: one git call for a work tree."""
     try:
-        return Path(read(path, "rev-parse", "--show-toplevel").decode().strip())
-    except ReleaseError:
+        bare, top = read(path, "rev-parse", "--is-bare-repository", "--show-toplevel").split(b"\n")[
+            :2
+        ]
+        if bare == b"false":
+            return Path(top.decode()), False
+    except (ReleaseError, ValueError):
         if not is_bare(path):
             raise
-    return Path(read(path, "rev-parse", "--absolute-git-dir").decode().strip())
+    return Path(read(path, "rev-parse", "--absolute-git-dir").decode().strip()), True
 
 
 def is_bare(path: Path) -> bool:

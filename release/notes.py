@@ -16,7 +16,7 @@ from pathlib import Path
 from release.commits import Commit
 from release.config import DEFAULT_SKIP_COMMITS, ReleaseConfig, load_config
 from release.errors import ReleaseError
-from release.history import Range, committed_file, is_bare, release_range, toplevel
+from release.history import Range, committed_file, release_range, repository
 from release.version import TAG_PREFIX, parse_version, tag_name
 
 BREAKING_TITLE = "⚠ Breaking Changes"
@@ -250,8 +250,8 @@ def notes_for(root: Path, version_text: str = "", config: ReleaseConfig | None =
 
 
 def render(root: Path, version_text: str = "", output_format: str = "md") -> str:
-    root = toplevel(root)
-    bare = committed_file(root, "pyproject.toml") if is_bare(root) else None
+    root, is_bare_repository = repository(root)
+    bare = committed_file(root, "pyproject.toml") if is_bare_repository else None
     config = load_config(root, missing_ok=True, committed=bare)
     notes = notes_for(root, version_text, config)
     if output_format == "json":
