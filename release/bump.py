@@ -251,7 +251,8 @@ def propose(
     """The next release of the release branch (HEAD where there is none), from its history:
     the commits `release.notes` would list, since the releases main reaches."""
     from release.cargo import crate_version
-    from release.history import git, git_dir, read_commits, release_tags
+    from release.git import read as git
+    from release.history import git_dir, read_commits, release_tags
     from release.notes import groups_of
 
     git_dir(root)  # refuses a shallow clone, whose history would be cut

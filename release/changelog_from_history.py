@@ -14,12 +14,12 @@ from pathlib import Path
 from release import changelog
 from release.config import load_config
 from release.errors import ReleaseError
+from release.git import read
 from release.history import (
     Range,
     Release,
     committed_file,
     full_history,
-    git,
     is_bare,
     toplevel,
 )
@@ -97,7 +97,7 @@ def refuse_uncommitted(root: Path, target: Path) -> None:
     inside = target.resolve().is_relative_to(root.resolve())
     if not inside or not target.exists():
         return
-    status = git(
+    status = read(
         root, "status", "--porcelain", "--untracked-files=all", "--", str(target.resolve())
     )
     if status.strip():

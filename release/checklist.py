@@ -273,7 +273,7 @@ def body_checks(
 ) -> list[Finding]:
     """The body records the index digest and each asset's sha256 at release time: an asset, or
     the tag, changed afterwards no longer matches it."""
-    from release.steps.github import listed_checksums
+    from release.dist import parse_checksums
 
     body = release.body or ""
     findings = []
@@ -291,7 +291,7 @@ def body_checks(
                 f"the release body names {short(pulled[1])}",
             )
         )
-    listed = listed_checksums(body)
+    listed = parse_checksums(body)
     for asset in assets:
         sha = listed.get(asset.name)
         if sha is None:

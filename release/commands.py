@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, TypeVar
 from invoke.exceptions import Exit
 
 from release.errors import InterruptionError, ReleaseError, Terminated, interrupted_status
-from release.git import GitRepo
 from release.options import HotfixOptions, ReleaseOptions
 
 if TYPE_CHECKING:
@@ -140,6 +139,7 @@ def release(
 
 def hotfix_finish(repo: Path, options: HotfixOptions) -> None:
     if not options.version:
+        from release.git import GitRepo
         from release.steps.hotfix import infer_hotfix_version
 
         git = GitRepo(repo)
@@ -188,6 +188,7 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
 
 def status(repo: Path, version: str, output_format: str, image: str) -> None:
     """Every step's state for the release of `version`, read from reality."""
+    from release.git import GitRepo
     from release.plan import make_plan
 
     check_format(output_format)

@@ -19,7 +19,6 @@ GitHub and the registry serve it, each failure said as the consumer would see it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from release.dist import file_sha256, parse_checksums
 from release.errors import ReleaseError
 
 if TYPE_CHECKING:
@@ -108,16 +108,6 @@ def download_assets(
     return Downloaded(folder, tuple(names)), findings
 
 
-def parse_sums(text: str) -> dict[str, str]:
-    """SHA256SUMS lines `HEX  NAME` (or `HEX *NAME`) -> {NAME: HEX}."""
-    found = {}
-    for line in text.splitlines():
-        sha, _, name = line.partition(" ")
-        if sha and name:
-            found[name.lstrip(" *")] = sha.lower()
-    return found
-
-
 def checksum_findings(plan: Plan, downloaded: Downloaded) -> list[Finding]:
     """What `sha256sum --check SHA256SUMS` says on the downloaded assets."""
     from release.checklist import Finding
@@ -125,7 +115,7 @@ def checksum_findings(plan: Plan, downloaded: Downloaded) -> list[Finding]:
     sums = downloaded.folder / "SHA256SUMS"
     if not sums.is_file():
         return [Finding("consumer: sha256sum", False, "the release has no SHA256SUMS to check")]
-    listed = parse_sums(sums.read_text(errors="replace"))
+    listed = parse_checksums(sums.read_text(errors="replace"))
     findings = []
     for name in plan.archives:
         path = downloaded.folder / name
@@ -134,7 +124,7 @@ def checksum_findings(plan: Plan, downloaded: Downloaded) -> list[Finding]:
         elif not path.is_file():
             problem = f"{name}: No such file or directory"
         else:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            sha = file_sha256(path)
             if sha == listed[name]:
                 continue
             problem = (

@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from release import processes
 from release.attestation import PAYLOAD_TYPE, envelope, pae
 from release.errors import ReleaseError
 from release.registry import DEFAULT_TIMEOUT, is_loopback, registry_host
@@ -115,23 +115,20 @@ def run(
     if password is not None:
         environment["COSIGN_PASSWORD"] = password
     try:
-        completed = subprocess.run(
+        completed = processes.run(
             [binary(), *args],
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
+            stdin=stdin if stdin is not None else b"",
             env=environment,
             cwd=cwd,
-            check=False,
             timeout=600 if registry_timeout is None else registry_timeout + 5,
+            secrets=[password] if password else [],
+            missing_fix=INSTALL_HINT,
         )
-    except OSError as failure:
-        raise ReleaseError(f"cannot run cosign ({failure.strerror})", INSTALL_HINT) from None
-    except subprocess.TimeoutExpired:
+    except processes.ProcessTimeoutError:
         if registry_timeout is not None:
             raise unanswered(what, registry_timeout) from None
         raise ReleaseError(f"cosign did not {what} within 10 minutes", fix) from None
-    stdout = completed.stdout.decode(errors="replace")
-    stderr = completed.stderr.decode(errors="replace")
+    stdout, stderr = completed.out, completed.err
     if completed.returncode != 0 and registry_timeout and "context deadline exceeded" in stderr:
         raise unanswered(what, registry_timeout)
     if completed.returncode != 0:

@@ -213,7 +213,7 @@ def earlier_emails(root: Path, previous_tag: str | None) -> set[str]:
     first release)."""
     if previous_tag is None:
         return set()
-    from release.history import git
+    from release.git import read as git
 
     log = git(root, "log", "--format=%ae%n%b%x00", previous_tag).decode(errors="replace")
     emails = set()
@@ -227,10 +227,10 @@ def earlier_emails(root: Path, previous_tag: str | None) -> set[str]:
 
 def oldest_first(root: Path, notes: Notes, shas: set[str]) -> list[str]:
     """The notes' commits in the order they were made (the notes group them by kind)."""
-    from release.history import git
+    from release.git import read as git
 
     revisions = [notes.tag or "HEAD"] + ([f"^{notes.previous_tag}"] if notes.previous_tag else [])
-    listed = git(root, "rev-list", "--reverse", *revisions).decode().split()
+    listed = git(root, "rev-list", "--reverse", "--topo-order", *revisions).decode().split()
     return [sha for sha in listed if sha in shas]
 
 

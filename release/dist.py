@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from release.errors import ReleaseError
 
 CHECKSUMS = "SHA256SUMS"
+CHECKSUM_LINE = re.compile(r"(?P<sha>[0-9a-fA-F]{64}) [ *](?P<name>\S+)")
 
 
 def provenance_bundle(tag: str) -> str:
@@ -32,9 +34,20 @@ def file_sha256(path: Path) -> str:
 
 
 def read_checksums(path: Path) -> dict[str, str]:
-    """File name -> sha256 hex, from a SHA256SUMS as sha256sum writes it (`*` marks binary)."""
-    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line]
-    return {row[1].lstrip("*"): row[0] for row in rows if len(row) == 2}
+    """File name -> sha256 hex, from a SHA256SUMS file."""
+    return parse_checksums(path.read_text())
+
+
+def parse_checksums(text: str) -> dict[str, str]:
+    """File name -> sha256 hex (lower case), from the `HEX  NAME` lines of a SHA256SUMS as
+    sha256sum writes them (`HEX *NAME` in binary mode), or of a text quoting them (a release
+    body): other lines are not checksums and are skipped."""
+    found = {}
+    for line in text.splitlines():
+        match = CHECKSUM_LINE.fullmatch(line.strip())
+        if match:
+            found[match["name"]] = match["sha"].lower()
+    return found
 
 
 def write_checksums(dist: Path, tag: str) -> None:

@@ -8,11 +8,50 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from release import processes
 from release.errors import ReleaseError
+
+INSTALL_GIT = "install git"
+
+
+def run_git(
+    root: Path, args: tuple[str, ...], env: dict[str, str] | None = None
+) -> processes.Finished:
+    """`git ARGS` in `root`, in the C locale (its messages are matched), in our process group:
+    Ctrl-C reaches git and its hooks as it reaches us."""
+    return processes.run(
+        ["git", *args],
+        cwd=root,
+        env={**os.environ, "LC_ALL": "C", **(env or {})},
+        missing_fix=INSTALL_GIT,
+    )
+
+
+def newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read(root: Path, *args: str) -> bytes:
+    """What `git -C ROOT ARGS` prints, for reads of any size (a 50k-commit `git log`): one
+    large read; a failure is a ReleaseError naming git's last words."""
+    result = processes.run(
+        ["git", "-C", str(root), *args], large_output=True, missing_fix=INSTALL_GIT
+    )
+    if not result.ok:
+        message = result.err.strip().splitlines()
+        raise ReleaseError(
+            f"git {args[0]} failed in {root} ({message[-1] if message else result.returncode})",
+            "check that it is a git repository with the refs named",
+        )
+    return result.stdout
+
+
+def succeeds(root: Path, *args: str) -> bool:
+    """`git -C ROOT ARGS` exits 0 (merge-base --is-ancestor and other yes/no questions)."""
+    return processes.run(["git", "-C", str(root), *args], missing_fix=INSTALL_GIT).ok
 
 
 @dataclass(frozen=True)
@@ -92,34 +131,19 @@ class GitRepo:
 
     def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
         """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            check=False,
-            env={**os.environ, "LC_ALL": "C", **(env or {})},
-        )
-        if result.returncode != 0:
-            raise GitError(args, result.stderr, result.returncode, result.stdout)
-        return result.stdout.rstrip("\n") if strip else result.stdout
+        result = run_git(self.root, args, env)
+        # Decoded as text mode would: invalid bytes replaced, line ends made "\n".
+        stdout = newlines(result.out)
+        if not result.ok:
+            raise GitError(args, newlines(result.err), result.returncode, stdout)
+        return stdout.rstrip("\n") if strip else stdout
 
     def output_bytes(self, *args: str) -> bytes:
         """What `git ARGS` prints, byte for byte (file contents: no decoding, no newline
         translation)."""
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            env={**os.environ, "LC_ALL": "C"},
-        )
-        if result.returncode != 0:
-            stderr = result.stderr.decode(errors="replace")
-            raise GitError(args, stderr, result.returncode)
+        result = run_git(self.root, args)
+        if not result.ok:
+            raise GitError(args, result.err, result.returncode)
         return result.stdout
 
     def call(self, *args: str, env: dict[str, str] | None = None) -> None:

@@ -14,7 +14,6 @@ concurrent `git log` processes while the graph is walked in Python.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import semver
 
 from release.commits import Commit, parse
 from release.errors import ReleaseError
+from release.git import read, succeeds
 from release.version import TAG_PREFIX, is_stable, release_version
 
 # Subject and body in UTF-8 whatever encoding each commit was recorded in (i18n.commitEncoding).
@@ -37,35 +37,13 @@ VERSION_LIKE = re.compile(r"(?P<prefix>.*?)(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za
 UNSHALLOW = "run git fetch --unshallow --tags (in GitHub Actions: fetch-depth: 0 on checkout)"
 
 
-def git(root: Path, *args: str) -> bytes:
-    # One large read instead of communicate()'s select loop: megabytes of log come back faster.
-    try:
-        process = subprocess.Popen(
-            ["git", "-C", str(root), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-        )
-    except OSError as failure:
-        raise ReleaseError(f"cannot run git ({failure.strerror})", "install git") from None
-    with process:
-        output, errors = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
-    if process.returncode != 0:
-        message = errors.decode(errors="replace").strip().splitlines()
-        raise ReleaseError(
-            f"git {args[0]} failed in {root} ({message[-1] if message else process.returncode})",
-            "check that it is a git repository with the refs named",
-        )
-    return output
-
-
 def git_dir(root: Path) -> Path:
     """The repository's git directory; refuses a shallow clone, whose ranges would be cut."""
     dot_git = root / ".git"
     if dot_git.is_dir():
         directory, shallow = dot_git, (dot_git / "shallow").exists()
     else:
-        lines = git(root, "rev-parse", "--absolute-git-dir", "--is-shallow-repository").split()
+        lines = read(root, "rev-parse", "--absolute-git-dir", "--is-shallow-repository").split()
         directory, shallow = Path(lines[0].decode()), lines[1] == b"true"
     if shallow:
         raise ReleaseError(
@@ -78,17 +56,26 @@ def git_dir(root: Path) -> Path:
 def toplevel(path: Path) -> Path:
     """The repository `path` is in (a subdirectory names its repository); for a bare
     repository, its git directory: notes and changelogs need no work tree, as git-cliff's."""
+    return repository(path)[0]
+
+
+def repository(path: Path) -> tuple[Path, bool]:
+    """toplevel(path), and whether the repository is bare: one git call for a work tree."""
     try:
-        return Path(git(path, "rev-parse", "--show-toplevel").decode().strip())
-    except ReleaseError:
+        bare, top = read(path, "rev-parse", "--is-bare-repository", "--show-toplevel").split(b"\n")[
+            :2
+        ]
+        if bare == b"false":
+            return Path(top.decode()), False
+    except (ReleaseError, ValueError):
         if not is_bare(path):
             raise
-    return Path(git(path, "rev-parse", "--absolute-git-dir").decode().strip())
+    return Path(read(path, "rev-parse", "--absolute-git-dir").decode().strip()), True
 
 
 def is_bare(path: Path) -> bool:
     try:
-        return git(path, "rev-parse", "--is-bare-repository").strip() == b"true"
+        return read(path, "rev-parse", "--is-bare-repository").strip() == b"true"
     except ReleaseError:
         return False
 
@@ -96,7 +83,7 @@ def is_bare(path: Path) -> bool:
 def committed_file(root: Path, path: str) -> bytes:
     """`path` as HEAD holds it (b"" when it holds none): a bare repository's files."""
     try:
-        return git(root, "cat-file", "blob", f"HEAD:{path}")
+        return read(root, "cat-file", "blob", f"HEAD:{path}")
     except ReleaseError:
         return b""
 
@@ -128,7 +115,7 @@ def release_tags(root: Path, prefix: str = TAG_PREFIX) -> dict[semver.Version, R
     """
     releases = {}
     names = []
-    output = git(root, "for-each-ref", TAG_FORMAT, "refs/tags").decode(errors="replace")
+    output = read(root, "for-each-ref", TAG_FORMAT, "refs/tags").decode(errors="replace")
     for line in output.splitlines():
         name, kind, obj, peeled_kind, peeled, day = line.split("\0")
         if (peeled_kind or kind) != "commit":
@@ -190,16 +177,11 @@ def parse_log(output: bytes) -> list[Commit]:
 
 def read_commits(root: Path, *revisions: str) -> list[Commit]:
     """Non-merge commits of a revision range, in git log's order (newest first)."""
-    return parse_log(git(root, "log", "--no-merges", ENCODING, LOG_FORMAT, *revisions, "--"))
+    return parse_log(read(root, "log", "--no-merges", ENCODING, LOG_FORMAT, *revisions, "--"))
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
-    result = subprocess.run(
-        ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, descendant],
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
+    return succeeds(root, "merge-base", "--is-ancestor", ancestor, descendant)
 
 
 PROBES = 6
@@ -227,7 +209,7 @@ def find_previous(
             return candidate
     if len(candidates) <= PROBES:
         return None
-    merged = git(root, "tag", "--merged", tip).decode(errors="replace").split()
+    merged = read(root, "tag", "--merged", tip).decode(errors="replace").split()
     ancestors = [
         v for name in merged if (v := release_version(name, prefix)) is not None and v != version
     ]
@@ -276,7 +258,7 @@ class Graph:
 
 def read_graph(root: Path, tips: Sequence[str]) -> Graph:
     # rev-list's --timestamp comes from the commit-graph file when there is one: no commit read.
-    output = git(root, "rev-list", "--topo-order", "--reverse", "--parents", "--timestamp", *tips)
+    output = read(root, "rev-list", "--topo-order", "--reverse", "--parents", "--timestamp", *tips)
     order: list[str] = []
     parents: dict[str, list[str]] = {}
     dates: dict[str, int] = {}
@@ -376,7 +358,7 @@ def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -
     with ThreadPoolExecutor(max_workers=2) as pool:
         outputs = list(
             pool.map(
-                lambda bound: git(
+                lambda bound: read(
                     root, "log", "--no-merges", ENCODING, LOG_FORMAT, *bound, *tips, "--"
                 ),
                 halves,
@@ -478,10 +460,10 @@ def read_full_history(
     release the walk `git log release ^previous` would make."""
     from concurrent.futures import ThreadPoolExecutor
 
-    head_commit = git(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
+    head_commit = read(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
     tips = list(dict.fromkeys([*(r.commit for r in releases.values()), head_commit]))
     dates = sorted(
-        int(line) for line in git(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()
+        int(line) for line in read(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()
     )
     split_date = dates[len(dates) // 2] if len(dates) > 2 else None
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from release.commits import Commit
 from release.config import DEFAULT_SKIP_COMMITS, ReleaseConfig, load_config
 from release.errors import ReleaseError
-from release.history import Range, committed_file, is_bare, release_range, toplevel
+from release.history import Range, committed_file, release_range, repository
 from release.version import TAG_PREFIX, parse_version, tag_name
 
 if TYPE_CHECKING:
@@ -304,8 +304,8 @@ def print_to_stderr(line: str) -> None:
 
 
 def render(root: Path, version_text: str = "", output_format: str = "md") -> str:
-    root = toplevel(root)
-    bare = committed_file(root, "pyproject.toml") if is_bare(root) else None
+    root, is_bare_repository = repository(root)
+    bare = committed_file(root, "pyproject.toml") if is_bare_repository else None
     config = load_config(root, missing_ok=True, committed=bare)
     notes = notes_for(root, version_text, config)
     if output_format == "json":

@@ -7,14 +7,12 @@ step that names a registry reference does) costs nothing at start-up.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from release import processes
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
 
@@ -46,41 +44,17 @@ def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> 
     # A session of its own: docker runs buildx as a child that holds our pipes, so the whole
     # group is stopped, never docker alone (a buildx left waiting on the registry would keep
     # the pipes open and the release waiting with it).
-    with subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    ) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except BaseException as stopped:
-            stop_group(process)
-            if isinstance(stopped, subprocess.TimeoutExpired):
-                raise ReleaseError(
-                    f"the registry {registry_host(reference)} did not answer `docker buildx "
-                    f"imagetools {args[0]}` for {reference} within {timeout:g} s",
-                    "check that it runs (or raise registry-timeout), then run the same "
-                    "command again",
-                ) from None
-            raise
-    if process.returncode != 0:
-        raise DockerException(command, process.returncode, stdout, stderr)
-    return stdout.decode(errors="replace").strip()
-
-
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group (buildx then cancels its requests), SIGKILL to what is left
-    after a grace period, whatever interrupts the wait."""
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        result = processes.run(command, timeout=timeout, own_group=True)
+    except processes.ProcessTimeoutError:
+        raise ReleaseError(
+            f"the registry {registry_host(reference)} did not answer `docker buildx "
+            f"imagetools {args[0]}` for {reference} within {timeout:g} s",
+            "check that it runs (or raise registry-timeout), then run the same command again",
+        ) from None
+    if not result.ok:
+        raise DockerException(command, result.returncode, result.stdout, result.stderr)
+    return result.out.strip()
 
 
 def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -233,31 +207,28 @@ def login(host: str, username: str, password_variable: str) -> bool:
     login may still hold credentials, and the registry will say if it does not.
     """
     from python_on_whales import docker
-    from python_on_whales.exceptions import DockerException
-    from python_on_whales.utils import run
 
     password = os.environ.get(password_variable, "")
     if not password:
         return False
+    username = username or "oauth2"
+    # On stdin, output captured: docker's "Login Succeeded" and its warnings stay out.
+    command = [*docker.docker_cmd, "login", "--password-stdin", "--username", username, host]
     try:
-        # On stdin, output captured: docker's "Login Succeeded" and its warnings stay out.
-        run(
-            [
-                *docker.docker_cmd,
-                "login",
-                "--password-stdin",
-                "--username",
-                username or "oauth2",
-                host,
-            ],
-            input=password.encode(),
+        result = processes.run(
+            command, stdin=password.encode(), secrets=[password], timeout=DEFAULT_TIMEOUT
         )
-    except DockerException:
-        # The exception would carry docker's output; say only what failed, never the secret.
+    except processes.ProcessTimeoutError:
         raise ReleaseError(
-            f"docker login to {host} as {username or 'oauth2'} was refused",
-            f"check the token in ${password_variable} and its package write permission",
+            f"the registry {host} did not answer docker login within {DEFAULT_TIMEOUT} s",
+            "check that it runs, then run the same command again",
         ) from None
+    if not result.ok:
+        # docker's output could echo what it was given; say only what failed.
+        raise ReleaseError(
+            f"docker login to {host} as {username} was refused",
+            f"check the token in ${password_variable} and its package write permission",
+        )
     return True
 
 

@@ -73,7 +73,7 @@ def world(tmp_path: Path) -> Any:
         "bot": pull("deps", "49699333+dependabot[bot]@users.noreply.github.com",
                     "build(deps): bump serde", "squash", "dependabot[bot]"),
     }  # fmt: skip
-    shas = git(work, "rev-list", "--reverse", "v1.0.0..main").split()
+    shas = git(work, "rev-list", "--reverse", "--topo-order", "v1.0.0..main").split()
     yield standin, client, shas, numbers, work
     standin.stop()
     assert standin.mismatches == []

@@ -21,7 +21,6 @@ asset once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,16 +79,6 @@ def checksum_lines(plan: Plan) -> list[str]:
         for name, path in expected_assets(plan).items()
         if path.is_file()
     ]
-
-
-def listed_checksums(body: str) -> dict[str, str]:
-    """Asset name -> sha256 hex, from the `sha256  name` lines of a release body."""
-    found = {}
-    for line in body.splitlines():
-        match = re.fullmatch(r"([0-9a-f]{64})  \*?(\S+)", line.strip())
-        if match:
-            found[match[2]] = match[1]
-    return found
 
 
 def release_body(plan: Plan, digest: str) -> str:

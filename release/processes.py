@@ -1,0 +1,158 @@
+"""Running programs: the one place the release starts a process (git, docker, cosign).
+
+Each run has a timeout (or none, for local git reads of any size), a process group chosen for
+how the program must be stopped, and secrets kept out of what it returns and of every error.
+
+Ctrl-C. A program in our own process group (git, cosign) gets the terminal's SIGINT as we do;
+it is given a quarter of a second to finish, then killed: exactly `subprocess.run`'s rule. Git
+relies on it: a commit interrupted by Ctrl-C finishes or rolls back its own hooks, and a rerun
+converges. A program that must be stopped whole (`docker buildx`, whose plugin holds our pipes)
+runs in a session of its own and is stopped as a group: SIGTERM, then SIGKILL after a grace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.errors import ReleaseError
+
+MASK = "***"
+GROUP_GRACE = 10.0  # seconds a stopped group gets between SIGTERM and SIGKILL
+SIGINT_GRACE = 0.25  # what subprocess.run gives a child after Ctrl-C before killing it
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: Sequence[str]) -> bytes:
+    for secret in secrets:
+        if secret:
+            data = data.replace(secret.encode(), MASK.encode())
+    return data
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A program that ran to its end; secrets are already masked in all of it."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode(errors="replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode(errors="replace")
+
+
+class ProcessTimeoutError(ReleaseError):
+    """The program did not finish within its timeout and was stopped; callers say what that
+    means for them (a registry that does not answer, usually)."""
+
+    def __init__(self, argv: Sequence[str], timeout: float) -> None:
+        self.argv = tuple(argv)
+        self.timeout = timeout
+        super().__init__(
+            f"`{' '.join(self.argv[:2])}` did not finish within {timeout:g} s",
+            "check what it waits for, then run the same command again",
+        )
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float | None = None,
+    own_group: bool = False,
+    secrets: Sequence[str] = (),
+    large_output: bool = False,
+    missing_fix: str = "",
+) -> Finished:
+    """Run `argv` to its end, capturing its output; a non-zero exit is the caller's to judge.
+
+    `own_group` runs it in a session of its own, stopped as a group on timeout or interrupt.
+    `large_output` reads stdout in one read rather than communicate()'s select loop (megabytes
+    of `git log` come back faster); its stderr must then be small, and no timeout applies.
+    Raises ProcessTimeoutError, or a ReleaseError naming `missing_fix` when it cannot start.
+    """
+    command = [str(part) for part in argv]
+    shown = tuple(redact(part, secrets) for part in command)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=own_group,
+        )
+    except OSError as failure:
+        name = Path(command[0]).name if command else "the program"
+        raise ReleaseError(
+            f"cannot run {name} ({failure.strerror})", missing_fix or f"install {name}"
+        ) from None
+    with process:
+        bare_read = large_output and stdin is None and timeout is None
+        try:
+            if bare_read:
+                stdout = process.stdout.read()  # type: ignore[union-attr]
+                stderr = process.stderr.read()  # type: ignore[union-attr]
+                process.wait()
+            else:
+                stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop(process, own_group)
+            raise ProcessTimeoutError(shown, timeout or 0) from None
+        except KeyboardInterrupt:
+            if bare_read and not own_group:
+                # communicate() already gave the child its grace; a bare read did not.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(SIGINT_GRACE)
+            stop(process, own_group)
+            raise
+        except BaseException:
+            stop(process, own_group)
+            raise
+    return Finished(
+        shown, process.returncode, redact_bytes(stdout, secrets), redact_bytes(stderr, secrets)
+    )
+
+
+def stop(process: subprocess.Popen[bytes], group: bool) -> None:
+    """Kill the process (as subprocess.run does); for a group of its own, SIGTERM the group
+    (buildx then cancels its requests) and SIGKILL what is left after a grace period, whatever
+    interrupts the wait."""
+    if not group:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=GROUP_GRACE)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
