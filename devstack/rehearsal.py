@@ -416,6 +416,12 @@ def image_of(sandbox: Sandbox) -> str:
     return f"{IMAGE}-{secret(sandbox, 'sandbox-id')[:8]}"
 
 
+def gh_command() -> str:
+    from devstack.gh_cli import gh_command
+
+    return gh_command()
+
+
 def gh_target(sandbox: Sandbox) -> GhTarget:
     """Where the GitHub CLI finds the sandbox's stand-in (its TLS front)."""
     from devstack.gh_cli import GhTarget
@@ -440,7 +446,7 @@ def where(sandbox: Sandbox, tag: str, api_url: str) -> list[str]:
     recorded = sandbox.root / "act" / "run-id"
     run_id = int(recorded.read_text()) if recorded.exists() else None
     found.append("with the GitHub CLI (the environment file holds the stand-in's token):")
-    found += [f"  {line}" for line in target.lines(environment, tag, run_id)]
+    found += [f"  {line}" for line in target.lines(environment, tag, run_id, gh_command())]
     return found
 
 
