@@ -165,7 +165,7 @@ def test_the_gh_lines_it_prints_show_the_rehearsed_release_and_its_workflow_run(
         env={"PATH": f"{gh_bin}:/usr/bin:/bin", "HOME": str(rehearsal.base), "NO_COLOR": "1"},
     )  # fmt: skip
     assert shell.returncode == 0, shell.stdout + shell.stderr
-    [tag] = [line.split()[3] for line in pasted if line.startswith("gh release view ")]
+    [tag] = [line.split()[3] for line in pasted if " release view " in line]
     assert f"title:\t{tag}" in shell.stdout
     assets = rehearsal.base / f"{tag}-assets"
     checked = subprocess.run(
