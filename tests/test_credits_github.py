@@ -15,6 +15,7 @@ from release.credits import BATCH, Credit, new_contributors, read_credits
 from release.errors import ReleaseError
 from release.github import GitHubClient, RetryPolicy
 from tests.github_support import FAST, REPOSITORY, git
+from tests.github_support import config as release_config
 
 pytestmark = pytest.mark.github
 
@@ -157,18 +158,6 @@ def test_notes_credit_people_as_github_s_generated_notes_do(world: Any) -> None:
     assert credited == GOLDEN.read_text()
 
 
-def notes_config(work: Path, api_url: str, **extra: Any) -> Any:
-    from release.config import ReleaseConfig
-
-    return ReleaseConfig(
-        root=work,
-        source_url="https://github.com/barycenter-oidc/barycenter",
-        github_repository=REPOSITORY,
-        github_api_url=api_url,
-        **extra,
-    )
-
-
 def test_people_are_asked_once_then_read_from_the_cache(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +167,7 @@ def test_people_are_asked_once_then_read_from_the_cache(
     standin, _, _, _, work = world
     git(work, "tag", "v1.1.0")
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-    config = notes_config(work, standin.api_url, credit_people_in=("notes",))
+    config = release_config(work, standin.api_url, credit_people_in=("notes",))
     notes = notes_for(work, "1.1.0", config)
     said: list[str] = []
     people = people_for(work, notes, config, "notes", said.append)
@@ -190,7 +179,7 @@ def test_people_are_asked_once_then_read_from_the_cache(
     assert standin.counts["graphql"] == 1  # the rerun made no call
     # Not asked where the configuration says no, nor without a token.
     assert (
-        people_for(work, notes, notes_config(work, standin.api_url), "notes", said.append) is None
+        people_for(work, notes, release_config(work, standin.api_url), "notes", said.append) is None
     )
     monkeypatch.delenv("GITHUB_TOKEN")
     assert people_for(work, notes, config, "notes", said.append) is None
@@ -207,7 +196,7 @@ def test_past_the_budget_or_without_an_answer_the_notes_name_nobody_in_one_line(
     git(work, "tag", "v1.1.0")
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
     said: list[str] = []
-    config = notes_config(work, standin.api_url, credit_people_in=("notes",), credit_calls=0)
+    config = release_config(work, standin.api_url, credit_people_in=("notes",), credit_calls=0)
     notes = notes_for(work, "1.1.0", config)
     assert people_for(work, notes, config, "notes", said.append) is None
     assert said == [
@@ -215,7 +204,7 @@ def test_past_the_budget_or_without_an_answer_the_notes_name_nobody_in_one_line(
     ]
     said.clear()
     standin.server_error("graphql", call=None, status=502)
-    config = notes_config(work, standin.api_url, credit_people_in=("notes",))
+    config = release_config(work, standin.api_url, credit_people_in=("notes",))
     assert people_for(work, notes, config, "notes", said.append) is None
     assert said[-1].startswith("notes: GitHub did not say who made the changes (GitHub failed")
     assert said[-1].endswith(": the notes name no logins")
