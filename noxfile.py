@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -17,15 +19,17 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 
 @nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
-    """pytest; the tests marked `stack` need `invoke stack.up` (`-- -m "not stack"` skips them).
-    Without arguments: the tests that need no stack on every core, then the stack ones in turn
-    (they share one engine and registry)."""
+    """pytest, every test; those marked `stack` (e2e included) bring the stack up themselves
+    (`-- -m "not stack"` skips them). Without arguments, all run at once on one pytest-xdist
+    worker more than the cores: each stack test file as a whole on one worker, beside the
+    other files and the tests that need no stack (tests/conftest.py)."""
     session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
-    session.run("pytest", "-m", "not stack and not e2e", "-n", "auto")
-    session.run("pytest", "-m", "stack and not e2e")
+    # One more than the cores: the stack tests spend much of their time waiting on the engine.
+    workers = str((os.cpu_count() or 1) + 1)
+    session.run("pytest", "-n", workers, "--dist", "loadgroup", "--no-loadscope-reorder")
 
 
 @nox.session(python=PYTHON_VERSIONS[0])

@@ -7,9 +7,63 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine_turns import exclusive_turn, shared_turn
 from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The test files that need the stack (tests/stack/, and the e2e sequence) share one Docker
+# engine and registry, but each has its own sandboxes, image repositories and stand-ins. Under
+# `pytest-xdist --dist loadgroup` (`nox -s tests`), each file runs on one worker as a whole,
+# beside other files and beside the tests that need no stack. The longest start first, so that
+# none starts last and ends last: seconds per file as .ci/run's summary printed them.
+STACK_FILES_LONGEST_FIRST = (
+    "tests/stack/test_fault_matrix.py",  # 715 s
+    "tests/stack/test_rehearsal.py",  # 430 s
+    "tests/e2e/test_release_sequence.py",  # 380 s
+    "tests/stack/test_verify_tamper.py",  # 168 s
+    "tests/stack/test_reproduce.py",  # 143 s
+    "tests/stack/test_dockerfile_builds.py",  # 84 s
+    "tests/stack/test_release_races.py",  # 83 s
+    "tests/stack/test_publish_policy.py",  # 71 s
+    "tests/stack/test_release_pipeline.py",  # 61 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(("tests/stack/", "tests/e2e/")):
+            item.add_marker(pytest.mark.stack)
+            item.add_marker(pytest.mark.xdist_group(path))
+
+    def order(item: pytest.Item) -> tuple[int, int, bool]:
+        path = item.nodeid.split("::", 1)[0]
+        needs_stack = item.get_closest_marker("stack") is not None
+        rank = (
+            STACK_FILES_LONGEST_FIRST.index(path)
+            if path in STACK_FILES_LONGEST_FIRST
+            else len(STACK_FILES_LONGEST_FIRST)
+        )
+        # Within its file, a test that restarts the engine goes last.
+        return (
+            0 if needs_stack else 1,
+            rank,
+            item.get_closest_marker("restarts_engine") is not None,
+        )
+
+    items.sort(key=order)  # stable: within a rank, the files' own order
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> object:
+    """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,
+    or the only one if it restarts the engine (tests/engine_turns.py)."""
+    if item.get_closest_marker("stack") is None:
+        return (yield)
+    turn = exclusive_turn if item.get_closest_marker("restarts_engine") else shared_turn
+    with turn():
+        return (yield)
 
 
 @pytest.fixture(scope="session")

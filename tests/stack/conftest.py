@@ -15,22 +15,17 @@ import pytest
 from python_on_whales import DockerClient
 
 from devstack import lifecycle
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/stack/" in item.nodeid:
-            item.add_marker(pytest.mark.stack)
-    # A test that restarts the engine goes last, so no other test's build is cut off by it.
-    items.sort(key=lambda item: item.get_closest_marker("restarts_engine") is not None)
+from tests.engine_turns import stack_up_turn
 
 
 @pytest.fixture(scope="session", autouse=True)
 def stack_is_up() -> None:
-    """The same idempotent `stack.up` a maintainer runs: about a second when it runs already."""
-    if all(component.ok for component in lifecycle.status()):
-        return
-    components = lifecycle.up()
+    """The same idempotent `stack.up` a maintainer runs: about a second when it runs already.
+    One worker at a time: the others find it up."""
+    with stack_up_turn():
+        if all(component.ok for component in lifecycle.status()):
+            return
+        components = lifecycle.up()
     missing = [component.name for component in components if not component.ok]
     if missing:
         pytest.fail(f"stack.up could not bring up {', '.join(missing)}", pytrace=False)

@@ -217,7 +217,7 @@ def record(fault: str, point: str, converged: bool, detail: str) -> None:
             report.write(json.dumps([fault, point, converged, detail]) + "\n")
 
 
-@pytest.fixture(scope="session")  # the engine-restart case runs last in the session
+@pytest.fixture(scope="session")  # the engine-restart case runs last in this file
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("faults")
     faulty = FaultyRegistry(base / "registry")
