@@ -21,15 +21,15 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 def tests(session: nox.Session) -> None:
     """pytest, every test; those marked `stack` (e2e included) bring the stack up themselves
     (`-- -m "not stack"` skips them). Without arguments, all run at once on one pytest-xdist
-    worker more than the cores: each stack test file as a whole on one worker, beside the
-    other files and the tests that need no stack (tests/conftest.py)."""
+    worker more than the cores, each test file whole on one worker, the longest first
+    (tests/conftest.py): the stack test files run beside each other and the rest."""
     session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
     # One more than the cores: the stack tests spend much of their time waiting on the engine.
     workers = str((os.cpu_count() or 1) + 1)
-    session.run("pytest", "-n", workers, "--dist", "loadgroup", "--no-loadscope-reorder")
+    session.run("pytest", "-n", workers, "--dist", "loadfile", "--no-loadscope-reorder")
 
 
 @nox.session(python=PYTHON_VERSIONS[0])

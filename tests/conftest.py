@@ -12,47 +12,47 @@ from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The test files that need the stack (tests/stack/, and the e2e sequence) share one Docker
-# engine and registry, but each has its own sandboxes, image repositories and stand-ins. Under
-# `pytest-xdist --dist loadgroup` (`nox -s tests`), each file runs on one worker as a whole,
-# beside other files and beside the tests that need no stack. The longest start first, so that
-# none starts last and ends last: seconds per file as .ci/run's summary printed them.
-STACK_FILES_LONGEST_FIRST = (
+# `nox -s tests` runs every test file whole on one pytest-xdist worker (`--dist loadfile`):
+# the stack test files share one Docker engine and registry, but each has its own sandboxes,
+# image repositories and stand-ins, so they run beside each other and beside the files that
+# need no stack. The longest start first, so that none starts last and ends last: seconds per
+# file as .ci/run's summary printed them, running one stack file at a time. (`--dist
+# loadgroup` would not do: pytest-xdist 3.8 cannot mark pytest 9.2's node ids with a group.)
+FILES_LONGEST_FIRST = (
     "tests/stack/test_fault_matrix.py",  # 715 s
     "tests/stack/test_rehearsal.py",  # 430 s
     "tests/e2e/test_release_sequence.py",  # 380 s
+    "tests/test_interrupted.py",  # 277 s
     "tests/stack/test_verify_tamper.py",  # 168 s
     "tests/stack/test_reproduce.py",  # 143 s
     "tests/stack/test_dockerfile_builds.py",  # 84 s
     "tests/stack/test_release_races.py",  # 83 s
+    "tests/test_release_flow.py",  # 73 s
     "tests/stack/test_publish_policy.py",  # 71 s
     "tests/stack/test_release_pipeline.py",  # 61 s
+    "tests/stack/test_build_publish.py",  # 57 s
+    "tests/stack/test_secrets_canary.py",  # 54 s
+    "tests/test_stray_tags.py",  # 51 s
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # marked before `-m` selects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path.startswith(("tests/stack/", "tests/e2e/")):
+        if item.nodeid.startswith(("tests/stack/", "tests/e2e/")):
             item.add_marker(pytest.mark.stack)
-            item.add_marker(pytest.mark.xdist_group(path))
 
-    def order(item: pytest.Item) -> tuple[int, int, bool]:
+    def order(item: pytest.Item) -> tuple[int, bool]:
         path = item.nodeid.split("::", 1)[0]
-        needs_stack = item.get_closest_marker("stack") is not None
         rank = (
-            STACK_FILES_LONGEST_FIRST.index(path)
-            if path in STACK_FILES_LONGEST_FIRST
-            else len(STACK_FILES_LONGEST_FIRST)
+            FILES_LONGEST_FIRST.index(path)
+            if path in FILES_LONGEST_FIRST
+            else len(FILES_LONGEST_FIRST)
         )
         # Within its file, a test that restarts the engine goes last.
-        return (
-            0 if needs_stack else 1,
-            rank,
-            item.get_closest_marker("restarts_engine") is not None,
-        )
+        return (rank, item.get_closest_marker("restarts_engine") is not None)
 
-    items.sort(key=order)  # stable: within a rank, the files' own order
+    items.sort(key=order)  # stable: the other files, and each file's tests, in their order
 
 
 @pytest.hookimpl(wrapper=True)
