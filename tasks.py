@@ -128,8 +128,10 @@ def status(
 def prepare(
     c: Context, version: str = "", dry_run: bool = False, allow_empty: bool = False, repo: str = "."
 ) -> None:
-    """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit `chore(release): vX`
-    (with release-via = "pull-request": on release/vX, pushed, and proposed by a pull request).
+    """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit `chore(release): vX`.
+
+    With release-via = "pull-request" it refuses, naming `invoke release`, which proposes the
+    release commit by a pull request.
 
     Checks first (all problems at once): on the release branch, clean, equal to its remote,
     tag free, version above every reachable release. Rerunning converges.
@@ -148,8 +150,8 @@ def tag(
 ) -> None:
     """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push.
 
-    With release-via = "pull-request": once its pull request is merged, tag the release commit
-    found on main and push the tag alone.
+    With release-via = "pull-request": the release commit its merged pull request put on main
+    is tagged, and the tag pushed alone; before the merge it refuses, naming `invoke release`.
     """
     options = ReleaseOptions(version=version, dry_run=dry_run, sign=sign)
     commands.run(lambda: commands.run_slice("release.tag", Path(repo), options))
