@@ -74,8 +74,14 @@ def release_all(
     final: bool = False,
     yes: bool = False,
 ) -> None:
-    """Release VERSION from main, every step in turn: prepare, tag, push, merge-develop,
-    push-develop, build, binaries, checksums, publish, attest, github, verify.
+    """Release VERSION from main, every step in turn: release-branch, prepare, pull-request,
+    merged, tag, push, merge-develop, push-develop, build, binaries, checksums, publish,
+    attest, github, verify.
+
+    With release-via = "pull-request" (a protected main), the release commit is made on
+    release/vX and proposed by a pull request; the run stops, successfully, "waiting for pull
+    request #N". Run the same command once it is merged (merge, squash or rebase): it tags the
+    release commit found on main and goes on.
 
     Without --version, the version comes from the conventional commits since the previous
     release (breaking: major, below 1.0.0 minor; feat: minor; anything else: patch), printed
@@ -124,6 +130,9 @@ def prepare(
 ) -> None:
     """Bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md and commit `chore(release): vX`.
 
+    With release-via = "pull-request" it refuses, naming `invoke release`, which proposes the
+    release commit by a pull request.
+
     Checks first (all problems at once): on the release branch, clean, equal to its remote,
     tag free, version above every reachable release. Rerunning converges.
     """
@@ -139,7 +148,11 @@ def prepare(
 def tag(
     c: Context, version: str = "", sign: bool = False, dry_run: bool = False, repo: str = "."
 ) -> None:
-    """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push."""
+    """Tag the release commit vVERSION (annotated) and push branch and tag in one atomic push.
+
+    With release-via = "pull-request": the release commit its merged pull request put on main
+    is tagged, and the tag pushed alone; before the merge it refuses, naming `invoke release`.
+    """
     options = ReleaseOptions(version=version, dry_run=dry_run, sign=sign)
     commands.run(lambda: commands.run_slice("release.tag", Path(repo), options))
 

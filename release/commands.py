@@ -33,13 +33,14 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) -> None:
+def run_slice(task: str, repo: Path, options: ReleaseOptions | HotfixOptions) -> Status | None:
+    """Plan and run the task's slice; the status it stopped at when it waits for someone."""
     from release import pipeline, runner
     from release.plan import make_plan
 
     stages = pipeline.SLICES[task]
     plan = make_plan(repo, options, frozenset(stages))
-    runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
+    return runner.run(plan, pipeline.steps_of(stages), say, f"{task} {plan.version}")
 
 
 def interactive() -> bool:
@@ -128,7 +129,8 @@ def release(
     from release.steps.github import PublishGitHubRelease
     from release.workflow_watch import follow
 
-    run_slice("release.ci", repo, options)
+    if run_slice("release.ci", repo, options) is not None:
+        return  # waiting for the release pull request: no tag yet, so no run to follow
     if options.dry_run:
         say("would follow the release.yml run of the tag through the Actions API")
         return
@@ -186,6 +188,11 @@ def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
     return rows
 
 
+def shown(status: Status) -> str:
+    """A state's detail as status shows it: what a waiting step waits for, and where."""
+    return f"{status.detail} ({status.hint})" if status.hint else status.detail
+
+
 def status(repo: Path, version: str, output_format: str, image: str) -> None:
     """Every step's state for the release of `version`, read from reality."""
     from release.git import GitRepo
@@ -207,7 +214,7 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
             "tag": plan.tag,
             "flow": plan.flow,
             "steps": [
-                {"step": name, "title": title, "state": s.state.value, "detail": s.detail}
+                {"step": name, "title": title, "state": s.state.value, "detail": shown(s)}
                 for name, title, s in rows
             ],
         }
@@ -221,9 +228,14 @@ def status(repo: Path, version: str, output_format: str, image: str) -> None:
     table = Table(title=f"release {plan.tag} ({plan.flow})")
     for column in ("step", "state", "detail"):
         table.add_column(column)
-    marks = {State.DONE: "done", State.TODO: "to do", State.SKIP: "does not apply"}
+    marks = {
+        State.DONE: "done",
+        State.TODO: "to do",
+        State.SKIP: "does not apply",
+        State.WAIT: "waiting",
+    }
     for name, _title, s in rows:
-        table.add_row(name, marks[s.state], s.detail)
+        table.add_row(name, marks[s.state], shown(s))
     Console(width=160).print(table)
 
 

@@ -51,6 +51,9 @@ class ReleaseConfig:
     commit_message: str = "chore(release): v{version}"
     # With unreleased commits on main, a hotfix is tagged on its branch instead of merged.
     hotfix_tag_on_branch: bool = False
+    # How the release commit reaches the release branch: "push" (pushed with its tag) or
+    # "pull-request" (on release/vX, proposed by a pull request; tagged once it is merged).
+    release_via: str = "push"
     # Release-note headings in order, each with the commit types it collects ("*": the rest).
     groups: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Features", ("feat",)),
@@ -266,6 +269,7 @@ def validate(config: ReleaseConfig) -> None:
             "write registry-timeout = 120 (seconds)",
         )
     for key, allowed in (
+        ("release_via", ("push", "pull-request")),
         ("bump_breaking_below_1", ("minor", "major")),
         ("bump_feature_below_1", ("minor", "patch")),
     ):

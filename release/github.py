@@ -38,7 +38,14 @@ import pydantic
 from githubkit import GitHub, Response, TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 from githubkit.utils import UNSET
-from githubkit_schemas.latest.models import Job, Release, ReleaseAsset, WorkflowRun
+from githubkit_schemas.latest.models import (
+    Job,
+    PullRequest,
+    PullRequestSimple,
+    Release,
+    ReleaseAsset,
+    WorkflowRun,
+)
 
 from release.dist import file_sha256
 from release.errors import ReleaseError
@@ -60,6 +67,8 @@ __all__ = [
     "GitHubRefusedError",
     "Job",
     "MakeLatest",
+    "PullRequest",
+    "PullRequestSimple",
     "Release",
     "ReleaseAsset",
     "RetryPolicy",
@@ -509,6 +518,50 @@ class GitHubClient:
             if refusal.status != 404 or attempts == 1:
                 raise
 
+    # Pull requests, for release-via = "pull-request"
+
+    def pull_requests(self, head: str, base: str) -> list[PullRequestSimple]:
+        """Every pull request, open or closed, from branch `head` of this repository into
+        `base`, newest first."""
+        return self.paged(
+            f"listing the pull requests from {head} into {base}",
+            lambda page: self.github.rest.pulls.list(
+                self.owner,
+                self.name,
+                state="all",
+                head=f"{self.owner}:{head}",
+                base=base,
+                per_page=PER_PAGE,
+                page=page,
+            ),
+            _same,
+        )
+
+    def open_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
+        """A new pull request from `head` into `base`; a retry never opens a second one."""
+
+        def opened() -> PullRequest | None:
+            found = [p for p in self.pull_requests(head, base) if p.state == "open"]
+            return None if not found else self.pull_request(found[0].number)
+
+        return self.call(
+            f"opening the pull request from {head} into {base}",
+            lambda: (
+                self.github.rest.pulls.create(
+                    self.owner,
+                    self.name,
+                    data={"title": title, "head": head, "base": base, "body": body},
+                ).parsed_data
+            ),
+            recover=opened,
+        )
+
+    def pull_request(self, number: int) -> PullRequest:
+        return self.call(
+            f"reading pull request #{number}",
+            lambda: self.github.rest.pulls.get(self.owner, self.name, number).parsed_data,
+        )
+
     # Actions workflow runs, for --ci
 
     def workflow_runs(
@@ -555,6 +608,14 @@ class GitHubClient:
             ),
             lambda answer: answer.jobs,
         )
+
+
+def client_for(repository: str, api_url: str, max_wait: int, say: Say = to_stderr) -> GitHubClient:
+    """The client a step talks to GitHub through: the token from the environment, the waits
+    bounded by github-max-wait."""
+    return GitHubClient.from_environment(
+        repository, api_url, say, RetryPolicy(max_wait=float(max_wait))
+    )
 
 
 def parsed(fetch: Callable[[int], Response[P]], page: int) -> P:

@@ -21,15 +21,19 @@ from release.steps.hotfix import (
 )
 from release.steps.prepare import Prepare
 from release.steps.publish import PublishIndex
+from release.steps.pull_request import MergedPullRequest, OpenPullRequest, StartReleaseBranch
 from release.steps.tag import Push, Tag
 
 PIPELINE: tuple[Step, ...] = (
     StartHotfix(),  # hotfix: hotfix/X from the latest release of X's line
     PublishHotfixBranch(),  # hotfix, with --push: publish hotfix/X for review
+    StartReleaseBranch(),  # release-via = "pull-request": release/vX from main
     Prepare(),  # bump Cargo.toml/Cargo.lock, finalize CHANGELOG.md, commit: one transaction
+    OpenPullRequest(),  # release-via = "pull-request": push release/vX, open its pull request
+    MergedPullRequest(),  # …and wait for its merge; then find the release commit on main
     MergeIntoMain(),  # hotfix: merge --no-ff into main (unless tagged on its own branch)
     Tag(),  # annotated tag vX carrying the release notes
-    Push(),  # the branch and the tag in one atomic push: the tag-triggered pipeline starts
+    Push(),  # the branch and the tag in one atomic push (just the tag through a pull request)
     MergeBackIntoDevelop(),  # bring the release (a hotfix's CHANGELOG section too) into develop
     PushDevelop(),  # publish develop
     DeleteHotfixBranch(),  # hotfix: the branch is merged; remove it here and on the remote
@@ -51,7 +55,16 @@ ROLLBACK: tuple[Step, ...] = (
 
 # Each task's stages, by step name; they always run in PIPELINE's order.
 # The maintainer's part of a release: up to the tag push (what `invoke release --ci` runs).
-UP_TO_THE_TAG = ("prepare", "tag", "push", "merge-develop", "push-develop")
+UP_TO_THE_TAG = (
+    "release-branch",
+    "prepare",
+    "pull-request",
+    "merged",
+    "tag",
+    "push",
+    "merge-develop",
+    "push-develop",
+)
 # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
 TAGGED = ("build", "binaries", "checksums", "publish", "attest", "github", "verify")
 HOTFIX_FINISH = (
@@ -68,6 +81,8 @@ SLICES: dict[str, tuple[str, ...]] = {
     "release": (*UP_TO_THE_TAG, *TAGGED),
     "tagged": TAGGED,
     "release.ci": UP_TO_THE_TAG,
+    # With release-via = "pull-request" these two refuse (in one line naming invoke release):
+    # the release commit is proposed, and then found after its merge, by the whole release.
     "release.prepare": ("prepare",),
     "release.tag": ("tag", "push"),
     "release.build": ("build", "binaries", "checksums"),

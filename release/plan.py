@@ -89,6 +89,12 @@ class Plan:
         return "latest" in self.image_tags
 
     @property
+    def via_pull_request(self) -> bool:
+        """The release commit reaches the release branch through a pull request from
+        release/vX, tagged once merged (release-via = "pull-request"); not a hotfix's."""
+        return self.flow == "release" and self.config.release_via == "pull-request"
+
+    @property
     def tag_problems(self) -> list[str]:
         """The refusal of a stray vX, for the checks of every step that trusts the tag."""
         return [self.stray_tag] if self.stray_tag else []
@@ -307,7 +313,10 @@ def make_plan(
             flow="release",
             previous=previous,
             previous_commit=previous_commit,
-            commit_branch=config.release_branch,
+            # Through a pull request the release commit is made on its own branch.
+            commit_branch=(
+                f"release/{tag}" if config.release_via == "pull-request" else config.release_branch
+            ),
             tag_branch=config.release_branch,
             hotfix_base=None,
             hotfix_branch=None,

@@ -34,6 +34,26 @@ def is_release_commit(repo: GitRepo, ref: str, version: semver.Version, message:
     return declared == str(version) and changelog.has_release(log, version)
 
 
+def merged_release_commit(plan: Plan) -> str | None:
+    """X's release commit as it landed on the remote's release branch through its pull request,
+    found by content: a merge keeps its id, a squash or a rebase makes a new commit whose
+    subject holds the release commit message (a squash adds " (#N)") and which holds X in
+    Cargo.toml and CHANGELOG.md. None while the remote's branch lacks it, or is not fetched."""
+    repo = plan.repo
+    upstream = repo.remote_state(plan.remote).heads.get(plan.release_branch)
+    if upstream is None or not repo.has_object(upstream):
+        return None
+    subject = plan.commit_message.splitlines()[0]
+    exclude = [f"^{plan.previous_commit}"] if plan.previous_commit else []
+    candidates = repo.output(
+        "rev-list", "--fixed-strings", f"--grep={subject}", upstream, *exclude, "--"
+    )
+    for commit in candidates.split():
+        if is_release_commit(repo, commit, plan.version, plan.commit_message):
+            return commit
+    return None
+
+
 def decoded(path: str, data: bytes) -> tuple[str, str]:
     """The text with LF line ends, and the line end the file uses (kept when written back)."""
     try:

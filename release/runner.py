@@ -62,14 +62,24 @@ def problems_of(plan: Plan, steps: Sequence[Step]) -> list[str]:
     return problems
 
 
-def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
+class Waiting(Exception):  # noqa: N818 - a state, not a failure
+    """A step waits for someone else (a reviewer's merge): the run ends there, successfully."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.detail)
+        self.status = status
+
+
+def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> Status | None:
+    """Run the slice; the status of the step it stopped at when one waits for someone else
+    (its last line then says what for), else None."""
     say(heading + (" (dry run: nothing changes)" if plan.dry_run else ""))
     if plan.dry_run:
         problems = problems_of(plan, steps)
         if problems:
             raise PreflightError(problems)
         rehearse(plan, steps, say)
-        return
+        return None
     with exclusive(plan):
         if any(step.uses_registry for step in steps):
             from release import registry
@@ -78,8 +88,13 @@ def run(plan: Plan, steps: Sequence[Step], say: Say, heading: str) -> None:
         problems = problems_of(plan, steps)
         if problems:
             raise PreflightError(problems)
-        for step in steps:
-            plan = converge(plan, step, say)
+        try:
+            for step in steps:
+                plan = converge(plan, step, say)
+        except Waiting as waiting:
+            say(f"waiting for {waiting.status.detail}")
+            return waiting.status
+    return None
 
 
 def recheck_image_tags(plan: Plan, say: Say) -> Plan:
@@ -100,6 +115,10 @@ def rehearse(plan: Plan, steps: Sequence[Step], say: Say) -> None:
         status = step.state(plan)
         if status.state is State.SKIP:
             say(f"~ {step.name}: does not apply ({status.detail})")
+        elif status.state is State.WAIT and not would_act:
+            # The later steps act once someone else has: shown as what they would then do.
+            would_act = True
+            say(f"… {step.name}: waiting for {status.detail} ({status.hint})")
         elif status.state is State.DONE and not would_act:
             say(f"= {step.name}: done ({status.detail})" if status.detail else f"= {step.name}")
         else:
@@ -121,6 +140,9 @@ def converge(plan: Plan, step: Step, say: Say) -> Plan:
     if status.state is State.DONE:
         say(f"= {step.name}: already done" + (f" ({status.detail})" if status.detail else ""))
         return plan
+    if status.state is State.WAIT:
+        say(f"… {step.name}: waiting for {status.detail} ({status.hint})")
+        raise Waiting(status)
     say(f"- {step.name}: {step.title}")
     if step.reads_image_tags:
         plan = recheck_image_tags(plan, say)

@@ -194,7 +194,10 @@ def test_the_scenarios_cover_every_git_step_of_the_pipeline() -> None:
     what the tag-triggered workflow runs) in some task's slice."""
     assert set(HOOK_POINTS) == set(SCENARIOS)
     assert set(SCENARIOS) <= set(SLICES), set(SCENARIOS) - set(SLICES)
-    git_steps = {step.name for step in PIPELINE} - set(TAGGED)
+    # The stages of a release through a pull request (release-via = "pull-request") run in
+    # no slice of these push-mode tasks: tests/test_release_pull_request.py interrupts them.
+    through_pull_request = {"release-branch", "pull-request", "merged"}
+    git_steps = {step.name for step in PIPELINE} - set(TAGGED) - through_pull_request
     covered = {name for task in SCENARIOS for name in STEPS[task]}
     assert covered == git_steps, (git_steps - covered, covered - git_steps)
 

@@ -29,6 +29,9 @@ class State(enum.Enum):
     DONE = "done"
     TODO = "to do"
     SKIP = "does not apply"
+    # Someone else acts first (a reviewer merges the release pull request): the run stops here,
+    # successfully, and the same command continues once they have.
+    WAIT = "waiting"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,10 @@ class Need:
 
 # The facts stages make for later ones.
 RELEASE_COMMIT = "the release commit"
+# With release-via = "pull-request": the branch release/vX the release commit is made on, and
+# the pull request proposing it.
+RELEASE_BRANCH = "the release branch"
+PULL_REQUEST = "the release pull request"
 TAG = "the tag"
 PLATFORM_IMAGES = "the platform images"
 ARCHIVES = "the archives"
@@ -54,6 +61,8 @@ PROVENANCE = "the provenance bundle"
 class Status:
     state: State
     detail: str = ""
+    # WAIT: where it is and what continues the release once it happened (the runner says it).
+    hint: str = ""
 
     @classmethod
     def done(cls, detail: str = "") -> Status:
@@ -66,6 +75,12 @@ class Status:
     @classmethod
     def skip(cls, reason: str) -> Status:
         return cls(State.SKIP, reason)
+
+    @classmethod
+    def waiting(cls, what: str, hint: str) -> Status:
+        """Waiting for `what` (e.g. "pull request #4"), which nobody here can do; `hint` says
+        where it is and what to run once it happened."""
+        return cls(State.WAIT, what, hint)
 
 
 class Step:

@@ -17,8 +17,13 @@ from release import cargo
 from release.errors import ReleaseError
 from release.git import GitError
 from release.plan import Plan, reachable, release_ref
-from release.release_commit import RELEASE_FILES, is_release_commit, planned_files
-from release.steps import RELEASE_COMMIT, Say, State, Status, Step, checks
+from release.release_commit import (
+    RELEASE_FILES,
+    is_release_commit,
+    merged_release_commit,
+    planned_files,
+)
+from release.steps import RELEASE_BRANCH, RELEASE_COMMIT, Need, Say, State, Status, Step, checks
 from release.version import new_version_problems, release_versions, tag_name
 
 
@@ -69,7 +74,26 @@ class Prepare(Step):
             plan.repo, tip, plan.version, plan.commit_message
         ):
             return Status.done(f"{plan.commit_branch} ends with the release commit")
+        if plan.via_pull_request and merged_release_commit(plan) is not None:
+            return Status.done(f"its pull request put the release commit on {plan.release_branch}")
         return Status.todo()
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(RELEASE_BRANCH, self.release_branch_problems),)
+
+    def release_branch_problems(self, plan: Plan) -> list[str]:
+        """Without this run's release-branch stage: through a pull request, the branch the
+        release commit is made on is made by the whole release, which proposes it."""
+        if (
+            plan.via_pull_request
+            and plan.repo.rev(f"refs/heads/{plan.commit_branch}") is None
+            and self.state(plan).state is State.TODO
+        ):
+            return [
+                f'with release-via = "pull-request" the release commit is made on '
+                f"{plan.commit_branch} and proposed by a pull request: run {plan.rerun}"
+            ]
+        return []
 
     def check(self, plan: Plan) -> list[str]:
         if plan.stray_tag is not None or self.state(plan).state is not State.TODO:
@@ -82,6 +106,7 @@ class Prepare(Step):
             ]
         merging = checks.merge_in_progress(repo)
         problems = [*merging]
+
         if plan.flow == "release":
             problems += checks.on_branch(repo, plan.release_branch)
         edits: dict[str, bytes] | None = None

@@ -7,7 +7,12 @@ from release.errors import ReleaseError
 from release.git import GitError
 from release.notes import from_range, groups_of, markdown
 from release.plan import Plan, notes_range
-from release.release_commit import decoded, is_release_commit, planned_files
+from release.release_commit import (
+    decoded,
+    is_release_commit,
+    merged_release_commit,
+    planned_files,
+)
 from release.steps import RELEASE_COMMIT, TAG, Need, Say, State, Status, Step, checks
 
 
@@ -67,6 +72,11 @@ class Tag(Step):
     makes = frozenset({TAG})
 
     def target(self, plan: Plan) -> str:
+        """The release commit: the branch's tip, or where the pull request put it on main."""
+        if plan.via_pull_request:
+            merged = merged_release_commit(plan)
+            if merged is not None:
+                return merged
         return f"refs/heads/{plan.tag_branch}"
 
     def state(self, plan: Plan) -> Status:
@@ -117,6 +127,14 @@ class Tag(Step):
         """Without this run's prepare: the branch ends with X's release commit."""
         repo = plan.repo
         problems: list[str] = []
+        if plan.via_pull_request:
+            if self.to_tag(plan) and merged_release_commit(plan) is None:
+                return [
+                    f"the release commit of {plan.version} is not on {plan.remote}/"
+                    f'{plan.tag_branch} (release-via = "pull-request"): run {plan.rerun}, '
+                    "which proposes it by a pull request and tags it once merged"
+                ]
+            return []
         if plan.flow == "release" and self.to_tag(plan):
             problems += checks.on_branch(repo, plan.release_branch)
             problems += checks.clean(repo)
@@ -132,7 +150,10 @@ class Tag(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         kind = "-s" if plan.sign else "-a"
-        return [f"git tag {kind} {plan.tag} {plan.tag_branch} -m 'Barycenter {plan.tag} …notes'"]
+        where = plan.tag_branch
+        if plan.via_pull_request:
+            where = f"<the release commit the pull request put on {plan.tag_branch}>"
+        return [f"git tag {kind} {plan.tag} {where} -m 'Barycenter {plan.tag} …notes'"]
 
     def run(self, plan: Plan, say: Say) -> None:
         kind = "-s" if plan.sign else "-a"
@@ -189,6 +210,38 @@ def lost_race(plan: Plan, theirs: str | None) -> None:
     )
 
 
+def protected_branch(error: GitError) -> bool:
+    """GitHub's branch protection refused the push (GH006, its own words)."""
+    return "GH006" in error.reason or "Protected branch update failed" in error.reason
+
+
+def refuse_protected(plan: Plan, error: GitError) -> None:
+    """A protected release branch takes no push: nothing was pushed, the tag is gone, and a
+    release's commit is undone here, so setting release-via = "pull-request" and running the
+    same command proposes the release by a pull request from a clone as it was before."""
+    repo = plan.repo
+    branch = plan.tag_branch
+    undone = ""
+    tip = repo.rev(f"refs/heads/{branch}")
+    if (
+        plan.flow == "release"
+        and tip is not None
+        and repo.current_branch() == branch
+        and is_release_commit(repo, tip, plan.version, plan.commit_message)
+    ):
+        try:
+            repo.call("reset", "--keep", "--quiet", f"{tip}~1")
+            undone = ", and the release commit here was undone"
+        except GitError:
+            undone = f" (the release commit is still on {branch}: {undo_release_commit(plan)})"
+    raise ReleaseError(
+        f"{plan.remote} refuses pushes to {branch}, a protected branch (GH006): nothing was "
+        f"pushed{undone}",
+        'set release-via = "pull-request" in [tool.barycenter.release] to release through a '
+        f"pull request, then run {plan.rerun} again",
+    )
+
+
 class Push(Step):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
@@ -225,8 +278,8 @@ class Push(Step):
     def release_commit_problems(self, plan: Plan) -> list[str]:
         """Without this run's prepare: the branch still stands where the release commit was
         made, so the push of the release commit is a fast-forward."""
-        if self.check(plan) or self.state(plan).state is not State.TODO:
-            return []
+        if plan.via_pull_request or self.check(plan) or self.state(plan).state is not State.TODO:
+            return []  # through a pull request, only the tag is pushed
         repo = plan.repo
         remote = repo.remote_state(plan.remote)
         if plan.flow == "release":
@@ -240,12 +293,16 @@ class Push(Step):
         return []
 
     def describe(self, plan: Plan) -> list[str]:
+        if plan.via_pull_request:
+            return [f"git push {plan.remote} refs/tags/{plan.tag}"]
         return [
             f"git push --atomic {plan.remote} refs/heads/{plan.tag_branch} refs/tags/{plan.tag}"
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
         branch = plan.tag_branch
+        # Through a pull request the branch already holds the release commit: the tag alone.
+        branch_ref = () if plan.via_pull_request else (f"refs/heads/{branch}:refs/heads/{branch}",)
         try:
             plan.repo.call(
                 "push",
@@ -253,7 +310,7 @@ class Push(Step):
                 "--porcelain",
                 "--",
                 plan.remote,
-                f"refs/heads/{branch}:refs/heads/{branch}",
+                *branch_ref,
                 f"refs/tags/{plan.tag}",
             )
         except GitError as error:
@@ -261,6 +318,10 @@ class Push(Step):
             # rerun makes it again on the right commit.
             plan.repo.call("tag", "-d", "--", plan.tag)
             what = f"the push of {branch} and {plan.tag}, so nothing was pushed"
+            if plan.via_pull_request:
+                what = f"the push of {plan.tag}, so nothing was pushed"
+            elif protected_branch(error) and plan.flow == "release":
+                refuse_protected(plan, error)
             if error.reason.startswith("failed to push some refs") and plan.repo.has_hook(
                 "pre-push"
             ):

@@ -16,7 +16,10 @@ from tests.release_sandbox import ReleaseSandbox, make_sandbox, new_token
 
 VERSION = "0.2.0"
 STEPS = [
+    "release-branch",
     "prepare",
+    "pull-request",
+    "merged",
     "tag",
     "push",
     "merge-develop",
@@ -39,11 +42,16 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseSandbox
         assert standin.mismatches == []
 
 
+# The stages of a release through a pull request: release-via = "push" here.
+THROUGH_PULL_REQUEST = ("release-branch", "pull-request", "merged")
+
+
 def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -> None:
     image = sandbox.image
     before = sandbox.states(VERSION)
     assert list(before) == STEPS
     assert before.pop("merge-develop") == before.pop("push-develop") == "does not apply"
+    assert {before.pop(s) for s in THROUGH_PULL_REQUEST} == {"does not apply"}
     assert before == {s: "to do" for s in before}
 
     untouched = sandbox.snapshot()
@@ -74,6 +82,7 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -
 
     after = sandbox.states(VERSION)
     assert after.pop("merge-develop") == after.pop("push-develop") == "does not apply"
+    assert {after.pop(s) for s in THROUGH_PULL_REQUEST} == {"does not apply"}
     assert after == {s: "done" for s in after}, after
     verified = sandbox.invoke("release.verify", "--version", VERSION)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -1,0 +1,269 @@
+"""Releases through a pull request, on a bare origin whose main is protected as GitHub
+protects it, with the GitHub stand-in merging the pull request into that origin.
+
+With release-via = "pull-request", `invoke release` makes the release commit on release/vX,
+opens the pull request and stops, successfully, waiting for it; after a reviewer merges it
+(merge commit, squash or rebase) the same command finds the release commit on main by content,
+tags it and pushes the tag. Under the default release-via = "push", a protected main is named
+with that setting, and nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.github_standin import GitHubStandIn
+from tests.github_support import REPOSITORY
+from tests.gitrepos import Project, git, make_project, protect, refused
+from tests.halfdone import run_interrupted
+
+pytestmark = [pytest.mark.repo, pytest.mark.github]
+
+VIA_PULL_REQUEST = """\
+github-repository = "{repository}"
+github-api-url = "{api}"
+release-via = "pull-request"
+"""
+
+
+@pytest.fixture
+def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
+    """The stand-in, merging pull requests into tmp_path/origin.git (made by `project`)."""
+    token = "ghp_" + secrets.token_hex(18)
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    (tmp_path / "origin.git").mkdir()  # make_project makes the bare repository in it
+    with GitHubStandIn(REPOSITORY, token, origin=tmp_path / "origin.git") as running:
+        yield running
+    assert running.mismatches == [], "requests or responses off GitHub's description"
+
+
+def released_project(tmp_path: Path, config: str) -> Project:
+    """main at 1.0.0 (released, tagged), one feature since; main protected from then on."""
+    project = make_project(tmp_path, version="1.0.0", config=config)
+    project.git("tag", "-a", "-m", "Barycenter v1.0.0", "v1.0.0")
+    project.push("v1.0.0")
+    project.commit("feat: add device code flow (#45)")
+    project.push("main")
+    protect(project.origin, "main")
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path, standin: GitHubStandIn) -> Project:
+    config = VIA_PULL_REQUEST.format(repository=REPOSITORY, api=standin.api_url)
+    return released_project(tmp_path, config)
+
+
+def test_the_origin_refuses_pushes_to_main_with_github_s_words(project: Project) -> None:
+    project.commit("fix: straight to main")
+    refusal = subprocess.run(
+        ["git", "push", "origin", "main"], cwd=project.work, capture_output=True, text=True
+    )
+    assert refusal.returncode != 0
+    assert (
+        "remote: error: GH006: Protected branch update failed for refs/heads/main."
+        in refusal.stderr
+    )
+    assert "(pre-receive hook declined)" in refusal.stderr
+    # Other branches are not protected.
+    project.git("push", "-q", "origin", "main:refs/heads/topic")
+
+
+def propose(project: Project) -> str:
+    """invoke release --version 1.1.0 --ci (the maintainer's part: the tag's workflow builds)
+    up to the wait; its stdout."""
+    proposed = project.invoke("release", "--version", "1.1.0", "--ci")
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    return proposed.stdout
+
+
+def test_release_opens_the_pull_request_and_waits_for_it(
+    project: Project, standin: GitHubStandIn
+) -> None:
+    main_before = git(project.origin, "rev-parse", "main")
+
+    out = propose(project)
+
+    lines = out.splitlines()
+    assert lines[-1] == "waiting for pull request #1"
+    assert f"  pull request #1: {standin.base}/{REPOSITORY}/pull/1" in lines
+    pull = standin.pulls[1]
+    assert (pull.title, pull.head, pull.base) == (
+        "chore(release): v1.1.0", "release/v1.1.0", "main")  # fmt: skip
+    assert pull.body is not None and "feat: add device code flow" in pull.body
+    # The release commit is on release/v1.1.0, here and on the origin; main and tags untouched.
+    head = git(project.origin, "rev-parse", "release/v1.1.0")
+    assert project.git("rev-parse", "release/v1.1.0") == head
+    assert git(project.origin, "log", "-1", "--format=%s", head) == "chore(release): v1.1.0"
+    assert git(project.origin, "rev-parse", "main") == main_before
+    assert git(project.origin, "tag", "-l") == "v1.0.0"
+    assert project.git("tag", "-l") == "v1.0.0"
+    assert "build" not in out  # it stopped at the wait, before any tagged stage
+
+    # Rerunning before the merge changes nothing and says what it waits for.
+    before = project.state()
+    again = project.invoke("release", "--version", "1.1.0", "--ci")
+    assert again.returncode == 0, again.stderr
+    assert project.state() == before
+    assert again.stdout.splitlines()[-1] == "waiting for pull request #1"
+    assert "= pull-request: already done (#1 open: " in again.stdout
+    assert len(standin.pulls) == 1
+
+    status = project.invoke("release.status", "--version", "1.1.0", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    rows = {row["step"]: row for row in json.loads(status.stdout)["steps"]}
+    assert (rows["merged"]["state"], rows["merged"]["detail"]) == (
+        "waiting",
+        f"pull request #1 ({standin.base}/{REPOSITORY}/pull/1: once it is merged, run invoke "
+        "release --version 1.1.0 again)",
+    )
+    assert rows["pull-request"]["state"] == "done" and rows["tag"]["state"] == "to do"
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
+def test_after_the_merge_the_release_commit_on_main_is_tagged(
+    project: Project, standin: GitHubStandIn, method: str
+) -> None:
+    propose(project)
+    proposed = git(project.origin, "rev-parse", "release/v1.1.0")
+    standin.merge_pull(1, method)
+    main = git(project.origin, "rev-parse", "main")
+    # The tag's release.yml run, which --ci follows once the tag is pushed.
+    expected = proposed if method == "merge" else main
+    standin.add_workflow_run("release.yml", expected, head_branch="v1.1.0")
+
+    tagged = project.invoke("release", "--version", "1.1.0", "--ci")
+
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
+    assert tagged.stdout.splitlines()[-1].endswith(" succeeded"), tagged.stdout
+    commit = git(project.origin, "rev-parse", "v1.1.0^{commit}")
+    # The tag marks the release commit as it is on main: its own id after a merge commit, the
+    # squashed or rebased commit otherwise; in every case a commit of main holding 1.1.0.
+    assert git(project.origin, "merge-base", "--is-ancestor", commit, "main") == ""
+    assert (commit == proposed) == (method == "merge")
+    assert (commit == main) == (method != "merge")
+    assert 'version = "1.1.0"' in git(project.origin, "show", f"{commit}:Cargo.toml")
+    assert git(project.origin, "cat-file", "-t", "v1.1.0") == "tag"
+    notes = git(project.origin, "tag", "-l", "--format=%(contents)", "v1.1.0")
+    assert "feat: add device code flow" in notes
+    assert git(project.origin, "rev-parse", "main") == main  # main moved only by the merge
+    assert "= merged: already done" not in tagged.stdout
+    assert "- merged: find the merged pull request's release commit" in tagged.stdout
+
+    # Develop has the release merged back; the tag's own slice finds it done.
+    assert git(project.origin, "merge-base", "--is-ancestor", commit, "develop") == ""
+    again = project.invoke("release.tag", "--version", "1.1.0")
+    assert again.returncode == 0, again.stderr
+    assert "= tag: already done" in again.stdout and "= push: already done" in again.stdout
+
+
+def test_a_pull_request_closed_without_merging_is_named_with_the_fix(
+    project: Project, standin: GitHubStandIn
+) -> None:
+    propose(project)
+    standin.pulls[1].state = "closed"  # a reviewer closes it on GitHub
+
+    lines = refused(project, "release", "--version", "1.1.0", "--ci")
+
+    url = f"{standin.base}/{REPOSITORY}/pull/1"
+    assert lines == [
+        f"error: pull request #1 ({url}) was closed without merging: reopen and merge it, then "
+        "run invoke release --version 1.1.0 again; or drop this release (git switch main; git "
+        "branch -D release/v1.1.0; git push origin --delete release/v1.1.0) and run invoke "
+        "release --version 1.1.0 again"
+    ]
+
+
+def test_prepare_and_tag_alone_name_the_release_that_proposes_and_tags(
+    project: Project,
+) -> None:
+    assert refused(project, "release.prepare", "--version", "1.1.0") == [
+        'error: with release-via = "pull-request" the release commit is made on release/v1.1.0 '
+        "and proposed by a pull request: run invoke release --version 1.1.0"
+    ]
+    assert refused(project, "release.tag", "--version", "1.1.0") == [
+        'error: the release commit of 1.1.0 is not on origin/main (release-via = "pull-request")'
+        ": run invoke release --version 1.1.0, which proposes it by a pull request and tags it "
+        "once merged"
+    ]
+
+
+def test_the_dry_run_shows_the_proposal_and_the_wait(
+    project: Project, standin: GitHubStandIn
+) -> None:
+    before = project.state()
+    dry = project.invoke("release", "--version", "1.1.0", "--ci", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert project.state() == before and standin.pulls == {}
+    assert "would git branch release/v1.1.0 main" in dry.stdout
+    assert "would git push origin refs/heads/release/v1.1.0" in dry.stdout
+    assert "would open a pull request from release/v1.1.0 into main titled " in dry.stdout
+    assert "would wait for the pull request to be merged" in dry.stdout
+    assert "would git push origin refs/tags/v1.1.0" in dry.stdout
+
+
+@pytest.fixture
+def pushed_project(tmp_path: Path) -> Project:
+    return released_project(tmp_path, "")
+
+
+def test_a_protected_main_under_release_via_push_names_the_setting(
+    pushed_project: Project,
+) -> None:
+    project = pushed_project
+    before = project.state()
+    prepared = project.invoke("release.prepare", "--version", "1.1.0")
+    assert prepared.returncode == 0, prepared.stderr
+
+    pushed = project.invoke("release.tag", "--version", "1.1.0")
+
+    assert pushed.returncode == 1, pushed.stdout
+    assert pushed.stderr.strip().splitlines() == [
+        "error: origin refuses pushes to main, a protected branch (GH006): nothing was pushed, "
+        'and the release commit here was undone: set release-via = "pull-request" in '
+        "[tool.barycenter.release] to release through a pull request, then run invoke release "
+        "--version 1.1.0 again"
+    ]
+    # Nothing on the remote, and the clone as it was before the release.
+    assert project.state() == before
+
+
+# Ctrl-C at each boundary of the steps a release through a pull request adds (before the
+# merge: the proposal; after it: finding the merged commit), then the same command again.
+PROPOSING = ["- release-branch:", "- prepare:", "- pull-request:", "  pull-request: done in"]
+AFTER_THE_MERGE = ["- merged:", "  merged: done in", "- tag:", "- push:"]
+
+
+@pytest.mark.parametrize("line", PROPOSING + AFTER_THE_MERGE)
+def test_interrupted_then_rerun_converges(
+    project: Project, standin: GitHubStandIn, line: str
+) -> None:
+    command = ("release", "--version", "1.1.0", "--ci")
+    if line in AFTER_THE_MERGE:
+        propose(project)
+        standin.merge_pull(1, "squash")
+        standin.add_workflow_run(
+            "release.yml", git(project.origin, "rev-parse", "main"), head_branch="v1.1.0"
+        )
+    stopped = run_interrupted(project, *command, on_line=line)
+    assert stopped.returncode in (0, 130), stopped.stdout + stopped.stderr
+    assert all(x.startswith("error: ") for x in stopped.stderr.strip().splitlines())
+
+    rerun = project.invoke(*command)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len(standin.pulls) == 1  # never a second pull request
+    if line in PROPOSING:
+        assert rerun.stdout.splitlines()[-1] == "waiting for pull request #1"
+        assert standin.pulls[1].head_sha == project.git("rev-parse", "release/v1.1.0")
+    else:
+        main = git(project.origin, "rev-parse", "main")
+        assert git(project.origin, "rev-parse", "v1.1.0^{commit}") == main
+        assert rerun.stdout.splitlines()[-1].endswith(" succeeded")
