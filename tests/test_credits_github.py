@@ -177,13 +177,16 @@ def test_people_are_asked_once_then_read_from_the_cache(
     again = people_for(work, notes, config, "notes", said.append)
     assert again is not None and again.by_sha == people.by_sha
     assert standin.counts["graphql"] == 1  # the rerun made no call
-    # Not asked where the configuration says no, nor without a token.
-    assert (
-        people_for(work, notes, release_config(work, standin.api_url), "notes", said.append) is None
-    )
+    # Not asked where the configuration says no, nor without a token: what git tells only,
+    # the pull request that merged fix-expiry's commit, and nobody's login.
+    fix = git(work, "log", "-1", "--no-merges", "--format=%H", "--grep=^fix: refresh expiry")
+    offline = {fix: Credit(2, None)}
+    unasked = people_for(work, notes, release_config(work, standin.api_url), "notes", said.append)
+    assert unasked is not None and (unasked.by_sha, unasked.new_contributors) == (offline, ())
     monkeypatch.delenv("GITHUB_TOKEN")
-    assert people_for(work, notes, config, "notes", said.append) is None
-    assert said == []
+    without_token = people_for(work, notes, config, "notes", said.append)
+    assert without_token is not None and without_token.by_sha == offline
+    assert said == [] and standin.counts["graphql"] == 1
 
 
 def test_past_the_budget_or_without_an_answer_the_notes_name_nobody_in_one_line(
@@ -198,14 +201,21 @@ def test_past_the_budget_or_without_an_answer_the_notes_name_nobody_in_one_line(
     said: list[str] = []
     config = release_config(work, standin.api_url, credit_people_in=("notes",), credit_calls=0)
     notes = notes_for(work, "1.1.0", config)
-    assert people_for(work, notes, config, "notes", said.append) is None
+    fix = git(work, "log", "-1", "--no-merges", "--format=%H", "--grep=^fix: refresh expiry")
+    offline = {fix: Credit(2, None)}  # what git alone tells
+    fallen_back = people_for(work, notes, config, "notes", said.append)
+    assert fallen_back is not None and (fallen_back.by_sha, fallen_back.new_contributors) == (
+        offline,
+        (),
+    )
     assert said == [
         "notes: 3 changes need 1 GitHub calls, past credit-calls = 0: the notes name no logins"
     ]
     said.clear()
     standin.server_error("graphql", call=None, status=502)
     config = release_config(work, standin.api_url, credit_people_in=("notes",))
-    assert people_for(work, notes, config, "notes", said.append) is None
+    fallen_back = people_for(work, notes, config, "notes", said.append)
+    assert fallen_back is not None and fallen_back.by_sha == offline
     assert said[-1].startswith("notes: GitHub did not say who made the changes (GitHub failed")
     assert said[-1].endswith(": the notes name no logins")
     assert "t0ken" not in "\n".join(said)
