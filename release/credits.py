@@ -8,7 +8,9 @@ and its author's login: `ceil(N / BATCH)` calls for N commits, and none for comm
 answer is cached. A first-time contributor is a login none of whose commits' authors (by
 email) has a commit before the release's range; bots are never credited.
 
-The pure functions here decide; `read_credits` is the only one that talks to GitHub.
+The pure functions here decide (`pulls_from_merges`: the offline pull request of a merged
+branch's commits); `read_credits` is the only one that talks to GitHub, `people_for` the one
+entry for every place notes appear.
 """
 
 from __future__ import annotations
