@@ -237,10 +237,13 @@ def range_graph(root: Path, notes: Notes, tip: str | None = None) -> list[GraphE
 
     head = tip or notes.tag or "HEAD"
     revisions = [head] + ([f"^{notes.previous_tag}"] if notes.previous_tag else [])
-    log = git(root, "log", "--reverse", "--topo-order", "--format=%H %P%x1f%s", *revisions, "--")
+    # NUL-led records: a subject may hold any other character (\r, \x1c, U+2028…).
+    log = git(
+        root, "log", "--reverse", "--topo-order", "--format=%x00%H %P%x1f%s", *revisions, "--"
+    )
     graph = []
-    for line in log.decode(errors="replace").splitlines():
-        ids, _, subject = line.partition("\x1f")
+    for record in log.decode(errors="replace").split("\0")[1:]:
+        ids, _, subject = record.removesuffix("\n").partition("\x1f")
         sha, *parents = ids.split()
         graph.append((sha, tuple(parents), subject))
     return graph
