@@ -8,7 +8,9 @@ and its author's login: `ceil(N / BATCH)` calls for N commits, and none for comm
 answer is cached. A first-time contributor is a login none of whose commits' authors (by
 email) has a commit before the release's range; bots are never credited.
 
-The pure functions here decide; `read_credits` is the only one that talks to GitHub.
+The pure functions here decide (`pulls_from_merges`: the offline pull request of a merged
+branch's commits); `read_credits` is the only one that talks to GitHub, `people_for` the one
+entry for every place notes appear.
 """
 
 from __future__ import annotations
@@ -225,54 +227,153 @@ def earlier_emails(root: Path, previous_tag: str | None) -> set[str]:
     return emails
 
 
-def oldest_first(root: Path, notes: Notes, shas: set[str]) -> list[str]:
-    """The notes' commits in the order they were made (the notes group them by kind)."""
+GraphEntry = tuple[str, tuple[str, ...], str]  # (sha, parents, subject)
+
+
+def range_graph(root: Path, notes: Notes, tip: str | None = None) -> list[GraphEntry]:
+    """The release's commits, merges too, oldest first (topologically: made in one second,
+    they still come in order), each with its parents and subject: one git call."""
     from release.git import read as git
 
-    revisions = [notes.tag or "HEAD"] + ([f"^{notes.previous_tag}"] if notes.previous_tag else [])
-    listed = git(root, "rev-list", "--reverse", "--topo-order", *revisions).decode().split()
-    return [sha for sha in listed if sha in shas]
+    head = tip or notes.tag or "HEAD"
+    revisions = [head] + ([f"^{notes.previous_tag}"] if notes.previous_tag else [])
+    # NUL-led records: a subject may hold any other character (\r, \x1c, U+2028…).
+    log = git(
+        root, "log", "--reverse", "--topo-order", "--format=%x00%H %P%x1f%s", *revisions, "--"
+    )
+    graph = []
+    for record in log.decode(errors="replace").split("\0")[1:]:
+        ids, _, subject = record.removesuffix("\n").partition("\x1f")
+        sha, *parents = ids.split()
+        graph.append((sha, tuple(parents), subject))
+    return graph
+
+
+def pulls_from_merges(graph: Sequence[GraphEntry]) -> dict[str, int]:
+    """The pull request of each commit a "Merge pull request #N from …" commit brought in.
+
+    A merge brings the commits behind its second parent that its first parent lacks. Walking
+    back stops at the first-parent history of the range's tip (the branch released) and at
+    the range's start; what the first parent's side also reaches (a branch merged into a
+    branch) is its, not this merge's. Merges are taken oldest first, and a commit keeps the
+    first pull request that brought it: a branch merged twice credits its older commits to
+    the first merge, and a pull request merged into another's branch keeps its own commits.
+    """
+    parents_of = {sha: parents for sha, parents, _ in graph}
+    mainline: set[str] = set()
+    walk = graph[-1][0] if graph else None
+    while walk is not None and walk in parents_of and walk not in mainline:
+        mainline.add(walk)
+        walk = parents_of[walk][0] if parents_of[walk] else None
+
+    def side(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            sha = todo.pop()
+            if sha in seen or sha in mainline or sha not in parents_of:
+                continue
+            seen.add(sha)
+            todo.extend(parents_of[sha])
+        return seen
+
+    found: dict[str, int] = {}
+    for sha, parents, subject in graph:
+        merged = MERGE_NUMBER.match(subject)
+        if merged is None or len(parents) != 2:
+            continue
+        number = int(merged[1])
+        found.setdefault(sha, number)
+        for brought in side(parents[1]) - side(parents[0]):
+            found.setdefault(brought, number)
+    return found
+
+
+def with_offline_pulls(
+    credits: Mapping[str, Credit], offline: Mapping[str, int]
+) -> dict[str, Credit]:
+    """GitHub's credits, with the pull request git tells where GitHub names none."""
+    from dataclasses import replace
+
+    merged = dict(credits)
+    for sha, number in offline.items():
+        credit = merged.get(sha)
+        if credit is None:
+            merged[sha] = Credit(number, None)
+        elif credit.pull_request is None:
+            merged[sha] = replace(credit, pull_request=number)
+    return merged
 
 
 def people_for(
-    root: Path, notes: Notes, config: ReleaseConfig, place: str, say: Callable[[str], None]
+    root: Path,
+    notes: Notes,
+    config: ReleaseConfig,
+    place: str,
+    say: Callable[[str], None],
+    tip: str | None = None,
+    ask: bool = True,
 ) -> People | None:
-    """Who made the notes' changes, from GitHub, for `place`; None (the notes as they are
-    offline) without a token, where the configuration says no, or when GitHub cannot answer
-    within the budget: said in one line, never failing the release."""
+    """Who made the notes' changes, for `place` ("github", "tag", "notes", "changelog"), the
+    notes' range ending at `tip` (default: the notes' tag, else HEAD).
+
+    Offline (no token, or `place` not in credit-people-in) it is what git tells: the pull
+    request that merged each commit of a "Merge pull request #N" branch (None when there is
+    none: the notes as they always were). With a token, GitHub also names each change's
+    pull request and author, and the new contributors: one GraphQL call per BATCH commits
+    not in the cache (none with `ask` False: the cache only, all or nothing). When GitHub
+    cannot answer within credit-calls and github-max-wait, the offline form, said in one
+    line: the release never fails because of credits."""
     from release.github import token_from_environment
 
-    if place not in config.credit_people_in or not config.github_repository:
-        return None
-    token = token_from_environment()
-    if not token:
-        return None
-    from release.errors import ReleaseError
-    from release.github import GitHubClient, RetryPolicy
+    if not config.source_url:
+        return None  # without links, entries name no pull request nor person
     from release.notes import People
 
     shas = [commit.sha for commits in notes.groups.values() for commit in commits]
+    if not shas:
+        return None
+    listed = set(shas)
+    graph = range_graph(root, notes, tip)
+    offline = {sha: n for sha, n in pulls_from_merges(graph).items() if sha in listed}
+    offline_people = People(with_offline_pulls({}, offline), (), config.bots) if offline else None
+    token = token_from_environment()
+    if place not in config.credit_people_in or not config.github_repository or not token:
+        return offline_people
+    from release.errors import ReleaseError
+    from release.github import GitHubClient, RetryPolicy
+
     path = cache_file(root)
     known = read_cache(path, config.github_repository)
-    needed = -(-sum(1 for sha in shas if sha not in known) // BATCH)
+    missing = sum(1 for sha in shas if sha not in known)
+    if missing and not ask:
+        return offline_people
+    needed = -(-missing // BATCH)
     if needed > config.credit_calls:
         say(
             f"notes: {len(shas)} changes need {needed} GitHub calls, past credit-calls = "
             f"{config.credit_calls}: the notes name no logins"
         )
-        return None
+        return offline_people
     # A network that does not reach GitHub is told after two tries, not five: the notes
     # do not wait for logins; a rate limit is still waited out within github-max-wait.
     retry = RetryPolicy(attempts=2, first_pause=0.5, max_wait=float(config.github_max_wait))
     try:
-        with GitHubClient(
-            config.github_repository, config.github_api_url, token, say, retry
-        ) as client:
-            credits, _ = read_credits(client, shas, known)
+        if needed:
+            with GitHubClient(
+                config.github_repository, config.github_api_url, token, say, retry
+            ) as client:
+                credits, _ = read_credits(client, shas, known)
+            write_cache(path, config.github_repository, credits)
+        else:
+            credits = dict(known)
     except ReleaseError as error:
         say(f"notes: GitHub did not say who made the changes ({error}): the notes name no logins")
-        return None
-    write_cache(path, config.github_repository, credits)
+        return offline_people
     emails = earlier_emails(root, notes.previous_tag)
-    range_shas = oldest_first(root, notes, set(shas))
-    return People(credits, new_contributors(range_shas, emails, credits, config.bots), config.bots)
+    range_shas = [sha for sha, _, _ in graph if sha in listed]
+    return People(
+        with_offline_pulls({sha: credits[sha] for sha in shas if sha in credits}, offline),
+        new_contributors(range_shas, emails, credits, config.bots),
+        config.bots,
+    )

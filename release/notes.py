@@ -204,7 +204,7 @@ class People:
             text += f" in [#{number}]({base}/pull/{number})"
         return text
 
-    def section(self, base: str) -> str:
+    def section(self, base: str, level: str = "##") -> str:
         if not self.new_contributors:
             return ""
         lines = "\n".join(
@@ -212,7 +212,7 @@ class People:
             + (f" in [#{number}]({base}/pull/{number})" if number is not None else "")
             for login, number in self.new_contributors
         )
-        return f"## New Contributors\n\n{lines}"
+        return f"{level} New Contributors\n\n{lines}"
 
 
 def group_sections(

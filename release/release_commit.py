@@ -3,6 +3,9 @@ from committed files alone) and how to recognise it. Prepare makes it; tag check
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import semver
 
 from release import cargo, changelog
@@ -72,9 +75,16 @@ def committed(repo: GitRepo, ref: str, path: str) -> bytes | None:
     return repo.blob(ref, path)
 
 
-def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
+def planned_files(
+    plan: Plan, base: str, say: Callable[[str], None] | None = None, credited: bool = True
+) -> dict[str, bytes]:
     """The release files as the release commit holds them, computed from `base`'s committed
-    files (never from the worktree, so a half-written run gives the same answer)."""
+    files (never from the worktree, so a half-written run gives the same answer).
+
+    Where credit-people-in says "changelog", the CHANGELOG section names people: asked of
+    GitHub when `say` is given (the run that writes it), else from the credits cache alone
+    (the checks, which must not call GitHub); `credited` False names nobody (git's offline
+    pull requests only)."""
     repo = plan.repo
     edits: dict[str, bytes] = {}
     originals: dict[str, tuple[str, str]] = {}
@@ -111,8 +121,7 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
             cargo.bumped_lock(lock_text, crates, str(plan.version)).replace("\n", lock_nl).encode()
         )
     log_text, log_nl = originals["CHANGELOG.md"]
-    found = notes_range(plan, base)
-    generated = group_sections(from_range(found, groups_of(plan.config)), plan.config.source_url)
+    generated = changelog_sections(plan, base, say, credited)
     new_log = changelog.finalize(
         log_text,
         plan.version,
@@ -123,3 +132,19 @@ def planned_files(plan: Plan, base: str) -> dict[str, bytes]:
     )
     edits["CHANGELOG.md"] = new_log.replace("\n", log_nl).encode()
     return edits
+
+
+def changelog_sections(
+    plan: Plan, base: str, say: Callable[[str], None] | None, credited: bool
+) -> str:
+    """The grouped entries of the commits X releases, as the CHANGELOG section lists them."""
+    from release.credits import people_for
+
+    notes = from_range(notes_range(plan, base), groups_of(plan.config))
+    config = plan.config if credited else replace(plan.config, credit_people_in=())
+    people = people_for(
+        plan.root, notes, config, "changelog", say or (lambda _: None), base, ask=say is not None
+    )
+    sections = group_sections(notes, plan.config.source_url, people=people)
+    welcome = people.section(plan.config.source_url.rstrip("/"), "###") if people else ""
+    return f"{sections}\n\n{welcome}" if welcome else sections

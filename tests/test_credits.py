@@ -14,6 +14,8 @@ from release.credits import (
     new_contributors,
     parse_credits,
     pull_request_offline,
+    pulls_from_merges,
+    with_offline_pulls,
 )
 
 
@@ -156,3 +158,67 @@ def test_new_contributors(
     credits: dict[str, Credit], earlier: set[str], expected: list[tuple[str, int | None]]
 ) -> None:
     assert new_contributors(list(credits), earlier, credits) == expected
+
+
+def merge(number: int) -> str:
+    return f"Merge pull request #{number} from alice/branch-{number}"
+
+
+# Graphs oldest first: (sha, parents, subject); the last entry is the tip released.
+GRAPHS = {
+    "squash merges only: no merge commit, nothing": (
+        [("a", (), "feat: a (#1)"), ("b", ("a",), "fix: b (#2)")],
+        {},
+    ),
+    "a pull request's branch": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("b2", ("b1",), "fix: b2"),
+         ("m", ("a", "b2"), merge(4))],
+        {"b1": 4, "b2": 4, "m": 4},
+    ),
+    "a branch that started before the range: its commits in the range only": (
+        [("b1", ("outside",), "feat: b1"), ("a", ("before",), "feat: a"),
+         ("m", ("a", "b1"), merge(4))],
+        {"b1": 4, "m": 4},
+    ),
+    "main merged into the branch: main's commits stay unattributed": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("c", ("a",), "fix: c"),
+         ("x", ("b1", "c"), "Merge branch 'main' into b"), ("m", ("c", "x"), merge(4))],
+        {"b1": 4, "x": 4, "m": 4},
+    ),
+    "a pull request merged into another's branch keeps its own commits": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("s1", ("b1",), "feat: s1"),
+         ("n", ("b1", "s1"), merge(5)), ("m", ("a", "n"), merge(4))],
+        {"s1": 5, "n": 5, "b1": 4, "m": 4},
+    ),
+    "a branch merged twice: the older commits are the first pull request's": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("m1", ("a", "b1"), merge(4)),
+         ("b2", ("b1",), "feat: b2"), ("m2", ("m1", "b2"), merge(6))],
+        {"b1": 4, "m1": 4, "b2": 6, "m2": 6},
+    ),
+    "a merge that names no pull request brings none": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("m", ("a", "b1"), "Merge branch 'b'")],
+        {},
+    ),
+    "the mainline's own commits after a merge are nobody's pull request": (
+        [("a", (), "feat: a"), ("b1", ("a",), "feat: b1"), ("m", ("a", "b1"), merge(4)),
+         ("d", ("m",), "docs: d")],
+        {"b1": 4, "m": 4},
+    ),
+    "no commits": ([], {}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("graph", "expected"), GRAPHS.values(), ids=GRAPHS)
+def test_a_merged_branch_s_commits_get_its_pull_request(
+    graph: list[tuple[str, tuple[str, ...], str]], expected: dict[str, int]
+) -> None:
+    assert pulls_from_merges(graph) == expected
+
+
+def test_git_s_pull_requests_fill_in_what_github_does_not_name() -> None:
+    github = {"a": Credit(7, "alice"), "b": Credit(None, "bob")}
+    assert with_offline_pulls(github, {"a": 4, "b": 5, "c": 6}) == {
+        "a": Credit(7, "alice"),  # GitHub's answer stands
+        "b": Credit(5, "bob"),
+        "c": Credit(6, None),
+    }

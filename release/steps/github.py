@@ -81,12 +81,16 @@ def checksum_lines(plan: Plan) -> list[str]:
     ]
 
 
-def release_body(plan: Plan, digest: str) -> str:
+def release_body(plan: Plan, digest: str, say: Say) -> str:
+    """The release notes (naming people where credit-people-in says "github"), then the
+    image to pull and the assets' checksums."""
+    from release.credits import people_for
     from release.plan import notes_range, tagged_commit
 
     tip = tagged_commit(plan) or plan.tag
     found = from_range(notes_range(plan, tip), groups_of(plan.config))
-    notes = markdown(found, plan.config.source_url)
+    people = people_for(plan.root, found, plan.config, "github", say, tip=tip)
+    notes = markdown(found, plan.config.source_url, people)
     sums = "\n".join(checksum_lines(plan))
     return (
         f"{notes.rstrip()}\n\n"
@@ -310,7 +314,7 @@ class PublishGitHubRelease(Step):
             self.converge(client, plan, digest, say)
 
     def converge(self, client: GitHubClient, plan: Plan, digest: str, say: Say) -> None:
-        body = release_body(plan, digest)
+        body = release_body(plan, digest, say)
         prerelease = is_prerelease(plan)
         kept, surplus = choose(self.releases(client, plan))
         for draft in surplus:

@@ -177,7 +177,7 @@ class Prepare(Step):
         repo = plan.repo
         start_branch = repo.current_branch()
         before = repo.rev(f"refs/heads/{plan.commit_branch}")
-        edits = planned_files(plan, f"refs/heads/{plan.commit_branch}")
+        edits = planned_files(plan, f"refs/heads/{plan.commit_branch}", say)
         originals = {
             name: (plan.root / name).read_bytes() if (plan.root / name).exists() else None
             for name in edits

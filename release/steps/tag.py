@@ -16,10 +16,14 @@ from release.release_commit import (
 from release.steps import RELEASE_COMMIT, TAG, Need, Say, State, Status, Step, checks
 
 
-def tag_message(plan: Plan, commit: str) -> str:
-    """The tag's message: a title, then the release notes of the commits it releases."""
+def tag_message(plan: Plan, commit: str, say: Say) -> str:
+    """The tag's message: a title, then the release notes of the commits it releases, which
+    name people where credit-people-in says "tag" (release.credits)."""
+    from release.credits import people_for
+
     notes = from_range(notes_range(plan, commit), groups_of(plan.config))
-    return f"Barycenter {plan.tag}\n\n{markdown(notes, plan.config.source_url)}"
+    people = people_for(plan.root, notes, plan.config, "tag", say, tip=commit)
+    return f"Barycenter {plan.tag}\n\n{markdown(notes, plan.config.source_url, people)}"
 
 
 def undo_release_commit(plan: Plan) -> str:
@@ -47,15 +51,22 @@ def stale_changelog(plan: Plan, tip: str) -> list[str]:
     if not is_release_commit(repo, tip, plan.version, plan.commit_message):
         return []
     written = repo.blob(tip, "CHANGELOG.md")
-    try:
-        planned = planned_files(plan, f"{tip}^")["CHANGELOG.md"]
-        if written is None:
-            return []
-        ours = changelog.section_body(decoded("CHANGELOG.md", written)[0], plan.version)
-        theirs = changelog.section_body(decoded("CHANGELOG.md", planned)[0], plan.version)
-    except ReleaseError:
+    if written is None:
         return []
-    if ours == theirs:
+
+    def section(planned: bytes) -> str:
+        return changelog.section_body(decoded("CHANGELOG.md", planned)[0], plan.version)
+
+    try:
+        ours = section(written)
+        # Written naming people or not (GitHub may not have answered then): either matches.
+        if ours == section(planned_files(plan, f"{tip}^", credited=False)["CHANGELOG.md"]):
+            return []
+        if "changelog" in plan.config.credit_people_in and ours == section(
+            planned_files(plan, f"{tip}^")["CHANGELOG.md"]
+        ):
+            return []
+    except ReleaseError:
         return []
     return [
         f"the CHANGELOG.md section of {plan.version} in the release commit does not match the "
@@ -167,7 +178,7 @@ class Tag(Step):
                 kind,
                 "--cleanup=verbatim",
                 "-m",
-                tag_message(plan, commit),
+                tag_message(plan, commit, say),
                 "--",
                 plan.tag,
                 commit,
