@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -20,16 +18,15 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 @nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
     """pytest, every test; those marked `stack` (e2e included) bring the stack up themselves
-    (`-- -m "not stack"` skips them). Without arguments, all run at once on one pytest-xdist
-    worker more than the cores, each test file whole on one worker, the longest first
-    (tests/conftest.py): the stack test files run beside each other and the rest."""
+    (`-- -m "not stack"` skips them). Without arguments: the tests that need no stack on every
+    core, then the stack tests one file after another, the longest first (they share one engine
+    and registry, and their build caches; tests/conftest.py)."""
     session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
-    # One more than the cores: the stack tests spend much of their time waiting on the engine.
-    workers = str((os.cpu_count() or 1) + 1)
-    session.run("pytest", "-n", workers, "--dist", "loadfile", "--no-loadscope-reorder")
+    session.run("pytest", "-m", "not stack", "-n", "auto")
+    session.run("pytest", "-m", "stack")
 
 
 @nox.session(python=PYTHON_VERSIONS[0])

@@ -12,12 +12,10 @@ from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# `nox -s tests` runs every test file whole on one pytest-xdist worker (`--dist loadfile`):
-# the stack test files share one Docker engine and registry, but each has its own sandboxes,
-# image repositories and stand-ins, so they run beside each other and beside the files that
-# need no stack. The longest start first, so that none starts last and ends last: seconds per
-# file as .ci/run's summary printed them, running one stack file at a time. (`--dist
-# loadgroup` would not do: pytest-xdist 3.8 cannot mark pytest 9.2's node ids with a group.)
+# The test files in the order they start: the longest first, with seconds per file as .ci/run's
+# summary printed them. Under `pytest -n N --dist loadfile` no long file then starts last.
+# (Stack files run side by side were measured: the build-cache tests then see each other's
+# prunes and builds, so `nox -s tests` runs the stack files one after another.)
 FILES_LONGEST_FIRST = (
     "tests/stack/test_fault_matrix.py",  # 715 s
     "tests/stack/test_rehearsal.py",  # 430 s
