@@ -40,15 +40,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.nodeid.startswith(("tests/stack/", "tests/e2e/")):
             item.add_marker(pytest.mark.stack)
 
-    def order(item: pytest.Item) -> tuple[int, bool]:
+    def order(item: pytest.Item) -> tuple[bool, int]:
         path = item.nodeid.split("::", 1)[0]
         rank = (
             FILES_LONGEST_FIRST.index(path)
             if path in FILES_LONGEST_FIRST
             else len(FILES_LONGEST_FIRST)
         )
-        # Within its file, a test that restarts the engine goes last.
-        return (rank, item.get_closest_marker("restarts_engine") is not None)
+        # A test that restarts the engine goes last in the session: in a run of one stack test
+        # at a time, no other test's build then meets an engine just restarted.
+        return (item.get_closest_marker("restarts_engine") is not None, rank)
 
     items.sort(key=order)  # stable: the other files, and each file's tests, in their order
 
