@@ -47,9 +47,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if path in FILES_LONGEST_FIRST
             else len(FILES_LONGEST_FIRST)
         )
-        # A test that restarts the engine goes last in the session: in a run of one stack test
-        # at a time, no other test's build then meets an engine just restarted.
-        return (item.get_closest_marker("restarts_engine") is not None, rank)
+        # A test that restarts the engine goes last in its file, not last in the session: the
+        # file's session-scoped reference release must still match what its rerun builds, and
+        # later stack files (test_reproduce re-pins the base images) would change that.
+        return (rank, item.get_closest_marker("restarts_engine") is not None)
 
     items.sort(key=order)  # stable: the other files, and each file's tests, in their order
 
