@@ -145,6 +145,11 @@ class CredentialsStayHome(urllib.request.HTTPRedirectHandler):
 OPENER = urllib.request.build_opener(CredentialsStayHome)
 
 
+class RegistryRefusedError(ReleaseError):
+    """The registry answered 401 or 403: a login is missing or wrong (release.registry names
+    the reference and the configured login in its own message)."""
+
+
 @dataclass
 class RegistryClient:
     """One registry host: GET and PUT of manifests and blobs, with its auth handshake."""
@@ -280,7 +285,7 @@ class RegistryClient:
         )
 
     def refused(self, scope: str) -> ReleaseError:
-        return ReleaseError(
+        return RegistryRefusedError(
             f"the registry {self.host} refused access ({scope}, unauthorized)",
             "log in: docker login, or set the registry password variable",
         )

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from release import processes
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
+
+if TYPE_CHECKING:
+    from release.oci import Manifest, Reference, RegistryClient
 
 
 def registry_host(image: str) -> str:
@@ -141,23 +144,55 @@ def last_words(stderr: str, reference: str) -> str:
     return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no answer")
 
 
+def client_for(reference: str, timeout: float) -> tuple[RegistryClient, Reference]:
+    """The registry's HTTP client for `reference`, with the login this process made to its host
+    (registry.login), else docker's stored one."""
+    from release.oci import Reference, RegistryClient
+
+    parsed = Reference.parse(reference)
+    client = RegistryClient.for_reference(parsed, timeout=timeout)
+    if parsed.host in LOGINS:
+        client.credentials = LOGINS[parsed.host]
+    return client, parsed
+
+
+def read_manifest(
+    reference: str, login_hint: str = "docker login", timeout: float = DEFAULT_TIMEOUT
+) -> Manifest | None:
+    """The manifest or index `reference` names, None when the registry has none; a refusal is
+    reported naming the reference and how to log in."""
+    from release.oci import RegistryRefusedError
+
+    client, parsed = client_for(reference, timeout)
+    try:
+        return client.manifest(parsed.repository, parsed.tag)
+    except RegistryRefusedError:
+        raise ReleaseError(
+            f"the registry {parsed.host} refused access to {reference} (unauthorized)", login_hint
+        ) from None
+
+
 def manifest(
     reference: str, login_hint: str = "docker login", timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, Any] | None:
-    """The manifest or index `reference` names (with its own digest), or None when absent."""
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        output = imagetools(
-            reference, "inspect", reference, "--format", "{{json .Manifest}}", timeout=timeout
-        )
-    except DockerException as error:
-        found = failure(reference, str(error.stderr or ""), login_hint)
-        if found is None:
-            return None
-        raise found from None
-    data: dict[str, Any] = json.loads(output)
-    return data
+    """The manifest or index `reference` names (with its own digest and size, as
+    `docker buildx imagetools inspect` shows it), or None when absent. One HTTP request: no
+    docker, no image pulled."""
+    found = read_manifest(reference, login_hint, timeout)
+    if found is None:
+        return None
+    document = found.json
+    return {
+        "schemaVersion": document.get("schemaVersion"),
+        "mediaType": document.get("mediaType") or found.media_type,
+        "digest": found.digest,
+        "size": len(found.data),
+        **{
+            key: value
+            for key, value in document.items()
+            if key not in ("schemaVersion", "mediaType")
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -167,14 +202,27 @@ class ImageConfig:
 
 
 def image_configs(reference: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, ImageConfig]:
-    """Platform -> image config, for an index (each child) or a single image."""
-    output = imagetools_for(
-        reference, "inspect", reference, "--format", "{{json .Image}}", timeout=timeout
+    """Platform -> image config, for an index (each child, attestations left out) or a single
+    image (keyed by the platform its config names)."""
+    from release.oci import Source, is_attestation, platform_of
+
+    client, parsed = client_for(reference, timeout)
+    top = read_manifest(reference, timeout=timeout)
+    if top is None:
+        raise ReleaseError(f"{reference} is not in the registry", "build and push it first")
+    source = Source.of_registry(client, parsed.repository)
+    images = (
+        [
+            (platform_of(child), source.manifest(child))
+            for child in top.json.get("manifests", [])
+            if not is_attestation(child)
+        ]
+        if top.is_index
+        else [("", top)]
     )
-    data = json.loads(output)
-    configs = data if "architecture" not in data else {"": data}
     found = {}
-    for slot, config in configs.items():
+    for slot, image in images:
+        config = json.loads(source.blob(image.json["config"]["digest"]))
         platform = f"{config.get('os')}/{config.get('architecture')}"
         if config.get("variant"):
             platform += f"/{config['variant']}"
@@ -194,10 +242,44 @@ def create_index(tags: list[str], sources: list[str], timeout: float = DEFAULT_T
 
 
 def planned_index(sources: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """The index `create` would push, computed without pushing (imagetools --dry-run)."""
-    planned = imagetools_for(sources[0], "create", "--dry-run", *sources, timeout=timeout)
-    data: dict[str, Any] = json.loads(planned)
-    return data
+    """The children of the index `create_index` would push from `sources`, read from the
+    registry without pushing: each source index's children, or the source image itself with
+    the platform its config names (as `docker buildx imagetools create` merges them)."""
+    from release.oci import Source
+
+    children: list[dict[str, Any]] = []
+    for reference in sources:
+        client, parsed = client_for(reference, timeout)
+        top = read_manifest(reference, timeout=timeout)
+        if top is None:
+            raise ReleaseError(f"{reference} is not in the registry", "build and push it first")
+        if top.is_index:
+            found = top.json.get("manifests", [])
+        else:
+            config = json.loads(
+                Source.of_registry(client, parsed.repository).blob(top.json["config"]["digest"])
+            )
+            platform = {"architecture": config.get("architecture"), "os": config.get("os")}
+            if config.get("variant"):
+                platform["variant"] = config["variant"]
+            found = [
+                {
+                    "mediaType": top.media_type,
+                    "digest": top.digest,
+                    "size": len(top.data),
+                    "platform": platform,
+                }
+            ]
+        children += [child for child in found if child not in children]
+    return {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children,
+    }
+
+
+# host -> (user, password) of the logins this process made: the HTTP reads use them too.
+LOGINS: dict[str, tuple[str, str]] = {}
 
 
 def login(host: str, username: str, password_variable: str) -> bool:
@@ -229,6 +311,7 @@ def login(host: str, username: str, password_variable: str) -> bool:
             f"docker login to {host} as {username} was refused",
             f"check the token in ${password_variable} and its package write permission",
         )
+    LOGINS[host] = (username, password)
     return True
 
 
