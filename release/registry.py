@@ -1,8 +1,14 @@
-"""The image registry, through the docker CLI: what a reference points at, what its image
-configs say, multi-arch indexes, and login. Credentials go to docker on stdin, never in argv.
+"""The image registry: the one adapter the release reads and writes it through.
 
-python-on-whales is imported by the functions that call docker: importing this module (every
-step that names a registry reference does) costs nothing at start-up.
+What a reference points at, what its image configs say, the multi-arch index (planned and
+pushed), retagging: over the registry's HTTP API (distribution v2) with release.oci's client,
+its transport (auth handshake, timeouts, redirects that keep credentials home); no docker
+process, nothing pulled. `docker login` stays here too (cosign and buildx read docker's
+credentials; the password goes on stdin, never in argv), and what buildx's own words about a
+registry mean (classify).
+
+release.oci and python-on-whales are imported by the functions that use them: importing this
+module (every step that names a registry reference does) costs nothing at start-up.
 """
 
 from __future__ import annotations
@@ -36,47 +42,10 @@ def is_loopback(host: str) -> bool:
 DEFAULT_TIMEOUT = 120  # seconds; registry-timeout in the configuration
 
 
-def imagetools(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """`docker buildx imagetools ARGS` about `reference`, stopped when the registry leaves it
-    unanswered for `timeout` s: buildx has no timeout of its own, and a registry that hangs
-    would hang the release. Failures are DockerException, as python-on-whales raises them."""
-    from python_on_whales import docker
-    from python_on_whales.exceptions import DockerException
-
-    command = [str(part) for part in [*docker.buildx.docker_cmd, "buildx", "imagetools", *args]]
-    # A session of its own: docker runs buildx as a child that holds our pipes, so the whole
-    # group is stopped, never docker alone (a buildx left waiting on the registry would keep
-    # the pipes open and the release waiting with it).
-    try:
-        result = processes.run(command, timeout=timeout, own_group=True)
-    except processes.ProcessTimeoutError:
-        raise ReleaseError(
-            f"the registry {registry_host(reference)} did not answer `docker buildx "
-            f"imagetools {args[0]}` for {reference} within {timeout:g} s",
-            "check that it runs (or raise registry-timeout), then run the same command again",
-        ) from None
-    if not result.ok:
-        raise DockerException(command, result.returncode, result.stdout, result.stderr)
-    return result.out.strip()
-
-
-def imagetools_for(reference: str, *args: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """imagetools, its failures turned into the project's errors (absent counts as failure)."""
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        return imagetools(reference, *args, timeout=timeout)
-    except DockerException as error:
-        stderr = str(error.stderr or "")
-        pushing = args[0] == "create" and "--dry-run" not in args
-        raise failure(reference, stderr, "docker login", pushing) or ReleaseError(
-            f"{reference} is not in the registry", "build and push it first"
-        ) from None
-
-
 Answer = Literal["absent", "unauthorized", "down", "failed"]
 
-# What buildx prints for the registry's HTTP answers and for a registry that does not answer.
+# What buildx (a build pulling its base images) prints for the registry's HTTP answers and for
+# a registry that does not answer.
 ANSWERS: tuple[tuple[Answer, tuple[str, ...]], ...] = (
     (
         "unauthorized",
@@ -113,35 +82,6 @@ def classify(reference: str, stderr: str) -> Answer:
         if any(marker in lowered for marker in markers):
             return answer
     return "failed"
-
-
-def failure(
-    reference: str, stderr: str, login_hint: str, pushing: bool = False
-) -> ReleaseError | None:
-    """None when `reference` is simply absent, else the one-line error to report."""
-    answer = classify(reference, stderr)
-    host = registry_host(reference)
-    if answer == "absent":
-        return None
-    if answer == "unauthorized":
-        return ReleaseError(
-            f"the registry {host} refused access to {reference} (unauthorized)", login_hint
-        )
-    if answer == "down":
-        return ReleaseError(
-            f"the registry {host} does not answer ({last_words(stderr, reference)})",
-            "check the registry address and that it runs, then run the same command again",
-        )
-    doing = f"push {reference} to" if pushing else f"read {reference} from"
-    return ReleaseError(
-        f"cannot {doing} the registry ({last_words(stderr, reference)})",
-        "check the registry address, that it runs, and your login (docker login)",
-    )
-
-
-def last_words(stderr: str, reference: str) -> str:
-    text = stderr.replace(reference, "<reference>")
-    return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no answer")
 
 
 def client_for(reference: str, timeout: float) -> tuple[RegistryClient, Reference]:
@@ -232,13 +172,50 @@ def image_configs(reference: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str,
 
 
 def create_index(tags: list[str], sources: list[str], timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Push the index of `sources` under each tag, the first (the version) first.
+    """Push the index of `sources` (planned_index's children) under each tag, the first (the
+    version) first, over the registry's HTTP API. A source in another repository than a tag has
+    its manifests and blobs copied there first (a registry's index names only its own)."""
+    from release.oci import INDEX_TYPES, Manifest, RegistryRefusedError, Source
 
-    One tag per call: concurrent pushes of one manifest to a repository were seen to make the
-    distribution registry answer 500.
-    """
+    index = planned_index(sources, timeout)
+    pushed = Manifest(json.dumps(index, indent=2).encode(), INDEX_TYPES[0])
     for tag in tags:
-        imagetools_for(tag, "create", "--tag", tag, *sources, timeout=timeout)
+        client, target = client_for(tag, timeout)
+        try:
+            for source in sources:
+                origin, parsed = client_for(source, timeout)
+                if (parsed.host, parsed.repository) == (target.host, target.repository):
+                    continue
+                read = Source.of_registry(origin, parsed.repository)
+                for child in index["manifests"]:
+                    manifest = read.manifest(child)
+                    for blob in [manifest.json.get("config"), *manifest.json.get("layers", [])]:
+                        if blob and not client.has_blob(target.repository, blob["digest"]):
+                            data = read.blob(blob["digest"])
+                            client.put_blob(target.repository, blob["digest"], data)
+                    client.put_manifest(target.repository, manifest.digest, manifest)
+            client.put_manifest(target.repository, target.tag, pushed)
+        except RegistryRefusedError:
+            raise ReleaseError(
+                f"the registry {target.host} refused access to {tag} (unauthorized)",
+                "docker login",
+            ) from None
+
+
+def retag(tag: str, source: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Point `tag` at the very manifest `source` names (the same bytes, so the same digest)."""
+    from release.oci import RegistryRefusedError
+
+    found = read_manifest(source, timeout=timeout)
+    if found is None:
+        raise ReleaseError(f"{source} is not in the registry", "build and push it first")
+    client, target = client_for(tag, timeout)
+    try:
+        client.put_manifest(target.repository, target.tag, found)
+    except RegistryRefusedError:
+        raise ReleaseError(
+            f"the registry {target.host} refused access to {tag} (unauthorized)", "docker login"
+        ) from None
 
 
 def planned_index(sources: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:

@@ -111,7 +111,7 @@ class RollBackImages(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         lines = [
-            f"docker buildx imagetools create -t {plan.image}:{tag} {plan.image}:{back}"
+            f"point {plan.image}:{tag} at the manifest of {plan.image}:{back}"
             for tag, back in self.targets(plan).items()
             if back
         ]
@@ -121,10 +121,7 @@ class RollBackImages(Step):
     def run(self, plan: Plan, say: Say) -> None:
         for tag, back in self.targets(plan).items():
             if back is not None:
-                registry.imagetools_for(
-                    f"{plan.image}:{tag}",
-                    "create",
-                    "--tag",
+                registry.retag(
                     f"{plan.image}:{tag}",
                     f"{plan.image}:{back}",
                     timeout=plan.config.registry_timeout,

@@ -130,10 +130,7 @@ class PublishIndex(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         sources = " ".join(plan.platform_image(p) for p in plan.config.platforms)
-        return [
-            f"docker buildx imagetools create -t {plan.image}:{tag} {sources}"
-            for tag in plan.image_tags
-        ]
+        return [f"push the index of {sources} as {plan.image}:{tag}" for tag in plan.image_tags]
 
     def run(self, plan: Plan, say: Say) -> None:
         problems, sources = source_problems(plan)

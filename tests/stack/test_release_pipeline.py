@@ -57,7 +57,7 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -
         "would git tag -a v0.2.0 main",
         "would git push --atomic origin refs/heads/main refs/tags/v0.2.0",
         f"push it as {image}:v0.2.0-arm64",
-        f"would docker buildx imagetools create -t {image}:v0.2.0",
+        f"would push the index of {image}:v0.2.0-amd64 {image}:v0.2.0-arm64 as {image}:v0.2.0",
         "would create draft release v0.2.0 on barycenter-oidc/barycenter",
     ):
         assert line in dry.stdout, dry.stdout
