@@ -25,8 +25,8 @@ from typing import Any
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
 
+from release import processes
 from release.dist import CHECKSUMS, read_checksums
 from release.errors import ReleaseError
 from release.images import BuildRequest, arch_of, build, failing_step
@@ -37,6 +37,8 @@ from release.steps.build import deterministic_tar_gz, exported_tree, request_for
 
 # How many file names a layer difference lists before it says how many more there are.
 SHOWN_FILES = 20
+# Seconds one `docker buildx du` or `prune` of the rebuild's cache mounts may take.
+CACHE_TIMEOUT = 120
 
 
 @dataclass
@@ -244,23 +246,26 @@ def run_build(tree: Path, plan: Plan, request: BuildRequest, log: Path, platform
 def forget_cache_mounts(namespace: str) -> None:
     """Drop the rebuild's own cache mounts, one record id at a time, each id checked first to
     match exactly one record: the engine is shared, and a prune whose filter were ignored would
-    empty everyone's cache. The release's caches were never touched."""
+    empty everyone's cache. The release's caches were never touched. Best effort: a command that
+    fails or hangs leaves the mounts (buildx runs in a group of its own, stopped whole)."""
     buildx = [*docker.buildx.docker_cmd, "buildx"]
-    try:
-        records = str(run([*buildx, "du", "--verbose"]))
-    except DockerException:
-        return
+
+    def output(*args: str) -> str | None:
+        try:
+            result = processes.run([*buildx, *args], timeout=CACHE_TIMEOUT, own_group=True)
+        except processes.ProcessTimeoutError:
+            return None
+        return result.out if result.ok else None
+
+    records = output("du", "--verbose")
     record = ""
-    for line in records.splitlines():
+    for line in (records or "").splitlines():
         if line.startswith("ID:"):
             record = line.split()[1].rstrip("*")
         elif line.startswith("Description:") and f'id "/{namespace}-' in line and record:
-            try:
-                matched = str(run([*buildx, "du", "--verbose", "--filter", f"id={record}"]))
-                if [r for r in matched.splitlines() if r.startswith("ID:")] == [f"ID:\t\t{record}"]:
-                    run([*buildx, "prune", "--force", "--filter", f"id={record}"])
-            except DockerException:
-                continue
+            matched = output("du", "--verbose", "--filter", f"id={record}") or ""
+            if [r for r in matched.splitlines() if r.startswith("ID:")] == [f"ID:\t\t{record}"]:
+                output("prune", "--force", "--filter", f"id={record}")
 
 
 def archive_detail(path: Path, binary: bytes, published: str | None) -> str:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
-import signal
 import tarfile
 import tempfile
 import threading
@@ -32,7 +30,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from release import registry
+from release import processes, registry
 from release.dist import (
     CHECKSUMS,
     file_sha256,
@@ -97,22 +95,6 @@ def request_for(plan: Plan, commit: str, platform: str, **changes: object) -> Bu
     }
     fields.update(changes)
     return BuildRequest(**fields)  # type: ignore[arg-type]
-
-
-def stop_builds_of(platform: str) -> None:
-    """Interrupt our own buildx processes for `platform`, as Ctrl-C would."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parent = stat.rsplit(")", 1)[1].split()[1]
-        if parent == me and b"buildx" in command and platform.encode() in command:
-            os.kill(int(entry.name), signal.SIGINT)
 
 
 def platform_image_state(plan: Plan, platform: str, commit: str | None) -> str | None:
@@ -273,7 +255,8 @@ def build_platforms(
         if pending and any(f.exception() for f in done):
             for future in pending:
                 interrupted.append(futures[future])
-                stop_builds_of(futures[future])
+                # Ours alone: the buildx processes building that platform.
+                processes.interrupt_children("buildx", futures[future])
     failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
     causes = [error for platform, error in failures.items() if platform not in interrupted]
     if causes:
