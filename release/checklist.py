@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from release import cosign, registry
+from release.archives import archives_status, checksums_status
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
+from release.oci import child_digests, index_platforms
 from release.plan import Plan, tagged_commit
-from release.steps.build import ExtractBinaries, WriteChecksums
-from release.steps.publish import child_digests, index_platforms
 
 if TYPE_CHECKING:
     from release.provenance import Published
@@ -218,15 +218,14 @@ def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
     """The release page: published, titled with the tag, every asset whole (size and digest)
     against dist/ and against the sha256 the body lists, and the body's pull line naming the
     index the registry has."""
+    from release import github_release
     from release.github import token_from_environment
-    from release.steps.github import PublishGitHubRelease
 
     if token_from_environment() is None:
         return [Finding("GitHub release", False, "GITHUB_TOKEN and GH_TOKEN are unset")]
-    step = PublishGitHubRelease()
     try:
-        with step.client(plan) as client:
-            status = step.read_state(client, plan)
+        with github_release.client(plan) as client:
+            status = github_release.read_state(client, plan)
             found = client.find_release(plan.tag)
             assets = [] if found is None else client.assets(found.id)
     except ReleaseError as error:
@@ -340,9 +339,9 @@ def verify(plan: Plan, thorough: bool = True) -> list[Finding]:
         if thorough:
             findings += run_checks(plan, commit)
             findings += provenance_checks(plan, index, commit)
-    archives = ExtractBinaries().state(plan)
+    archives = archives_status(plan)
     if archives.state.value == "done":
-        archives = WriteChecksums().state(plan)
+        archives = checksums_status(plan)
     findings.append(
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )

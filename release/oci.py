@@ -101,6 +101,23 @@ def is_attestation(descriptor: dict[str, Any]) -> bool:
     return annotations.get("vnd.docker.reference.type") == ATTESTATION
 
 
+def child_digests(index: dict[str, Any]) -> set[str]:
+    """The digests an index (as release.registry.manifest reads it) names, attestations too."""
+    return {str(m["digest"]) for m in index.get("manifests") or []}
+
+
+def index_platforms(index: dict[str, Any]) -> list[str]:
+    """The platforms of an index's images, sorted; buildx's attestation manifests are none."""
+    found = []
+    for entry in index.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        if platform.get("os") == "unknown":
+            continue  # attestation manifests
+        name = f"{platform.get('os')}/{platform.get('architecture')}"
+        found.append(name + (f"/{platform['variant']}" if platform.get("variant") else ""))
+    return sorted(found)
+
+
 def docker_credentials(host: str) -> tuple[str, str] | None:
     """The user and password `docker login` stored in plain config (no credential helper)."""
     config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"

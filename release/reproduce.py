@@ -27,13 +27,13 @@ from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
 
 from release import processes
+from release.archives import deterministic_tar_gz
 from release.dist import CHECKSUMS, read_checksums
 from release.errors import ReleaseError
-from release.images import BuildRequest, arch_of, build, failing_step
+from release.images import BuildRequest, arch_of, build, exported_tree, failing_step, request_for
 from release.oci import Image, Layout, Reference, RegistryClient, Source, published_image
 from release.pins import materials, pin_base_images, recorded_pins
 from release.plan import Plan, ReleaseOptions, make_plan
-from release.steps.build import deterministic_tar_gz, exported_tree, request_for
 
 # How many file names a layer difference lists before it says how many more there are.
 SHOWN_FILES = 20

@@ -9,16 +9,19 @@ whether it is done from reality, so a rerun after a failure converges like every
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from release import registry
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
 from release.git import GitError
-from release.oci import ACCEPT, Reference, RegistryClient
+from release.oci import ACCEPT, Reference, RegistryClient, child_digests
 from release.plan import Plan, read_facts
 from release.steps import Say, State, Status, Step
-from release.steps.publish import child_digests
 from release.version import release_versions, tag_name
+
+if TYPE_CHECKING:
+    from release.github import GitHubClient
 
 
 def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
@@ -50,10 +53,10 @@ class DeleteGitHubRelease(Step):
     name = "github"
     title = "delete the GitHub release and its assets"
 
-    def client(self, plan: Plan):  # type: ignore[no-untyped-def]
-        from release.steps.github import PublishGitHubRelease
+    def client(self, plan: Plan) -> GitHubClient:
+        from release import github_release
 
-        return PublishGitHubRelease().client(plan)
+        return github_release.client(plan)
 
     def state(self, plan: Plan) -> Status:
         from release.github import token_from_environment

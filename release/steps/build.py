@@ -18,28 +18,27 @@ fails, the other is stopped and the error names the platform and the failing Doc
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from release import processes, registry
+from release.archives import (
+    archive_problem,
+    archives_status,
+    checksums_status,
+    deterministic_tar_gz,
+    every_platform,
+)
 from release.dist import (
     CHECKSUMS,
-    file_sha256,
-    read_checksums,
     write_atomically,
     write_checksums,
 )
 from release.errors import ReleaseError
-from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
+from release.images import STEP, arch_of, build, exported_tree, failing_step, request_for
 from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
 from release.pins import pin_base_images, recorded_pins
 from release.plan import Plan, tagged_commit
@@ -68,33 +67,6 @@ def tag_problems(plan: Plan) -> list[str]:
         f"tag {plan.tag} does not exist here: git fetch --tags {plan.remote}, or run "
         f"invoke release.tag --version {plan.version}"
     ]
-
-
-@contextmanager
-def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
-    """The tagged tree, exported with git archive: the build never sees the working tree."""
-    with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
-        archive = plan.repo.output_bytes("archive", "--format=tar", commit)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
-            tree.extractall(directory, filter="data")
-        yield Path(directory)
-
-
-def request_for(plan: Plan, commit: str, platform: str, **changes: object) -> BuildRequest:
-    epoch = plan.repo.commit_time(commit)
-    fields: dict[str, object] = {
-        "platform": platform,
-        "version": str(plan.version),
-        "revision": commit,
-        "created": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "cache_dir": plan.config.cache_path,
-        "source_url": plan.config.source_url,
-        "cache_kind": plan.config.cache,
-        "cache_ref": plan.config.cache_ref,
-        "source_date_epoch": epoch,
-    }
-    fields.update(changes)
-    return BuildRequest(**fields)  # type: ignore[arg-type]
 
 
 def platform_image_state(plan: Plan, platform: str, commit: str | None) -> str | None:
@@ -309,63 +281,6 @@ class BuildDisplay:
                 self.say(f"  {platform}: {step}")
 
 
-def deterministic_tar_gz(binary: bytes, name: str, mtime: int) -> bytes:
-    """A .tar.gz holding `name`, identical for identical input (fixed owner, mode and time)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = len(binary), 0o755, mtime
-        info.uid = info.gid = 0
-        info.uname = info.gname = "root"
-        archive.addfile(info, io.BytesIO(binary))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=mtime)
-
-
-def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None:
-    """Why dist/'s archive for `platform` is not the release's, read from its content: one
-    `barycenter` ELF of the platform's architecture that carries the version and the commit."""
-    path = plan.dist / plan.archive(platform)
-    if commit is None:
-        return f"{plan.tag} does not exist yet"
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            members = archive.getmembers()
-            if [m.name for m in members] != ["barycenter"]:
-                return f"{path.name} holds {[m.name for m in members]}, not barycenter alone"
-            extracted = archive.extractfile(members[0])
-            binary = extracted.read() if extracted else b""
-    except FileNotFoundError:
-        return f"{path.name} is missing"
-    except (OSError, tarfile.TarError, EOFError):
-        return f"{path.name} is not a readable .tar.gz"
-    try:
-        arch = elf_architecture(binary)
-    except ValueError:
-        return f"{path.name} holds no ELF binary"
-    if arch != arch_of(platform):
-        return f"{path.name} holds a {arch} binary"
-    if commit.encode() not in binary or str(plan.version).encode() not in binary:
-        return f"{path.name} was not built from {plan.tag} ({commit[:12]})"
-    return None
-
-
-def checksums_problem(plan: Plan) -> str | None:
-    expected = {
-        name: file_sha256(plan.dist / name) for name in plan.archives if (plan.dist / name).exists()
-    }
-    try:
-        listed = read_checksums(plan.dist / CHECKSUMS)
-    except (OSError, UnicodeDecodeError):
-        return f"{CHECKSUMS} is missing or unreadable"
-    for name, sha in expected.items():
-        if listed.get(name) != sha:
-            found = "nothing" if name not in listed else listed[name][:12]
-            return f"{CHECKSUMS} lists {found} for {name}, the file is {sha[:12]}"
-    if listed != expected:
-        return f"{CHECKSUMS} lists {', '.join(sorted(set(listed) - set(expected)))} too"
-    return None
-
-
 class ExtractBinaries(Step):
     name = "binaries"
     trusts_tag = True
@@ -373,11 +288,7 @@ class ExtractBinaries(Step):
     makes = frozenset({ARCHIVES})
 
     def state(self, plan: Plan) -> Status:
-        commit = tagged_commit(plan)
-        problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
-        if problems:
-            return Status.todo("; ".join(problems))
-        return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
+        return archives_status(plan)
 
     def check(self, plan: Plan) -> list[str]:
         return engine_problems()
@@ -434,11 +345,6 @@ class ExtractBinaries(Step):
                 write_atomically(dist / plan.archive(platform), archive)
 
 
-def every_platform(plan: Plan) -> bool:
-    """The plan covers every configured platform: the run that may write SHA256SUMS."""
-    return set(plan.platforms) == set(plan.config.platforms)
-
-
 def archives_problems(plan: Plan) -> list[str]:
     """Without this run's binaries step, each archive must already be the release's (read by
     content): the checksums vouch for what they cover."""
@@ -462,19 +368,7 @@ class WriteChecksums(Step):
     makes = frozenset({CHECKSUMS_FILE})
 
     def state(self, plan: Plan) -> Status:
-        if not every_platform(plan):
-            return Status.skip(
-                f"this run makes {', '.join(plan.platforms)} alone; {CHECKSUMS} covers every "
-                f"platform's archive: invoke release.checksums --version {plan.version} where "
-                "all of them are"
-            )
-        missing = [name for name in plan.archives if not (plan.dist / name).is_file()]
-        if missing:
-            return Status.todo(f"{', '.join(missing)} missing")
-        why = checksums_problem(plan)
-        if why is not None:
-            return Status.todo(why)
-        return Status.done(f"{plan.dist.name}/{CHECKSUMS} covers {', '.join(plan.archives)}")
+        return checksums_status(plan)
 
     def needs(self) -> tuple[Need, ...]:
         return (Need(ARCHIVES, archives_problems),)

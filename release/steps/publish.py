@@ -7,27 +7,11 @@ changes nothing; a version tag on other images is refused unless --force.
 
 from __future__ import annotations
 
-from typing import Any
-
 from release import registry
 from release.errors import ReleaseError
+from release.oci import child_digests, index_platforms
 from release.plan import Plan
 from release.steps import INDEX, PLATFORM_IMAGES, Need, Say, Status, Step
-
-
-def child_digests(index: dict[str, Any]) -> set[str]:
-    return {str(m["digest"]) for m in index.get("manifests") or []}
-
-
-def index_platforms(index: dict[str, Any]) -> list[str]:
-    found = []
-    for entry in index.get("manifests") or []:
-        platform = entry.get("platform") or {}
-        if platform.get("os") == "unknown":
-            continue  # attestation manifests
-        name = f"{platform.get('os')}/{platform.get('architecture')}"
-        found.append(name + (f"/{platform['variant']}" if platform.get("variant") else ""))
-    return sorted(found)
 
 
 def source_problems(plan: Plan) -> tuple[list[str], list[str]]:
