@@ -52,8 +52,19 @@ class LayerDifference:
     changed: list[str] = field(default_factory=list)
 
 
+class Compared:
+    """What was published against what the rebuild made: a digest each."""
+
+    published: str | None
+    rebuilt: str
+
+    @property
+    def reproduced(self) -> bool:
+        return self.published == self.rebuilt
+
+
 @dataclass
-class PlatformResult:
+class PlatformResult(Compared):
     platform: str
     reference: str
     published: str
@@ -64,21 +75,13 @@ class PlatformResult:
     layers: list[LayerDifference] = field(default_factory=list)
     config: list[str] = field(default_factory=list)
 
-    @property
-    def reproduced(self) -> bool:
-        return self.published == self.rebuilt
-
 
 @dataclass
-class ArchiveResult:
+class ArchiveResult(Compared):
     name: str
     published: str | None
     rebuilt: str
     detail: str = ""
-
-    @property
-    def reproduced(self) -> bool:
-        return self.published == self.rebuilt
 
 
 @dataclass

@@ -106,9 +106,27 @@ def extract_log(plan: Plan, platform: str) -> Path:
     return plan.dist / "logs" / f"extract-linux-{arch_of(platform)}.log"
 
 
-class BuildImages(Step):
-    name = "build"
+class BuildsFromTheTag(Step):
+    """A step that runs buildx on the tagged tree: it needs the tag and a Docker engine."""
+
     trusts_tag = True
+
+    def check(self, plan: Plan) -> list[str]:
+        return engine_problems()
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(TAG, tag_problems),)
+
+    def tagged(self, plan: Plan) -> str:
+        """The tag's commit, which the build runs on (the need was checked before the run)."""
+        commit = tagged_commit(plan)
+        if commit is None:
+            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        return commit
+
+
+class BuildImages(BuildsFromTheTag):
+    name = "build"
     title = "build and push each platform's image"
     uses_registry = True
     makes = frozenset({PLATFORM_IMAGES})
@@ -119,12 +137,6 @@ class BuildImages(Step):
         if not missing:
             return Status.done(", ".join(plan.platform_image(p) for p in plan.platforms))
         return Status.todo("; ".join(missing.values()))
-
-    def check(self, plan: Plan) -> list[str]:
-        return engine_problems()
-
-    def needs(self) -> tuple[Need, ...]:
-        return (Need(TAG, tag_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -137,9 +149,7 @@ class BuildImages(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        commit = tagged_commit(plan)
-        if commit is None:
-            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        commit = self.tagged(plan)
         (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
         with exported_tree(plan, commit) as tree:
@@ -281,20 +291,13 @@ class BuildDisplay:
                 self.say(f"  {platform}: {step}")
 
 
-class ExtractBinaries(Step):
+class ExtractBinaries(BuildsFromTheTag):
     name = "binaries"
-    trusts_tag = True
     title = "extract each platform's binary into dist/"
     makes = frozenset({ARCHIVES})
 
     def state(self, plan: Plan) -> Status:
         return archives_status(plan)
-
-    def check(self, plan: Plan) -> list[str]:
-        return engine_problems()
-
-    def needs(self) -> tuple[Need, ...]:
-        return (Need(TAG, tag_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -307,9 +310,7 @@ class ExtractBinaries(Step):
         from python_on_whales import docker
         from python_on_whales.exceptions import DockerException
 
-        commit = tagged_commit(plan)
-        if commit is None:
-            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        commit = self.tagged(plan)
         dist = plan.dist
         (dist / "logs").mkdir(parents=True, exist_ok=True)
         epoch = plan.repo.commit_time(commit)
