@@ -51,6 +51,7 @@ def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
 
 class DeleteGitHubRelease(Step):
     name = "github"
+    trusts_tag = False
     title = "delete the GitHub release and its assets"
 
     def client(self, plan: Plan) -> GitHubClient:
@@ -78,6 +79,7 @@ class DeleteGitHubRelease(Step):
 
 class RollBackImages(Step):
     name = "images"
+    trusts_tag = False
     title = "move latest and the floating tags back, delete X's images"
     uses_registry = True
 
@@ -144,6 +146,7 @@ class RollBackImages(Step):
 
 class RevertGit(Step):
     name = "git"
+    trusts_tag = False
     title = "delete the tag here and on the remote, revert the release commit on main"
 
     def release_commit(self, plan: Plan) -> str | None:

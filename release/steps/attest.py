@@ -88,7 +88,6 @@ def index_missing(plan: Plan) -> list[str]:
 
 class AttestProvenance(Step):
     name = "attest"
-    trusts_tag = True
     title = "Sign the build provenance: attached to the image, a bundle in dist/"
     makes = frozenset({PROVENANCE})
 

@@ -109,7 +109,6 @@ def extract_log(plan: Plan, platform: str) -> Path:
 class BuildsFromTheTag(Step):
     """A step that runs buildx on the tagged tree: it needs the tag and a Docker engine."""
 
-    trusts_tag = True
 
     def check(self, plan: Plan) -> list[str]:
         return engine_problems()
@@ -364,7 +363,6 @@ def archives_problems(plan: Plan) -> list[str]:
 
 class WriteChecksums(Step):
     name = "checksums"
-    trusts_tag = True
     title = "write SHA256SUMS over every platform's archive in dist/"
     makes = frozenset({CHECKSUMS_FILE})
 

@@ -133,7 +133,6 @@ def checksum_problems(plan: Plan) -> list[str]:
 class PublishGitHubRelease(Step):
     name = "github"
     reads_image_tags = True
-    trusts_tag = True
     title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
 
     def __init__(

@@ -46,7 +46,6 @@ class OfHotfix(Step):
 
 class StartHotfix(OfHotfix):
     name = "hotfix-branch"
-    trusts_tag = True
     title = "create hotfix/X from the line's latest release and check it out"
 
     def hotfix_state(self, plan: Plan) -> Status:
@@ -94,6 +93,7 @@ class StartHotfix(OfHotfix):
 
 class PublishHotfixBranch(OfHotfix):
     name = "hotfix-branch-push"
+    trusts_tag = False
     title = "publish hotfix/X"
 
     def hotfix_state(self, plan: Plan) -> Status:
@@ -123,7 +123,6 @@ class PublishHotfixBranch(OfHotfix):
 
 class MergeIntoMain(OfHotfix):
     name = "merge-main"
-    trusts_tag = True
     title = "merge the hotfix into main"
 
     def hotfix_state(self, plan: Plan) -> Status:
@@ -204,6 +203,7 @@ class MergeIntoMain(OfHotfix):
 
 class DeleteHotfixBranch(OfHotfix):
     name = "hotfix-branch-delete"
+    trusts_tag = False
     title = "delete hotfix/X"
 
     def hotfix_state(self, plan: Plan) -> Status:

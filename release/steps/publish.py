@@ -94,7 +94,6 @@ def platform_image_problems(plan: Plan) -> list[str]:
 
 class PublishIndex(Step):
     name = "publish"
-    trusts_tag = True
     title = "publish the multi-arch index under the tags the policy gives"
     uses_registry = True
     reads_image_tags = True
