@@ -13,6 +13,7 @@ from release import cosign, registry
 from release.archives import archives_status, checksums_status
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
+from release.image_tags import floating_candidates
 from release.oci import child_digests, index_platforms
 from release.plan import Plan, tagged_commit
 
@@ -111,8 +112,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
         if not ok:
             where += f", expected {short(str(index['digest']))} ({plan.tag}'s index)"
         findings.append(Finding(f"tag {tag}", ok, where))
-    floating = {"latest", f"{plan.version.major}.{plan.version.minor}", f"{plan.version.major}"}
-    for tag in sorted(floating - set(policy)):
+    for tag in sorted(set(floating_candidates(plan.version)) - set(policy)):
         current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         if current is not None and child_digests(current) == children:
             findings.append(

@@ -109,7 +109,6 @@ def extract_log(plan: Plan, platform: str) -> Path:
 class BuildsFromTheTag(Step):
     """A step that runs buildx on the tagged tree: it needs the tag and a Docker engine."""
 
-
     def check(self, plan: Plan) -> list[str]:
         return engine_problems()
 

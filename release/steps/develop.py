@@ -19,7 +19,6 @@ VERSION_FILES = ("Cargo.toml", "Cargo.lock")
 class OnDevelop(Step):
     """A step on the develop branch: it does not apply where the repository has none."""
 
-
     def state(self, plan: Plan) -> Status:
         if plan.develop_branch is None:
             return Status.skip(f"there is no {plan.config.develop_branch} branch")
