@@ -240,10 +240,11 @@ def people_for(
     """Who made the notes' changes, from GitHub, for `place`; None (the notes as they are
     offline) without a token, where the configuration says no, or when GitHub cannot answer
     within the budget: said in one line, never failing the release."""
-    from release.github import token_from_environment
-
     if place not in config.credit_people_in or not config.github_repository:
         return None
+    # Here, not first: release.github loads githubkit, which notes without credits never need.
+    from release.github import token_from_environment
+
     token = token_from_environment()
     if not token:
         return None
