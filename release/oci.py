@@ -10,7 +10,6 @@ Loopback registries speak plain HTTP; others HTTPS, with the registry's token ha
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from release.dist import sha256_of
 from release.errors import ReleaseError
 from release.registry import DEFAULT_TIMEOUT, is_loopback, registry_host
 
@@ -40,7 +40,7 @@ ATTESTATION = "attestation-manifest"
 
 
 def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + sha256_of(data)
 
 
 @dataclass(frozen=True)

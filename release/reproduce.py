@@ -10,7 +10,6 @@ tag moved, the layers that differ with the files in them, the config fields that
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -28,7 +27,7 @@ from python_on_whales.exceptions import DockerException
 
 from release import processes
 from release.archives import deterministic_tar_gz
-from release.dist import CHECKSUMS, read_checksums
+from release.dist import CHECKSUMS, read_checksums, sha256_of
 from release.errors import ReleaseError
 from release.images import BuildRequest, arch_of, build, exported_tree, failing_step, request_for
 from release.oci import Image, Layout, Reference, RegistryClient, Source, published_image
@@ -231,7 +230,7 @@ def rebuild(
     binary = (scratch / "bin" / "barycenter").read_bytes()
     name = plan.archive(platform)
     archive = deterministic_tar_gz(binary, "barycenter", plan.repo.commit_time(commit))
-    archive_result = ArchiveResult(name, sums.get(name), hashlib.sha256(archive).hexdigest())
+    archive_result = ArchiveResult(name, sums.get(name), sha256_of(archive))
     if not archive_result.reproduced:
         archive_result.detail = archive_detail(plan.dist / name, binary, sums.get(name))
     return result, archive_result
@@ -278,7 +277,7 @@ def archive_detail(path: Path, binary: bytes, published: str | None) -> str:
         data = path.read_bytes()
     except OSError:
         return f"{path.name} is not in {path.parent} to look inside"
-    if hashlib.sha256(data).hexdigest() != published:
+    if sha256_of(data) != published:
         return f"{path.name} in {path.parent} is not the one {CHECKSUMS} lists"
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         member = archive.extractfile("barycenter")
@@ -286,7 +285,7 @@ def archive_detail(path: Path, binary: bytes, published: str | None) -> str:
     if inside != binary:
         return (
             f"the barycenter binary differs (published sha256 "
-            f"{hashlib.sha256(inside).hexdigest()}, rebuilt {hashlib.sha256(binary).hexdigest()})"
+            f"{sha256_of(inside)}, rebuilt {sha256_of(binary)})"
         )
     return "the binary is identical; the archive around it differs"
 
@@ -351,7 +350,7 @@ def layer_files(blob: bytes) -> dict[str, tuple[str, ...]]:
             content = ""
             if member.isfile():
                 extracted = layer.extractfile(member)
-                content = hashlib.sha256(extracted.read() if extracted else b"").hexdigest()
+                content = sha256_of(extracted.read() if extracted else b"")
             files[member.name.removeprefix("./").rstrip("/") or "/"] = (
                 member.type.decode(errors="replace"),
                 oct(member.mode),
