@@ -9,15 +9,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from python_on_whales import docker
-from python_on_whales.exceptions import DockerException
-
 from release import cosign, registry
+from release.archives import archives_status, checksums_status
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
+from release.image_tags import floating_candidates
+from release.oci import child_digests, index_platforms
 from release.plan import Plan, tagged_commit
-from release.steps.build import ExtractBinaries, WriteChecksums
-from release.steps.publish import child_digests, index_platforms
 
 if TYPE_CHECKING:
     from release.provenance import Published
@@ -74,6 +72,10 @@ def index_checks(plan: Plan) -> tuple[list[Finding], dict[str, object] | None]:
 
 def run_checks(plan: Plan, commit: str | None) -> list[Finding]:
     """Pull `vX` for each platform and run `barycenter --version`."""
+    # Imported here: release.status's glance reads the checklist without docker.
+    from python_on_whales import docker
+    from python_on_whales.exceptions import DockerException
+
     findings = []
     expected = f"barycenter {plan.version} (revision {commit})"
     for platform in plan.config.platforms:
@@ -110,8 +112,7 @@ def tag_checks(plan: Plan, index: dict[str, object]) -> list[Finding]:
         if not ok:
             where += f", expected {short(str(index['digest']))} ({plan.tag}'s index)"
         findings.append(Finding(f"tag {tag}", ok, where))
-    floating = {"latest", f"{plan.version.major}.{plan.version.minor}", f"{plan.version.major}"}
-    for tag in sorted(floating - set(policy)):
+    for tag in sorted(set(floating_candidates(plan.version)) - set(policy)):
         current = registry.manifest(f"{plan.image}:{tag}", timeout=plan.config.registry_timeout)
         if current is not None and child_digests(current) == children:
             findings.append(
@@ -217,15 +218,14 @@ def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
     """The release page: published, titled with the tag, every asset whole (size and digest)
     against dist/ and against the sha256 the body lists, and the body's pull line naming the
     index the registry has."""
+    from release import github_release
     from release.github import token_from_environment
-    from release.steps.github import PublishGitHubRelease
 
     if token_from_environment() is None:
         return [Finding("GitHub release", False, "GITHUB_TOKEN and GH_TOKEN are unset")]
-    step = PublishGitHubRelease()
     try:
-        with step.client(plan) as client:
-            status = step.read_state(client, plan)
+        with github_release.client(plan) as client:
+            status = github_release.read_state(client, plan)
             found = client.find_release(plan.tag)
             assets = [] if found is None else client.assets(found.id)
     except ReleaseError as error:
@@ -339,9 +339,9 @@ def verify(plan: Plan, thorough: bool = True) -> list[Finding]:
         if thorough:
             findings += run_checks(plan, commit)
             findings += provenance_checks(plan, index, commit)
-    archives = ExtractBinaries().state(plan)
+    archives = archives_status(plan)
     if archives.state.value == "done":
-        archives = WriteChecksums().state(plan)
+        archives = checksums_status(plan)
     findings.append(
         Finding("archives", archives.state.value == "done", archives.detail or "SHA256SUMS match")
     )

@@ -125,8 +125,8 @@ def release(
     if not ci:
         run_slice("release", repo, options)
         return
+    from release import github_release
     from release.plan import make_plan
-    from release.steps.github import PublishGitHubRelease
     from release.workflow_watch import follow
 
     if run_slice("release.ci", repo, options) is not None:
@@ -135,7 +135,7 @@ def release(
         say("would follow the release.yml run of the tag through the Actions API")
         return
     plan = make_plan(repo, options, frozenset())
-    with PublishGitHubRelease().client(plan) as client:
+    with github_release.client(plan) as client:
         follow(plan, say, client)
 
 

@@ -88,8 +88,8 @@ class ReleaseConfig:
     github_api_url: str = "https://api.github.com"
     # Seconds one GitHub call may spend waiting out rate limits and retries before giving up.
     github_max_wait: int = 300
-    # Seconds the registry may leave one request (or one `docker buildx imagetools` command)
-    # unanswered before the step stops; a registry that hangs must not hang the release.
+    # Seconds the registry may leave one request (or one cosign command) unanswered before the
+    # step stops; a registry that hangs must not hang the release.
     registry_timeout: int = 120
     # The next version from the commits (`invoke release` without --version), below 1.0.0: a
     # breaking change makes the next "minor" (Cargo's reading of SemVer) or the "major" 1.0.0;

@@ -248,17 +248,16 @@ def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
 
 def consumer_checks(plan: Plan, index: Mapping[str, object] | None) -> list[Finding]:
     """The release as a consumer takes it: downloads, the README's commands, latest."""
+    from release import github_release
     from release.github import token_from_environment
     from release.provenance import published_of
-    from release.steps.github import PublishGitHubRelease
 
     if token_from_environment() is None:
         return []  # verify's GitHub check names the missing token already
     findings: list[Finding] = []
-    step = PublishGitHubRelease()
     with tempfile.TemporaryDirectory(prefix="barycenter-consumer-") as scratch:
         try:
-            with step.client(plan) as client:
+            with github_release.client(plan) as client:
                 release = client.find_release(plan.tag)
                 if release is None or release.draft:
                     return findings  # verify's GitHub check names it

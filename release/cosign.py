@@ -251,6 +251,11 @@ def verify_attestation(
     return Verified(tuple(envelopes), (result.stderr + result.stdout).strip())
 
 
+def attachment_tag(digest: str) -> str:
+    """The tag cosign attaches IMAGE@DIGEST's attestations under, beside it in its repository."""
+    return digest.replace(":", "-") + ".att"
+
+
 def attached_envelopes(
     image: str, digest: str, timeout: float = DEFAULT_TIMEOUT
 ) -> list[dict[str, Any]]:

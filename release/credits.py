@@ -324,8 +324,6 @@ def people_for(
     not in the cache (none with `ask` False: the cache only, all or nothing). When GitHub
     cannot answer within credit-calls and github-max-wait, the offline form, said in one
     line: the release never fails because of credits."""
-    from release.github import token_from_environment
-
     if not config.source_url:
         return None  # without links, entries name no pull request nor person
     from release.notes import People
@@ -337,8 +335,13 @@ def people_for(
     graph = range_graph(root, notes, tip)
     offline = {sha: n for sha, n in pulls_from_merges(graph).items() if sha in listed}
     offline_people = People(with_offline_pulls({}, offline), (), config.bots) if offline else None
+    if place not in config.credit_people_in or not config.github_repository:
+        return offline_people
+    # Here, not first: release.github loads githubkit, which notes without credits never need.
+    from release.github import token_from_environment
+
     token = token_from_environment()
-    if place not in config.credit_people_in or not config.github_repository or not token:
+    if not token:
         return offline_people
     from release.errors import ReleaseError
     from release.github import GitHubClient, RetryPolicy

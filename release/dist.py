@@ -27,6 +27,11 @@ def release_assets(tag: str, archives: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({*archives, CHECKSUMS, provenance_bundle(tag)}))
 
 
+def sha256_of(data: bytes) -> str:
+    """The sha256 of bytes in memory, in hex (what SHA256SUMS lists)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 of a file, in hex, read in chunks (archives are large)."""
     with path.open("rb") as file:

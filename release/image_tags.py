@@ -37,6 +37,12 @@ def image_tags(
     return tags
 
 
+def floating_candidates(version: semver.Version) -> list[str]:
+    """Every floating tag a version could get (`latest`, X.Y, X), whether the rules give it or
+    not: what the checklist looks at to see that none it was not given points at it."""
+    return ["latest", f"{version.major}.{version.minor}", f"{version.major}"]
+
+
 def successors(
     version: semver.Version, others: Iterable[semver.Version], floating: Iterable[str]
 ) -> dict[str, semver.Version | None]:

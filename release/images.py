@@ -6,14 +6,21 @@ tags, it only turns a request into one `docker buildx build` and reports what bu
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
+
+    from release.plan import Plan
 
 STEP = re.compile(r"^#(?P<id>\d+) \[(?P<stage>[^\]]+?) +\d+/\d+\] (?P<what>.+)$")
 CACHED = re.compile(r"^#(?P<id>\d+) CACHED$")
@@ -198,3 +205,30 @@ def elf_architecture(binary: Path | bytes) -> str:
     byteorder: Literal["little", "big"] = "little" if header[5] == 1 else "big"
     machine = int.from_bytes(header[18:20], byteorder)
     return ELF_MACHINES.get(machine, f"e_machine {machine}")
+
+
+@contextmanager
+def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
+    """The tagged tree, exported with git archive: the build never sees the working tree."""
+    with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
+        archive = plan.repo.output_bytes("archive", "--format=tar", commit)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
+            tree.extractall(directory, filter="data")
+        yield Path(directory)
+
+
+def request_for(plan: Plan, commit: str, platform: str, **changes: object) -> BuildRequest:
+    epoch = plan.repo.commit_time(commit)
+    fields: dict[str, object] = {
+        "platform": platform,
+        "version": str(plan.version),
+        "revision": commit,
+        "created": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cache_dir": plan.config.cache_path,
+        "source_url": plan.config.source_url,
+        "cache_kind": plan.config.cache,
+        "cache_ref": plan.config.cache_ref,
+        "source_date_epoch": epoch,
+    }
+    fields.update(changes)
+    return BuildRequest(**fields)  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ Loopback registries speak plain HTTP; others HTTPS, with the registry's token ha
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from release.dist import sha256_of
 from release.errors import ReleaseError
 from release.registry import DEFAULT_TIMEOUT, is_loopback, registry_host
 
@@ -40,7 +40,7 @@ ATTESTATION = "attestation-manifest"
 
 
 def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + sha256_of(data)
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,23 @@ def is_attestation(descriptor: dict[str, Any]) -> bool:
     return annotations.get("vnd.docker.reference.type") == ATTESTATION
 
 
+def child_digests(index: dict[str, Any]) -> set[str]:
+    """The digests an index (as release.registry.manifest reads it) names, attestations too."""
+    return {str(m["digest"]) for m in index.get("manifests") or []}
+
+
+def index_platforms(index: dict[str, Any]) -> list[str]:
+    """The platforms of an index's images, sorted; buildx's attestation manifests are none."""
+    found = []
+    for entry in index.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        if platform.get("os") == "unknown":
+            continue  # attestation manifests
+        name = f"{platform.get('os')}/{platform.get('architecture')}"
+        found.append(name + (f"/{platform['variant']}" if platform.get("variant") else ""))
+    return sorted(found)
+
+
 def docker_credentials(host: str) -> tuple[str, str] | None:
     """The user and password `docker login` stored in plain config (no credential helper)."""
     config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"
@@ -143,6 +160,11 @@ class CredentialsStayHome(urllib.request.HTTPRedirectHandler):
 
 
 OPENER = urllib.request.build_opener(CredentialsStayHome)
+
+
+class RegistryRefusedError(ReleaseError):
+    """The registry answered 401 or 403: a login is missing or wrong (release.registry names
+    the reference and the configured login in its own message)."""
 
 
 @dataclass
@@ -280,7 +302,7 @@ class RegistryClient:
         )
 
     def refused(self, scope: str) -> ReleaseError:
-        return ReleaseError(
+        return RegistryRefusedError(
             f"the registry {self.host} refused access ({scope}, unauthorized)",
             "log in: docker login, or set the registry password variable",
         )

@@ -156,3 +156,24 @@ def stop(process: subprocess.Popen[bytes], group: bool) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def interrupt_children(*words: str) -> None:
+    """SIGINT, as Ctrl-C would, to each of our own child processes whose command line holds
+    every one of `words`: for the programs a library started for us (python-on-whales' buildx
+    build streams its log from a process it keeps to itself), so one of several parallel runs
+    can be stopped while the others finish."""
+    me = str(os.getpid())
+    wanted = [word.encode() for word in words]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = stat.rsplit(")", 1)[1].split()[1]
+        if parent == me and all(word in command for word in wanted):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGINT)

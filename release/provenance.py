@@ -116,6 +116,29 @@ def statement_on(plan: Plan, digest: str, expected: Mapping[str, str]) -> dict[s
     return None
 
 
+def attached_statement(plan: Plan, digest: str, expected: Mapping[str, str]) -> bool:
+    """Whether IMAGE@DIGEST has an attestation attached (cosign's tag beside it) whose statement
+    covers the expected subjects: read over the registry's HTTP API, NOT verified (no cosign,
+    no key): release.status's glance; verifying is release.verify's."""
+    from release.oci import Source
+
+    reference = f"{plan.image}:{cosign.attachment_tag(digest)}"
+    attached = registry.read_manifest(reference, timeout=plan.config.registry_timeout)
+    if attached is None:
+        return False
+    client, parsed = registry.client_for(reference, plan.config.registry_timeout)
+    source = Source.of_registry(client, parsed.repository)
+    for layer in attached.json.get("layers", []):
+        try:
+            dsse = json.loads(source.blob(str(layer["digest"])))
+        except ValueError:
+            continue
+        found = statement_of(dsse) if isinstance(dsse, dict) else None
+        if found is not None and covers(found, expected):
+            return True
+    return False
+
+
 def held_statements(plan: Plan, image: Published) -> dict[str, dict[str, Any] | None]:
     """For the index and each platform: the covering envelope it holds, or None."""
     expected = expected_subjects(plan, image)
@@ -126,8 +149,9 @@ def short(digest: str) -> str:
     return "sha256:" + digest.removeprefix("sha256:")[:12]
 
 
-def bundle_problem(plan: Plan, image: Published) -> str | None:
-    """Why dist/'s bundle is not this release's verified provenance, or None."""
+def bundle_problem(plan: Plan, image: Published, verify: bool = True) -> str | None:
+    """Why dist/'s bundle is not this release's verified provenance, or None. Without `verify`
+    (release.status's glance): only whether it names the index, each platform and archive."""
     path = bundle_path(plan)
     if not path.is_file():
         return f"{path.name} is not in {plan.dist}"
@@ -142,6 +166,10 @@ def bundle_problem(plan: Plan, image: Published) -> str | None:
     for platform, digest in image.platforms.items():
         if digest.removeprefix("sha256:") not in names:
             return f"{path.name} does not name the {platform} image {plan.image}@{short(digest)}"
+    if not verify:
+        named = subject_digests(found or {})
+        wrong = [name for name, sha in archive_digests(plan).items() if named.get(name) != sha]
+        return f"{path.name} does not name {', '.join(wrong)} as in dist/" if wrong else None
     for name in plan.archives:
         try:
             cosign.verify_blob_attestation(plan.dist / name, path, public_key_path(plan))

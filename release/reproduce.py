@@ -10,7 +10,6 @@ tag moved, the layers that differ with the files in them, the config fields that
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -25,18 +24,20 @@ from typing import Any
 
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
 
-from release.dist import CHECKSUMS, read_checksums
+from release import processes
+from release.archives import deterministic_tar_gz
+from release.dist import CHECKSUMS, read_checksums, sha256_of
 from release.errors import ReleaseError
-from release.images import BuildRequest, arch_of, build, failing_step
+from release.images import BuildRequest, arch_of, build, exported_tree, failing_step, request_for
 from release.oci import Image, Layout, Reference, RegistryClient, Source, published_image
 from release.pins import materials, pin_base_images, recorded_pins
 from release.plan import Plan, ReleaseOptions, make_plan
-from release.steps.build import deterministic_tar_gz, exported_tree, request_for
 
 # How many file names a layer difference lists before it says how many more there are.
 SHOWN_FILES = 20
+# Seconds one `docker buildx du` or `prune` of the rebuild's cache mounts may take.
+CACHE_TIMEOUT = 120
 
 
 @dataclass
@@ -50,8 +51,19 @@ class LayerDifference:
     changed: list[str] = field(default_factory=list)
 
 
+class Compared:
+    """What was published against what the rebuild made: a digest each."""
+
+    published: str | None
+    rebuilt: str
+
+    @property
+    def reproduced(self) -> bool:
+        return self.published == self.rebuilt
+
+
 @dataclass
-class PlatformResult:
+class PlatformResult(Compared):
     platform: str
     reference: str
     published: str
@@ -62,21 +74,13 @@ class PlatformResult:
     layers: list[LayerDifference] = field(default_factory=list)
     config: list[str] = field(default_factory=list)
 
-    @property
-    def reproduced(self) -> bool:
-        return self.published == self.rebuilt
-
 
 @dataclass
-class ArchiveResult:
+class ArchiveResult(Compared):
     name: str
     published: str | None
     rebuilt: str
     detail: str = ""
-
-    @property
-    def reproduced(self) -> bool:
-        return self.published == self.rebuilt
 
 
 @dataclass
@@ -226,7 +230,7 @@ def rebuild(
     binary = (scratch / "bin" / "barycenter").read_bytes()
     name = plan.archive(platform)
     archive = deterministic_tar_gz(binary, "barycenter", plan.repo.commit_time(commit))
-    archive_result = ArchiveResult(name, sums.get(name), hashlib.sha256(archive).hexdigest())
+    archive_result = ArchiveResult(name, sums.get(name), sha256_of(archive))
     if not archive_result.reproduced:
         archive_result.detail = archive_detail(plan.dist / name, binary, sums.get(name))
     return result, archive_result
@@ -244,23 +248,26 @@ def run_build(tree: Path, plan: Plan, request: BuildRequest, log: Path, platform
 def forget_cache_mounts(namespace: str) -> None:
     """Drop the rebuild's own cache mounts, one record id at a time, each id checked first to
     match exactly one record: the engine is shared, and a prune whose filter were ignored would
-    empty everyone's cache. The release's caches were never touched."""
+    empty everyone's cache. The release's caches were never touched. Best effort: a command that
+    fails or hangs leaves the mounts (buildx runs in a group of its own, stopped whole)."""
     buildx = [*docker.buildx.docker_cmd, "buildx"]
-    try:
-        records = str(run([*buildx, "du", "--verbose"]))
-    except DockerException:
-        return
+
+    def output(*args: str) -> str | None:
+        try:
+            result = processes.run([*buildx, *args], timeout=CACHE_TIMEOUT, own_group=True)
+        except processes.ProcessTimeoutError:
+            return None
+        return result.out if result.ok else None
+
+    records = output("du", "--verbose")
     record = ""
-    for line in records.splitlines():
+    for line in (records or "").splitlines():
         if line.startswith("ID:"):
             record = line.split()[1].rstrip("*")
         elif line.startswith("Description:") and f'id "/{namespace}-' in line and record:
-            try:
-                matched = str(run([*buildx, "du", "--verbose", "--filter", f"id={record}"]))
-                if [r for r in matched.splitlines() if r.startswith("ID:")] == [f"ID:\t\t{record}"]:
-                    run([*buildx, "prune", "--force", "--filter", f"id={record}"])
-            except DockerException:
-                continue
+            matched = output("du", "--verbose", "--filter", f"id={record}") or ""
+            if [r for r in matched.splitlines() if r.startswith("ID:")] == [f"ID:\t\t{record}"]:
+                output("prune", "--force", "--filter", f"id={record}")
 
 
 def archive_detail(path: Path, binary: bytes, published: str | None) -> str:
@@ -270,7 +277,7 @@ def archive_detail(path: Path, binary: bytes, published: str | None) -> str:
         data = path.read_bytes()
     except OSError:
         return f"{path.name} is not in {path.parent} to look inside"
-    if hashlib.sha256(data).hexdigest() != published:
+    if sha256_of(data) != published:
         return f"{path.name} in {path.parent} is not the one {CHECKSUMS} lists"
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         member = archive.extractfile("barycenter")
@@ -278,7 +285,7 @@ def archive_detail(path: Path, binary: bytes, published: str | None) -> str:
     if inside != binary:
         return (
             f"the barycenter binary differs (published sha256 "
-            f"{hashlib.sha256(inside).hexdigest()}, rebuilt {hashlib.sha256(binary).hexdigest()})"
+            f"{sha256_of(inside)}, rebuilt {sha256_of(binary)})"
         )
     return "the binary is identical; the archive around it differs"
 
@@ -343,7 +350,7 @@ def layer_files(blob: bytes) -> dict[str, tuple[str, ...]]:
             content = ""
             if member.isfile():
                 extracted = layer.extractfile(member)
-                content = hashlib.sha256(extracted.read() if extracted else b"").hexdigest()
+                content = sha256_of(extracted.read() if extracted else b"")
             files[member.name.removeprefix("./").rstrip("/") or "/"] = (
                 member.type.decode(errors="replace"),
                 oct(member.mode),

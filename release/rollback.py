@@ -9,16 +9,19 @@ whether it is done from reality, so a rerun after a failure converges like every
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from release import registry
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
 from release.git import GitError
-from release.oci import ACCEPT, Reference, RegistryClient
+from release.oci import ACCEPT, Reference, RegistryClient, child_digests
 from release.plan import Plan, read_facts
 from release.steps import Say, State, Status, Step
-from release.steps.publish import child_digests
 from release.version import release_versions, tag_name
+
+if TYPE_CHECKING:
+    from release.github import GitHubClient
 
 
 def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
@@ -48,12 +51,13 @@ def delete_manifest(image: str, digest: str, config: ReleaseConfig) -> None:
 
 class DeleteGitHubRelease(Step):
     name = "github"
+    trusts_tag = False
     title = "delete the GitHub release and its assets"
 
-    def client(self, plan: Plan):  # type: ignore[no-untyped-def]
-        from release.steps.github import PublishGitHubRelease
+    def client(self, plan: Plan) -> GitHubClient:
+        from release import github_release
 
-        return PublishGitHubRelease().client(plan)
+        return github_release.client(plan)
 
     def state(self, plan: Plan) -> Status:
         from release.github import token_from_environment
@@ -75,6 +79,7 @@ class DeleteGitHubRelease(Step):
 
 class RollBackImages(Step):
     name = "images"
+    trusts_tag = False
     title = "move latest and the floating tags back, delete X's images"
     uses_registry = True
 
@@ -111,7 +116,7 @@ class RollBackImages(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         lines = [
-            f"docker buildx imagetools create -t {plan.image}:{tag} {plan.image}:{back}"
+            f"point {plan.image}:{tag} at the manifest of {plan.image}:{back}"
             for tag, back in self.targets(plan).items()
             if back
         ]
@@ -121,10 +126,7 @@ class RollBackImages(Step):
     def run(self, plan: Plan, say: Say) -> None:
         for tag, back in self.targets(plan).items():
             if back is not None:
-                registry.imagetools_for(
-                    f"{plan.image}:{tag}",
-                    "create",
-                    "--tag",
+                registry.retag(
                     f"{plan.image}:{tag}",
                     f"{plan.image}:{back}",
                     timeout=plan.config.registry_timeout,
@@ -144,6 +146,7 @@ class RollBackImages(Step):
 
 class RevertGit(Step):
     name = "git"
+    trusts_tag = False
     title = "delete the tag here and on the remote, revert the release commit on main"
 
     def release_commit(self, plan: Plan) -> str | None:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from release.archives import deterministic_tar_gz
 from release.config import ReleaseConfig
 from release.dist import write_checksums
+from release.oci import child_digests, index_platforms
 from release.plan import Plan
 from release.runner import problems_of
 from release.steps import State, Status
-from release.steps.build import WriteChecksums, deterministic_tar_gz
-from release.steps.publish import child_digests, index_platforms
+from release.steps.build import WriteChecksums
 from tests.github_support import History, plan_for
 
 

@@ -6,7 +6,7 @@ import pytest
 import semver
 
 from release.history import previous_release
-from release.image_tags import image_tags, successors
+from release.image_tags import floating_candidates, image_tags, successors
 from release.plan import published_image_tags, rollback_successors
 
 V = semver.Version.parse
@@ -124,3 +124,14 @@ def test_the_previous_release_of_the_notes_range(
 ) -> None:
     found = previous_release(V(version), [V(v) for v in below])
     assert (str(found) if found else None) == previous
+
+
+@pytest.mark.parametrize(
+    ("version", "candidates"),
+    [("1.2.3", ["latest", "1.2", "1"]), ("0.2.0-rc.1", ["latest", "0.2", "0"])],
+)
+def test_the_floating_tags_a_version_could_get(version: str, candidates: list[str]) -> None:
+    assert floating_candidates(V(version)) == candidates
+    # What the rules give a version is always among them, besides vX.
+    given = image_tags(V(version), [])
+    assert set(given[1:]) <= set(candidates)

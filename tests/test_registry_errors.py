@@ -1,18 +1,16 @@
-"""What a failed `docker buildx imagetools` call is reported as, from buildx's own words."""
+"""What the registry's answers are reported as: buildx's own words (a build pulling its base
+images), and the HTTP adapter's requests that get no answer, or ask to send a password in clear."""
 
 from __future__ import annotations
 
+import socket
 import time
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import python_on_whales
 
 from release import registry
 from release.errors import ReleaseError
 from release.oci import RegistryClient
-from release.registry import failure
 
 REFERENCE = "127.0.0.1:5000/barycenter:v1.2.0"
 INTERNAL = (
@@ -22,77 +20,37 @@ INTERNAL = (
 
 
 @pytest.mark.parametrize(
-    ("stderr", "pushing", "line"),
+    ("stderr", "answer"),
     [
-        (INTERNAL, True, f"cannot push {REFERENCE} to the registry ("),
-        (INTERNAL, False, f"cannot read {REFERENCE} from the registry ("),
-        (
-            "ERROR: dial tcp 127.0.0.1:5000: connect: connection refused",
-            True,
-            "the registry 127.0.0.1:5000 does not answer (",
-        ),
-        (
-            "ERROR: unexpected status: 401 Unauthorized",
-            True,
-            f"the registry 127.0.0.1:5000 refused access to {REFERENCE} (unauthorized)",
-        ),
+        (INTERNAL, "failed"),
+        ("ERROR: dial tcp 127.0.0.1:5000: connect: connection refused", "down"),
+        ("ERROR: unexpected status: 401 Unauthorized", "unauthorized"),
+        (f"ERROR: {REFERENCE}: not found", "absent"),
     ],
 )
-def test_a_failed_registry_call_is_one_line_saying_what_was_tried(
-    stderr: str, pushing: bool, line: str
-) -> None:
-    error = failure(REFERENCE, stderr, "docker login", pushing)
-    assert error is not None
-    assert str(error).startswith(line), str(error)
-    assert "\n" not in str(error) and error.fix
+def test_what_buildx_says_of_a_registry_is_read_in_one_place(stderr: str, answer: str) -> None:
+    assert registry.classify(REFERENCE, stderr) == answer
 
 
-def test_an_absent_reference_is_no_error() -> None:
-    stderr = f"ERROR: {REFERENCE}: not found"
-    assert failure(REFERENCE, stderr, "docker login") is None
+def test_a_name_that_looks_like_a_status_code_is_no_status_code() -> None:
+    reference = "127.0.0.1:5000/measure-f95401:v1"
+    assert registry.classify(reference, f"ERROR: {reference}: not found") == "absent"
 
 
-def fake_docker(tmp_path: Path, child_pid: Path) -> Path:
-    """A `docker` that behaves as the real one under a registry that never answers: its
-    buildx plugin, a child holding the same pipes, waits; docker itself stops on SIGTERM.
-    This plugin also ignores SIGTERM, the worst case."""
-    script = tmp_path / "docker"
-    script.write_text(
-        f"#!/bin/sh\nsh -c 'echo $$ > {child_pid}; trap \"\" TERM; exec sleep 300' &\nwait\n"
-    )
-    script.chmod(0o755)
-    return script
-
-
-def test_imagetools_that_never_ends_is_stopped_with_its_plugin_and_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    child_pid = tmp_path / "plugin.pid"
-    script = fake_docker(tmp_path, child_pid)
-    # registry.imagetools imports python-on-whales' docker when it runs: patched at its source.
-    monkeypatch.setattr(
-        python_on_whales, "docker", SimpleNamespace(buildx=SimpleNamespace(docker_cmd=[script]))
-    )
-    with pytest.raises(ReleaseError) as stopped:
-        registry.imagetools(REFERENCE, "create", "--tag", REFERENCE, timeout=1)
-    assert stopped.value.problem == (
-        "the registry 127.0.0.1:5000 did not answer `docker buildx imagetools create` for "
-        f"{REFERENCE} within 1 s"
-    )
-    plugin = Path("/proc") / child_pid.read_text().strip()
-    assert stopped_soon(plugin)
-
-
-def stopped_soon(process: Path) -> bool:
-    """Gone, or a zombie for init to reap (SIGKILL lands asynchronously): never running on."""
-    for _ in range(100):
-        try:
-            if process.joinpath("stat").read_text().rsplit(") ", 1)[1][0] == "Z":
-                return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
+def test_a_registry_that_accepts_and_never_answers_is_named_after_the_timeout() -> None:
+    """The index push over HTTP stops at registry-timeout and says what was left unanswered."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # accepted by the kernel, never read, never answered
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(ReleaseError) as stopped:
+            registry.create_index(
+                [f"{host}/barycenter:v1.2.0"], [f"{host}/barycenter:v1.2.0-amd64"], timeout=1
+            )
+        assert time.monotonic() - started < 10
+    assert stopped.value.problem == f"the registry {host} did not answer GET barycenter within 1 s"
+    assert stopped.value.fix is not None and "run the same command again" in stopped.value.fix
 
 
 @pytest.mark.parametrize(

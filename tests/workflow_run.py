@@ -38,19 +38,14 @@ from typing import Any
 import yaml
 
 from devstack.artifact_actions import Artifact, ArtifactError, download, subjects, upload
+from release.archives import deterministic_tar_gz
 from release.config import load_config
 from release.dist import write_checksums
 from release.git import GitRepo
 from release.plan import Plan, published_image_tags, rollback_successors
 from release.provenance import bundle_name
 from release.steps import State
-from release.steps.build import (
-    WriteChecksums,
-    build_log,
-    deterministic_tar_gz,
-    extract_log,
-    metadata_path,
-)
+from release.steps.build import WriteChecksums, build_log, extract_log, metadata_path
 from release.steps.github import checksum_problems, expected_assets
 from release.version import parse_version, tag_name
 

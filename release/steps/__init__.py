@@ -94,8 +94,10 @@ class Step:
     # since docker login writes credentials).
     uses_registry: ClassVar[bool] = False
     # Its state reads the tag vX, trusting it to be X's release: the runner refuses a stray vX
-    # (the plan's `stray_tag`) before any step of a slice holding such a step acts.
-    trusts_tag: ClassVar[bool] = False
+    # (the plan's `stray_tag`) before any step of a slice holding such a step acts. Most steps
+    # do, and a step that forgets to say so is refused a stray tag: the safe side. A step that
+    # never reads vX says False.
+    trusts_tag: ClassVar[bool] = True
     # It moves or reads the image tags the plan gives X (publish, the GitHub release's
     # make_latest, the checklist): the runner decides them again over the remote as it stands
     # when the step starts, and says so when they moved (another clone released meanwhile).

@@ -18,30 +18,27 @@ fails, the other is stopped and the error names the platform and the failing Doc
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import os
-import signal
-import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
-from release import registry
+from release import processes, registry
+from release.archives import (
+    archive_problem,
+    archives_status,
+    checksums_status,
+    deterministic_tar_gz,
+    every_platform,
+)
 from release.dist import (
     CHECKSUMS,
-    file_sha256,
-    read_checksums,
     write_atomically,
     write_checksums,
 )
 from release.errors import ReleaseError
-from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
+from release.images import STEP, arch_of, build, exported_tree, failing_step, request_for
 from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
 from release.pins import pin_base_images, recorded_pins
 from release.plan import Plan, tagged_commit
@@ -70,49 +67,6 @@ def tag_problems(plan: Plan) -> list[str]:
         f"tag {plan.tag} does not exist here: git fetch --tags {plan.remote}, or run "
         f"invoke release.tag --version {plan.version}"
     ]
-
-
-@contextmanager
-def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
-    """The tagged tree, exported with git archive: the build never sees the working tree."""
-    with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
-        archive = plan.repo.output_bytes("archive", "--format=tar", commit)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
-            tree.extractall(directory, filter="data")
-        yield Path(directory)
-
-
-def request_for(plan: Plan, commit: str, platform: str, **changes: object) -> BuildRequest:
-    epoch = plan.repo.commit_time(commit)
-    fields: dict[str, object] = {
-        "platform": platform,
-        "version": str(plan.version),
-        "revision": commit,
-        "created": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "cache_dir": plan.config.cache_path,
-        "source_url": plan.config.source_url,
-        "cache_kind": plan.config.cache,
-        "cache_ref": plan.config.cache_ref,
-        "source_date_epoch": epoch,
-    }
-    fields.update(changes)
-    return BuildRequest(**fields)  # type: ignore[arg-type]
-
-
-def stop_builds_of(platform: str) -> None:
-    """Interrupt our own buildx processes for `platform`, as Ctrl-C would."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parent = stat.rsplit(")", 1)[1].split()[1]
-        if parent == me and b"buildx" in command and platform.encode() in command:
-            os.kill(int(entry.name), signal.SIGINT)
 
 
 def platform_image_state(plan: Plan, platform: str, commit: str | None) -> str | None:
@@ -152,9 +106,25 @@ def extract_log(plan: Plan, platform: str) -> Path:
     return plan.dist / "logs" / f"extract-linux-{arch_of(platform)}.log"
 
 
-class BuildImages(Step):
+class BuildsFromTheTag(Step):
+    """A step that runs buildx on the tagged tree: it needs the tag and a Docker engine."""
+
+    def check(self, plan: Plan) -> list[str]:
+        return engine_problems()
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(TAG, tag_problems),)
+
+    def tagged(self, plan: Plan) -> str:
+        """The tag's commit, which the build runs on (the need was checked before the run)."""
+        commit = tagged_commit(plan)
+        if commit is None:
+            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        return commit
+
+
+class BuildImages(BuildsFromTheTag):
     name = "build"
-    trusts_tag = True
     title = "build and push each platform's image"
     uses_registry = True
     makes = frozenset({PLATFORM_IMAGES})
@@ -165,12 +135,6 @@ class BuildImages(Step):
         if not missing:
             return Status.done(", ".join(plan.platform_image(p) for p in plan.platforms))
         return Status.todo("; ".join(missing.values()))
-
-    def check(self, plan: Plan) -> list[str]:
-        return engine_problems()
-
-    def needs(self) -> tuple[Need, ...]:
-        return (Need(TAG, tag_problems),)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -183,9 +147,7 @@ class BuildImages(Step):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        commit = tagged_commit(plan)
-        if commit is None:
-            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        commit = self.tagged(plan)
         (plan.dist / "logs").mkdir(parents=True, exist_ok=True)
         todo = [p for p in plan.platforms if platform_image_state(plan, p, commit) is not None]
         with exported_tree(plan, commit) as tree:
@@ -273,7 +235,8 @@ def build_platforms(
         if pending and any(f.exception() for f in done):
             for future in pending:
                 interrupted.append(futures[future])
-                stop_builds_of(futures[future])
+                # Ours alone: the buildx processes building that platform.
+                processes.interrupt_children("buildx", futures[future])
     failures = {futures[f]: e for f in futures if (e := f.exception()) is not None}
     causes = [error for platform, error in failures.items() if platform not in interrupted]
     if causes:
@@ -326,81 +289,13 @@ class BuildDisplay:
                 self.say(f"  {platform}: {step}")
 
 
-def deterministic_tar_gz(binary: bytes, name: str, mtime: int) -> bytes:
-    """A .tar.gz holding `name`, identical for identical input (fixed owner, mode and time)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = len(binary), 0o755, mtime
-        info.uid = info.gid = 0
-        info.uname = info.gname = "root"
-        archive.addfile(info, io.BytesIO(binary))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=mtime)
-
-
-def archive_problem(plan: Plan, platform: str, commit: str | None) -> str | None:
-    """Why dist/'s archive for `platform` is not the release's, read from its content: one
-    `barycenter` ELF of the platform's architecture that carries the version and the commit."""
-    path = plan.dist / plan.archive(platform)
-    if commit is None:
-        return f"{plan.tag} does not exist yet"
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            members = archive.getmembers()
-            if [m.name for m in members] != ["barycenter"]:
-                return f"{path.name} holds {[m.name for m in members]}, not barycenter alone"
-            extracted = archive.extractfile(members[0])
-            binary = extracted.read() if extracted else b""
-    except FileNotFoundError:
-        return f"{path.name} is missing"
-    except (OSError, tarfile.TarError, EOFError):
-        return f"{path.name} is not a readable .tar.gz"
-    try:
-        arch = elf_architecture(binary)
-    except ValueError:
-        return f"{path.name} holds no ELF binary"
-    if arch != arch_of(platform):
-        return f"{path.name} holds a {arch} binary"
-    if commit.encode() not in binary or str(plan.version).encode() not in binary:
-        return f"{path.name} was not built from {plan.tag} ({commit[:12]})"
-    return None
-
-
-def checksums_problem(plan: Plan) -> str | None:
-    expected = {
-        name: file_sha256(plan.dist / name) for name in plan.archives if (plan.dist / name).exists()
-    }
-    try:
-        listed = read_checksums(plan.dist / CHECKSUMS)
-    except (OSError, UnicodeDecodeError):
-        return f"{CHECKSUMS} is missing or unreadable"
-    for name, sha in expected.items():
-        if listed.get(name) != sha:
-            found = "nothing" if name not in listed else listed[name][:12]
-            return f"{CHECKSUMS} lists {found} for {name}, the file is {sha[:12]}"
-    if listed != expected:
-        return f"{CHECKSUMS} lists {', '.join(sorted(set(listed) - set(expected)))} too"
-    return None
-
-
-class ExtractBinaries(Step):
+class ExtractBinaries(BuildsFromTheTag):
     name = "binaries"
-    trusts_tag = True
     title = "extract each platform's binary into dist/"
     makes = frozenset({ARCHIVES})
 
     def state(self, plan: Plan) -> Status:
-        commit = tagged_commit(plan)
-        problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
-        if problems:
-            return Status.todo("; ".join(problems))
-        return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
-
-    def check(self, plan: Plan) -> list[str]:
-        return engine_problems()
-
-    def needs(self) -> tuple[Need, ...]:
-        return (Need(TAG, tag_problems),)
+        return archives_status(plan)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -413,9 +308,7 @@ class ExtractBinaries(Step):
         from python_on_whales import docker
         from python_on_whales.exceptions import DockerException
 
-        commit = tagged_commit(plan)
-        if commit is None:
-            raise ReleaseError(f"tag {plan.tag} is missing", "run the release's tag step first")
+        commit = self.tagged(plan)
         dist = plan.dist
         (dist / "logs").mkdir(parents=True, exist_ok=True)
         epoch = plan.repo.commit_time(commit)
@@ -451,11 +344,6 @@ class ExtractBinaries(Step):
                 write_atomically(dist / plan.archive(platform), archive)
 
 
-def every_platform(plan: Plan) -> bool:
-    """The plan covers every configured platform: the run that may write SHA256SUMS."""
-    return set(plan.platforms) == set(plan.config.platforms)
-
-
 def archives_problems(plan: Plan) -> list[str]:
     """Without this run's binaries step, each archive must already be the release's (read by
     content): the checksums vouch for what they cover."""
@@ -474,24 +362,11 @@ def archives_problems(plan: Plan) -> list[str]:
 
 class WriteChecksums(Step):
     name = "checksums"
-    trusts_tag = True
     title = "write SHA256SUMS over every platform's archive in dist/"
     makes = frozenset({CHECKSUMS_FILE})
 
     def state(self, plan: Plan) -> Status:
-        if not every_platform(plan):
-            return Status.skip(
-                f"this run makes {', '.join(plan.platforms)} alone; {CHECKSUMS} covers every "
-                f"platform's archive: invoke release.checksums --version {plan.version} where "
-                "all of them are"
-            )
-        missing = [name for name in plan.archives if not (plan.dist / name).is_file()]
-        if missing:
-            return Status.todo(f"{', '.join(missing)} missing")
-        why = checksums_problem(plan)
-        if why is not None:
-            return Status.todo(why)
-        return Status.done(f"{plan.dist.name}/{CHECKSUMS} covers {', '.join(plan.archives)}")
+        return checksums_status(plan)
 
     def needs(self) -> tuple[Need, ...]:
         return (Need(ARCHIVES, archives_problems),)

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 class VerifyRelease(Step):
     name = "verify"
-    trusts_tag = True
     reads_image_tags = True
     title = "check the post-release checklist"
     uses_registry = True

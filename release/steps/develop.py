@@ -16,16 +16,24 @@ from release.steps import Say, Status, Step
 VERSION_FILES = ("Cargo.toml", "Cargo.lock")
 
 
-class MergeBackIntoDevelop(Step):
-    name = "merge-develop"
-    trusts_tag = True
-    title = "merge the release back into develop"
+class OnDevelop(Step):
+    """A step on the develop branch: it does not apply where the repository has none."""
 
     def state(self, plan: Plan) -> Status:
         if plan.develop_branch is None:
             return Status.skip(f"there is no {plan.config.develop_branch} branch")
+        return self.state_on(plan, plan.develop_branch)
+
+    def state_on(self, plan: Plan, develop: str) -> Status:
+        raise NotImplementedError
+
+
+class MergeBackIntoDevelop(OnDevelop):
+    name = "merge-develop"
+    title = "merge the release back into develop"
+
+    def state_on(self, plan: Plan, develop: str) -> Status:
         repo = plan.repo
-        develop = plan.develop_branch
         tip = repo.rev(f"refs/heads/{develop}")
         if tip is None:
             upstream = repo.remote_state(plan.remote).heads.get(develop)
@@ -141,15 +149,11 @@ class MergeBackIntoDevelop(Step):
         (plan.root / "CHANGELOG.md").write_text(merged)
 
 
-class PushDevelop(Step):
+class PushDevelop(OnDevelop):
     name = "push-develop"
-    trusts_tag = True
     title = "push develop"
 
-    def state(self, plan: Plan) -> Status:
-        if plan.develop_branch is None:
-            return Status.skip(f"there is no {plan.config.develop_branch} branch")
-        develop = plan.develop_branch
+    def state_on(self, plan: Plan, develop: str) -> Status:
         upstream = plan.repo.remote_state(plan.remote).heads.get(develop)
         tagged = plan.repo.tag_target(plan.tag)
         if (

@@ -22,18 +22,17 @@ asset once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release import registry
+from release import github_release, registry
 from release.dist import CHECKSUMS, file_sha256, provenance_bundle, read_checksums
 from release.errors import ReleaseError
 from release.notes import from_range, groups_of, markdown
 from release.steps import CHECKSUMS_FILE, INDEX, PROVENANCE, Need, Say, Status, Step
 
 if TYPE_CHECKING:
-    from release.github import GitHubClient, MakeLatest, Release, ReleaseAsset, RetryPolicy
+    from release.github import GitHubClient, MakeLatest, RetryPolicy
     from release.plan import Plan
 
 IndexDigest = Callable[["Plan"], "str | None"]
@@ -135,59 +134,9 @@ def checksum_problems(plan: Plan) -> list[str]:
     return problems
 
 
-@dataclass
-class AssetPlan:
-    """What the assets of a release need: kept, uploaded, replaced (with why) and deleted."""
-
-    keep: list[str] = field(default_factory=list)
-    upload: list[str] = field(default_factory=list)
-    replace: list[tuple[ReleaseAsset, str]] = field(default_factory=list)
-    delete: list[ReleaseAsset] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not (self.upload or self.replace or self.delete)
-
-
-def asset_plan(current: list[ReleaseAsset], expected: dict[str, Path]) -> AssetPlan:
-    plan = AssetPlan()
-    found = {asset.name: asset for asset in current}
-    plan.delete = [asset for asset in current if asset.name not in expected]
-    for name, path in expected.items():
-        asset = found.get(name)
-        if asset is None:
-            plan.upload.append(name)
-            continue
-        if not path.is_file():
-            # A clone that did not build the release has nothing to hold the asset against;
-            # acting still needs the file (checksum_problems), and verify names its absence.
-            plan.keep.append(name)
-            continue
-        size, digest = path.stat().st_size, f"sha256:{file_sha256(path)}"
-        if asset.state != "uploaded":
-            plan.replace.append((asset, f"partial upload, state {asset.state}"))
-        elif asset.size != size:
-            plan.replace.append((asset, f"{asset.size} bytes, the file has {size}"))
-        elif asset.digest is not None and asset.digest != digest:
-            plan.replace.append((asset, f"digest {asset.digest[:19]}…, the file's {digest[:19]}…"))
-        else:
-            plan.keep.append(name)
-    return plan
-
-
-def choose(releases: list[Release]) -> tuple[Release | None, list[Release]]:
-    """The release to converge (the published one, else the draft with the most assets) and
-    the surplus drafts of the same tag."""
-    if not releases:
-        return None, []
-    kept = max(releases, key=lambda r: (not r.draft, len(r.assets), -r.id))
-    return kept, [r for r in releases if r is not kept and r.draft]
-
-
 class PublishGitHubRelease(Step):
     name = "github"
     reads_image_tags = True
-    trusts_tag = True
     title = "GitHub release: notes and image digest, archives, SHA256SUMS, provenance; publish"
 
     def __init__(
@@ -198,20 +147,7 @@ class PublishGitHubRelease(Step):
         self.index_digest = index_digest or registry_index_digest
 
     def client(self, plan: Plan, say: Say | None = None) -> GitHubClient:
-        # githubkit (and its pydantic models) load here, when a step talks to GitHub.
-        from release.github import GitHubClient, RetryPolicy
-
-        retry = self.retry or RetryPolicy(max_wait=float(plan.config.github_max_wait))
-        if say is None:
-            return GitHubClient.from_environment(
-                plan.config.github_repository, plan.config.github_api_url, retry=retry
-            )
-        return GitHubClient.from_environment(
-            plan.config.github_repository, plan.config.github_api_url, say, retry
-        )
-
-    def releases(self, client: GitHubClient, plan: Plan) -> list[Release]:
-        return [r for r in client.releases() if r.tag_name == plan.tag]
+        return github_release.client(plan, say, self.retry)
 
     # The four questions
 
@@ -256,21 +192,7 @@ class PublishGitHubRelease(Step):
             return self.read_state(client, plan)
 
     def read_state(self, client: GitHubClient, plan: Plan) -> Status:
-        kept, surplus = choose(self.releases(client, plan))
-        if kept is None:
-            return Status.todo(f"no GitHub release for {plan.tag}")
-        assets = asset_plan(client.assets(kept.id), expected_assets(plan))
-        if surplus:
-            return Status.todo(f"{len(surplus) + 1} releases for {plan.tag}, drafts among them")
-        total = len(assets.keep) + len(assets.upload) + len(assets.replace)
-        if kept.draft:
-            return Status.todo(f"draft release {kept.id}: {len(assets.keep)} of {total} assets")
-        if not assets.complete:
-            return Status.todo(
-                f"published, but {len(assets.upload)} assets missing, "
-                f"{len(assets.replace)} different, {len(assets.delete)} unexpected"
-            )
-        return Status.done(f"published with {len(assets.keep)} assets: {kept.html_url}")
+        return github_release.read_state(client, plan)
 
     def describe(self, plan: Plan) -> list[str]:
         from release.github import token_from_environment
@@ -284,7 +206,9 @@ class PublishGitHubRelease(Step):
         expected = expected_assets(plan)
         latest = make_latest(plan)
         where = f"{plan.config.github_repository} ({plan.config.github_api_url})"
-        kept, surplus = choose(self.releases(client, plan)) if client else (None, [])
+        kept, surplus = (
+            github_release.choose(github_release.of_tag(client, plan)) if client else (None, [])
+        )
         lines = [f"delete surplus draft release {r.id} of {plan.tag}" for r in surplus]
         if kept is None or client is None:
             prerelease = "yes" if is_prerelease(plan) else "no"
@@ -293,9 +217,9 @@ class PublishGitHubRelease(Step):
                 f"prerelease {prerelease}, body: release notes + docker pull "
                 f"{plan.image}:{plan.tag}@<index digest>"
             )
-            assets = AssetPlan(upload=list(expected))
+            assets = github_release.AssetPlan(upload=list(expected))
         else:
-            assets = asset_plan(client.assets(kept.id), expected)
+            assets = github_release.asset_plan(client.assets(kept.id), expected)
         lines += [f"delete asset {a.name} (not part of {plan.tag})" for a in assets.delete]
         lines += [f"replace asset {a.name} ({why})" for a, why in assets.replace]
         lines += [f"upload {name} ({size_of(expected[name])})" for name in assets.upload]
@@ -316,7 +240,7 @@ class PublishGitHubRelease(Step):
     def converge(self, client: GitHubClient, plan: Plan, digest: str, say: Say) -> None:
         body = release_body(plan, digest, say)
         prerelease = is_prerelease(plan)
-        kept, surplus = choose(self.releases(client, plan))
+        kept, surplus = github_release.choose(github_release.of_tag(client, plan))
         for draft in surplus:
             say(f"  delete surplus draft release {draft.id} of {plan.tag}")
             client.delete_release(draft.id)
@@ -331,7 +255,7 @@ class PublishGitHubRelease(Step):
             say(f"  update draft release {kept.id}: name, notes and prerelease flag")
             kept = client.update_release(kept.id, name=plan.tag, body=body, prerelease=prerelease)
         expected = expected_assets(plan)
-        assets = asset_plan(client.assets(kept.id), expected)
+        assets = github_release.asset_plan(client.assets(kept.id), expected)
         for asset in assets.delete:
             say(f"  delete asset {asset.name} (not part of {plan.tag})")
             client.delete_asset(asset.id)

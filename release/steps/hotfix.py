@@ -32,18 +32,23 @@ def hotfix_branch(plan: Plan) -> str:
     return plan.hotfix_branch
 
 
-def not_hotfix(plan: Plan) -> Status | None:
-    return None if plan.flow == "hotfix" else Status.skip("not a hotfix")
-
-
-class StartHotfix(Step):
-    name = "hotfix-branch"
-    trusts_tag = True
-    title = "create hotfix/X from the line's latest release and check it out"
+class OfHotfix(Step):
+    """A step of the hotfix flow alone: it does not apply to a release."""
 
     def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
+        if plan.flow != "hotfix":
+            return Status.skip("not a hotfix")
+        return self.hotfix_state(plan)
+
+    def hotfix_state(self, plan: Plan) -> Status:
+        raise NotImplementedError
+
+
+class StartHotfix(OfHotfix):
+    name = "hotfix-branch"
+    title = "create hotfix/X from the line's latest release and check it out"
+
+    def hotfix_state(self, plan: Plan) -> Status:
         branch = hotfix_branch(plan)
         if plan.revision is not None:
             return Status.done(f"{plan.tag} exists")
@@ -86,13 +91,12 @@ class StartHotfix(Step):
         plan.repo.call("switch", "-c", branch, f"refs/tags/{plan.base_tag}")
 
 
-class PublishHotfixBranch(Step):
+class PublishHotfixBranch(OfHotfix):
     name = "hotfix-branch-push"
+    trusts_tag = False
     title = "publish hotfix/X"
 
-    def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
+    def hotfix_state(self, plan: Plan) -> Status:
         if not plan.push_hotfix_branch:
             return Status.skip("not asked to (--push publishes it)")
         branch = hotfix_branch(plan)
@@ -117,14 +121,11 @@ class PublishHotfixBranch(Step):
             ) from None
 
 
-class MergeIntoMain(Step):
+class MergeIntoMain(OfHotfix):
     name = "merge-main"
-    trusts_tag = True
     title = "merge the hotfix into main"
 
-    def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
+    def hotfix_state(self, plan: Plan) -> Status:
         if plan.tag_branch != plan.release_branch:
             return Status.skip(
                 "the tag goes on the hotfix branch (an older line, or main carries unreleased work)"
@@ -200,13 +201,12 @@ class MergeIntoMain(Step):
             ) from None
 
 
-class DeleteHotfixBranch(Step):
+class DeleteHotfixBranch(OfHotfix):
     name = "hotfix-branch-delete"
+    trusts_tag = False
     title = "delete hotfix/X"
 
-    def state(self, plan: Plan) -> Status:
-        if (skipped := not_hotfix(plan)) is not None:
-            return skipped
+    def hotfix_state(self, plan: Plan) -> Status:
         if plan.keep_branch:
             return Status.skip("--keep-branch")
         if plan.tag_branch != plan.release_branch:

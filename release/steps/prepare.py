@@ -58,7 +58,6 @@ def manifest_problems(plan: Plan) -> list[str]:
 
 class Prepare(Step):
     name = "prepare"
-    trusts_tag = True
     title = "bump Cargo.toml and Cargo.lock, finalize CHANGELOG.md, commit"
     makes = frozenset({RELEASE_COMMIT})
 

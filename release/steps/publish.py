@@ -7,27 +7,11 @@ changes nothing; a version tag on other images is refused unless --force.
 
 from __future__ import annotations
 
-from typing import Any
-
 from release import registry
 from release.errors import ReleaseError
+from release.oci import child_digests, index_platforms
 from release.plan import Plan
 from release.steps import INDEX, PLATFORM_IMAGES, Need, Say, Status, Step
-
-
-def child_digests(index: dict[str, Any]) -> set[str]:
-    return {str(m["digest"]) for m in index.get("manifests") or []}
-
-
-def index_platforms(index: dict[str, Any]) -> list[str]:
-    found = []
-    for entry in index.get("manifests") or []:
-        platform = entry.get("platform") or {}
-        if platform.get("os") == "unknown":
-            continue  # attestation manifests
-        name = f"{platform.get('os')}/{platform.get('architecture')}"
-        found.append(name + (f"/{platform['variant']}" if platform.get("variant") else ""))
-    return sorted(found)
 
 
 def source_problems(plan: Plan) -> tuple[list[str], list[str]]:
@@ -110,7 +94,6 @@ def platform_image_problems(plan: Plan) -> list[str]:
 
 class PublishIndex(Step):
     name = "publish"
-    trusts_tag = True
     title = "publish the multi-arch index under the tags the policy gives"
     uses_registry = True
     reads_image_tags = True
@@ -130,10 +113,7 @@ class PublishIndex(Step):
 
     def describe(self, plan: Plan) -> list[str]:
         sources = " ".join(plan.platform_image(p) for p in plan.config.platforms)
-        return [
-            f"docker buildx imagetools create -t {plan.image}:{tag} {sources}"
-            for tag in plan.image_tags
-        ]
+        return [f"push the index of {sources} as {plan.image}:{tag}" for tag in plan.image_tags]
 
     def run(self, plan: Plan, say: Say) -> None:
         problems, sources = source_problems(plan)

@@ -78,7 +78,6 @@ def stale_changelog(plan: Plan, tip: str) -> list[str]:
 
 class Tag(Step):
     name = "tag"
-    trusts_tag = True
     title = "create the annotated tag on the release commit"
     makes = frozenset({TAG})
 
@@ -257,7 +256,6 @@ class Push(Step):
     """The branch and its tag in one atomic push: both land, or neither does."""
 
     name = "push"
-    trusts_tag = True
     title = "push the branch and the tag atomically"
     makes = frozenset({TAG})
 

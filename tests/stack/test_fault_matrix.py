@@ -351,11 +351,11 @@ def test_the_registry_then_github_failing_at_each_call_then_a_rerun_converges(
 
 
 # A registry that accepts a request and never answers it, at a push made by each client the
-# release reaches the registry through: its own OCI client (the platform images), `docker
-# buildx imagetools` (the index; buildx has no timeout of its own), cosign (the attestation).
+# release reaches the registry through: its own HTTP client (the platform images, the index),
+# cosign (the attestation).
 UNANSWERED: list[tuple[str, re.Pattern[str], str]] = [
     ("image of the first platform pushed", PLATFORM_IMAGE, "did not answer PUT"),
-    ("index (tag vX)", manifest_put(TAG), "did not answer `docker buildx imagetools create`"),
+    ("index (tag vX)", manifest_put(TAG), "did not answer PUT"),
     ("attestation", ATTESTATION, "could not attach the attestation"),
 ]
 REGISTRY_TIMEOUT = 10

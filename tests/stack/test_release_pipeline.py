@@ -65,7 +65,7 @@ def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -
         "would git tag -a v0.2.0 main",
         "would git push --atomic origin refs/heads/main refs/tags/v0.2.0",
         f"push it as {image}:v0.2.0-arm64",
-        f"would docker buildx imagetools create -t {image}:v0.2.0",
+        f"would push the index of {image}:v0.2.0-amd64 {image}:v0.2.0-arm64 as {image}:v0.2.0",
         "would create draft release v0.2.0 on barycenter-oidc/barycenter",
     ):
         assert line in dry.stdout, dry.stdout
@@ -107,10 +107,12 @@ def test_the_sandbox_is_outside_this_checkout(sandbox: ReleaseSandbox) -> None:
 def test_status_glances_at_the_checklist_and_is_timed(sandbox: ReleaseSandbox) -> None:
     """release.status shows the released version's verify row done from a glance (no image
     pulled or run, nothing verified with cosign, nothing downloaded); its time is printed, the
-    issue's goal being 2 s."""
+    issue's goal being 2 s. The engine saw no pull of the image and no container of it."""
+    import subprocess
     import time
 
     timings = []
+    since = f"{time.time():.3f}"
     for _ in range(3):
         started = time.monotonic()
         status = sandbox.invoke("release.status", "--version", VERSION, "--format", "json")
@@ -119,4 +121,15 @@ def test_status_glances_at_the_checklist_and_is_timed(sandbox: ReleaseSandbox) -
         rows = {row["step"]: row for row in json.loads(status.stdout)["steps"]}
         assert rows["verify"]["state"] == "done", rows["verify"]
         assert "the rest: invoke release.verify" in rows["verify"]["detail"]
+        assert rows["attest"]["state"] == "done", rows["attest"]
+        assert "read, not verified" in rows["attest"]["detail"]
     print(f"release.status: {', '.join(f'{t:.2f}' for t in timings)} s")
+    # The events of the engine about this image (pull, container create/start) in that span.
+    events = subprocess.run(
+        [
+            "docker", "events", "--since", since, "--until", f"{time.time():.3f}",
+            "--filter", f"image={sandbox.image}:v{VERSION}", "--format", "{{json .}}",
+        ],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert events.stdout.strip() == "", events.stdout
