@@ -42,7 +42,14 @@ from release.dist import (
 )
 from release.errors import ReleaseError
 from release.images import STEP, BuildRequest, arch_of, build, elf_architecture, failing_step
-from release.oci import Layout, Reference, RegistryClient, published_image, push_layout
+from release.oci import (
+    Layout,
+    Reference,
+    RegistryClient,
+    extract_data,
+    published_image,
+    push_layout,
+)
 from release.pins import pin_base_images, recorded_pins
 from release.plan import Plan, tagged_commit
 from release.steps import ARCHIVES, CHECKSUMS_FILE, PLATFORM_IMAGES, TAG, Need, Say, Status, Step
@@ -78,7 +85,7 @@ def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
         archive = plan.repo.output_bytes("archive", "--format=tar", commit)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
-            tree.extractall(directory, filter="data")
+            extract_data(tree, directory)
         yield Path(directory)
 
 
