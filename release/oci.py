@@ -359,14 +359,15 @@ def unsafe_member(member: tarfile.TarInfo) -> str:
 
 
 def extract_data(tar: tarfile.TarFile, directory: Path | str) -> None:
-    """Unpack `tar` into `directory`, refusing anything that would land outside it."""
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(directory, filter="data")
-        return
+    """Unpack `tar` into `directory`, refusing anything that would land outside it: checked
+    here on every Python, then by tarfile's own "data" filter where it has one."""
     refused = next((why for member in tar.getmembers() if (why := unsafe_member(member))), "")
     if refused:
         raise ReleaseError(f"refusing to unpack {refused}", "check where the archive came from")
-    tar.extractall(directory)  # noqa: S202 (every member checked above)
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(directory, filter="data")
+    else:
+        tar.extractall(directory)  # noqa: S202 (every member checked above)
 
 
 class Layout:
