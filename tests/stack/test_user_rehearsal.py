@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pytest
 
 from devstack import packages, services, user_stack
 from devstack.paths import StackPaths
+from devstack.registry import TARGET
 
 pytestmark = pytest.mark.stack
 
@@ -194,12 +194,13 @@ def test_an_unprivileged_user_rehearses_to_a_green_verify_writing_only_in_their_
         print(f"rehearsal as {USER}: cold {times[0]:.1f} s, warm {times[1]:.1f} s")
 
         registry = user_stack.user_registry(uid)
-        images = re.search(r"images:\s+(\S+):v", rehearsal.stdout)
+        images = re.search(r"images:\s+(\S+):(v\S+)", rehearsal.stdout)
         assert images is not None, rehearsal.stdout[-2000:]
         assert images.group(1).startswith(f"{registry.address}/")
         # Never in the system stack's registry (its storage is not watched above).
-        with urllib.request.urlopen("http://127.0.0.1:5000/v2/_catalog?n=100000") as catalog:
-            assert images.group(1).split("/", 1)[1] not in catalog.read().decode()
+        repository, tag = images.group(1).split("/", 1)[1], images.group(2)
+        assert registry.has_manifest(repository, tag)
+        assert not TARGET.has_manifest(repository, tag)
         sandbox = home / ".cache" / "barycenter-stack" / "rehearsal"
         assert (sandbox / "origin.git").is_dir()
 
