@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.nodeid.startswith(("tests/stack/", "tests/e2e/")):
             item.add_marker(pytest.mark.stack)
 
-    def order(item: pytest.Item) -> tuple[bool, int]:
+    def order(item: pytest.Item) -> tuple[int, bool]:
         path = item.nodeid.split("::", 1)[0]
         rank = (
             FILES_LONGEST_FIRST.index(path)
