@@ -4,12 +4,13 @@ decisions, without an engine (tests/stack/test_user_rehearsal.py runs it for rea
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from devstack import user_stack
+from devstack import lifecycle, user_stack
 from devstack.paths import DEFAULT_STATE_DIR, StackPaths, choose
 from release.errors import ReleaseError
 from release.oci import extract_data, unsafe_member
@@ -158,3 +159,22 @@ def test_an_archive_with_a_member_outside_is_unpacked_nowhere(tmp_path: Path) ->
     assert not (tmp_path / "escaped").exists()
     extract_data(archive(member("fine")), tmp_path / "ok")
     assert (tmp_path / "ok" / "fine").read_bytes() == b"x"
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI")
+def test_with_no_engine_answering_stack_up_refuses_in_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = f"unix://{tmp_path}/no-engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", nowhere)
+    state = StackPaths(tmp_path / "state", user=True)
+    with pytest.raises(ReleaseError) as refused:
+        lifecycle.up(state)
+    assert refused.value.problem.startswith(f"no Docker engine answers at {nowhere}")
+    assert refused.value.fix is not None and "DOCKER_HOST" in refused.value.fix
+    assert "\n" not in str(refused.value)
+    assert not state.root.exists()
+    # stack.status reports it rather than refusing
+    engine_row = lifecycle.status(state)[0]
+    assert (engine_row.name, engine_row.ok) == ("docker engine", False)
+    assert engine_row.detail.startswith(f"no Docker engine answers at {nowhere}")
