@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -127,6 +128,14 @@ def as_user(home: Path, command: str, timeout: float = 1800) -> subprocess.Compl
     )  # fmt: skip
 
 
+def unused_uid() -> int:
+    """A uid no account has: the first ones may own files already (a checkout copied with its
+    owner, its objects hard-linked by git clones and touched again by git), which would read as
+    the user's writes."""
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    return next(uid for uid in range(64100, 65000) if uid not in taken)
+
+
 @pytest.fixture
 def maintainer() -> Iterator[tuple[Path, int]]:
     """The user: HOME under /tmp, in the socket's group; removed with its registry afterwards."""
@@ -137,12 +146,12 @@ def maintainer() -> Iterator[tuple[Path, int]]:
     home = Path(tempfile.mkdtemp(prefix="barycenter-rehearser-"))
     home.rmdir()  # useradd makes it, owned by the user
     subprocess.run(["userdel", "--remove", USER], capture_output=True, check=False)
+    uid = unused_uid()
     subprocess.run(
         ["useradd", "--create-home", "--home-dir", str(home), "--groups", socket_group,
-         "--shell", "/bin/sh", USER],
+         "--uid", str(uid), "--shell", "/bin/sh", USER],
         check=True,
     )  # fmt: skip
-    uid = int(subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout)
     try:
         yield home, uid
     finally:
@@ -154,7 +163,7 @@ def maintainer() -> Iterator[tuple[Path, int]]:
 
 def written_since(marker: Path, uid: int, home: Path) -> list[str]:
     """What was written outside HOME, /tmp and the engine's state since `marker`: files newer
-    in the watched folders, and anything the user owns elsewhere."""
+    in the watched folders, and anything new the user owns elsewhere."""
     state = StackPaths.from_environment().root
     prune = [*ENGINE_STATE, *(str(state / name) for name in SHARED_STACK_STATE)]
     pruned = [arg for path in prune for arg in ("-path", path, "-prune", "-o")]
@@ -167,7 +176,8 @@ def written_since(marker: Path, uid: int, home: Path) -> list[str]:
     allowed = (str(home), tempfile.gettempdir(), str(Path("/var", "tmp")), "/proc")
     skipped = [arg for path in allowed for arg in ("-path", path, "-o")][:-1]
     owned = subprocess.run(
-        ["find", "/", "-xdev", "(", *skipped, ")", "-prune", "-o", "-uid", str(uid), "-print"],
+        ["find", "/", "-xdev", "(", *skipped, ")", "-prune", "-o",
+         "-uid", str(uid), "-newer", str(marker), "-print"],
         capture_output=True, text=True, check=False,
     ).stdout.split()  # fmt: skip
     return newer + owned
