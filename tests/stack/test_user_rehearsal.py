@@ -188,7 +188,10 @@ def test_an_unprivileged_user_rehearses_to_a_green_verify_writing_only_in_their_
 ) -> None:
     home, uid = maintainer
     ensure_registry_image()
-    subprocess.run(["git", "clone", "-q", str(CHECKOUT), str(home / "barycenter")], check=True)
+    # --no-local: copies, not hard links to the checkout's objects, which chown would change too.
+    subprocess.run(
+        ["git", "clone", "-q", "--no-local", str(CHECKOUT), str(home / "barycenter")], check=True
+    )
     subprocess.run(["chown", "-R", f"{USER}:{USER}", str(home / "barycenter")], check=True)
     marker = home.parent / f".{home.name}-marker"
     marker.touch()
