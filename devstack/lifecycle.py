@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +26,8 @@ class Component:
     ok: bool
     detail: str
     log: str = ""
+    # Not needed to rehearse: a missing one is reported, not refused (the user path's cosign).
+    optional: bool = False
 
 
 def timed(label: str, action: Callable[[], object], watch: bool = True) -> object:
@@ -41,6 +44,8 @@ def timed(label: str, action: Callable[[], object], watch: bool = True) -> objec
 
 def up(paths: StackPaths | None = None) -> list[Component]:
     paths = paths or StackPaths.from_environment()
+    if paths.user:
+        return user_up(paths)
     # Before anything is written or installed: may the stack install on this machine at all?
     facts = machine.read_facts(
         services.read_pid(paths.pidfile("dockerd")), packages.engine_marker(paths).exists()
@@ -101,6 +106,8 @@ def up(paths: StackPaths | None = None) -> list[Component]:
 
 def status(paths: StackPaths | None = None) -> list[Component]:
     paths = paths or StackPaths.from_environment()
+    if paths.user:
+        return user_status(paths)
     facts = engine.probe()
     components = [engine_component(facts, paths)]
     components.append(
@@ -164,6 +171,16 @@ def down(paths: StackPaths | None = None) -> list[str]:
     """Stop what the stack started, newest first; leave installed packages and caches."""
     paths = paths or StackPaths.from_environment()
     stopped = []
+    if paths.user:
+        # The user path started no engine and no registry process: its registry is a container.
+        from devstack import user_stack
+
+        if services.stop("github-standin", paths_of_rehearsal(paths)):
+            stopped.append("github-standin")
+        registry_container = user_stack.current_registry()
+        if user_stack.remove_registry(registry_container):
+            stopped.append(f"{registry_container.name} (container removed)")
+        return stopped
     # The default rehearsal sandbox's GitHub stand-in (its own PID file), and where one was
     # kept before sandboxes had their own.
     for pidfile in (
@@ -178,6 +195,71 @@ def down(paths: StackPaths | None = None) -> list[str]:
     return stopped
 
 
+def paths_of_rehearsal(paths: StackPaths) -> Path:
+    return StackPaths(paths.root / "rehearsal").pidfile("github-standin")
+
+
+def user_up(paths: StackPaths) -> list[Component]:
+    """The user path: the engine as it is, this user's registry container, nothing installed."""
+    from devstack import user_stack
+
+    started = time.monotonic()
+    console.print(f"stack.up (your own Docker engine; state in {paths.root})")
+    timed("docker engine, buildx and registry", lambda: user_stack.up(paths), watch=False)
+    console.print(f"stack.up finished in {time.monotonic() - started:.1f} s")
+    return user_status(paths)
+
+
+def user_status(paths: StackPaths) -> list[Component]:
+    from devstack import user_stack
+
+    try:
+        facts: user_stack.UserEngine | None = user_stack.read_engine()
+        unreachable = ""
+    except ReleaseError as error:
+        facts, unreachable = None, str(error)
+    if facts is None:
+        components = [Component("docker engine", False, unreachable)]
+    else:
+        store = "containerd image store" if facts.containerd_store else "classic image store"
+        refused = user_stack.engine_refusal(facts)
+        components = [
+            Component(
+                "docker engine",
+                facts.containerd_store,
+                f"{facts.server_version}, {store}, yours (DOCKER_HOST or the default socket)",
+            ),
+            Component(
+                "buildx",
+                refused is None,
+                f"{facts.buildx_version}; builder {facts.builder}: {', '.join(facts.platforms)}",
+            ),
+        ]
+    registry_container = user_stack.current_registry()
+    answers = registry_container.answers()
+    state = user_stack.container_state(registry_container.name) if facts else ""
+    components.append(
+        Component(
+            "registry",
+            answers,
+            f"http://{registry_container.address}, container {registry_container.name}"
+            if answers
+            else f"not running (container {registry_container.name}: {state or 'none'})",
+            f"docker logs {registry_container.name}" if state else "",
+        )
+    )
+    cosign = user_stack.cosign_on_path()
+    components.append(
+        Component(
+            "cosign",
+            bool(cosign),
+            cosign or "not on PATH: the rehearsal's attest step does not apply without it",
+            optional=True,
+        )
+    )
+    return components
+
+
 def print_status(components: list[Component]) -> None:
     table = Table(title="local release stack")
     table.add_column("component")
@@ -185,6 +267,12 @@ def print_status(components: list[Component]) -> None:
     table.add_column("detail")
     table.add_column("log")
     for component in components:
-        state = "[green]ok[/green]" if component.ok else "[red]missing[/red]"
+        state = (
+            "[green]ok[/green]"
+            if component.ok
+            else "[yellow]absent[/yellow]"
+            if component.optional
+            else "[red]missing[/red]"
+        )
         table.add_row(component.name, state, component.detail, component.log)
     console.print(table)

@@ -1,7 +1,8 @@
 """`invoke release --version X --rehearsal`: the whole release, for real, in a sandbox.
 
 The checkout is cloned into a sandbox outside it, with a bare origin holding main and develop.
-The release there targets the stack's registry (127.0.0.1:5000), the GitHub stand-in (a stack
+The release there targets the stack's registry (127.0.0.1:5000; on a maintainer's own machine
+their registry container, devstack/user_stack.py), the GitHub stand-in (a stack
 service on 127.0.0.1:5003, validated against GitHub's OpenAPI description) and an ephemeral
 cosign key pair, through an overrides file ($BARYCENTER_RELEASE_CONFIG), so the sandbox's own
 files stay as the checkout has them. Rerunning converges; `--fresh` starts a new sandbox.
@@ -277,7 +278,8 @@ def standin_port(sandbox: Sandbox, paths: StackPaths, name: str = "standin-port"
     if recorded.exists():
         return int(recorded.read_text())
     port = STANDIN_PORT if name == "standin-port" else STANDIN_PORT + 1
-    if sandbox.root != paths.root / "rehearsal":
+    # On the user path, ports of its own: a second user of the machine rehearses beside the first.
+    if paths.user or sandbox.root != paths.root / "rehearsal":
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
@@ -371,10 +373,16 @@ def prepare_rehearsal(
         )
     say("rehearsal: bringing the local stack up (idempotent)")
     components = lifecycle.up()
-    missing = [c.name for c in components if not c.ok]
+    missing = [c.name for c in components if not c.ok and not c.optional]
     if missing:
         raise ReleaseError(f"the stack lacks {', '.join(missing)}", "read invoke stack.status")
     paths = StackPaths.from_environment()
+    if paths.user and not any(c.name == "cosign" and c.ok for c in components):
+        # Not yet: an attest step that says it does not apply, and a verify that reports it.
+        raise ReleaseError(
+            "cosign is not on PATH: the rehearsal signs and verifies its provenance with it",
+            "install cosign 2.x (https://docs.sigstore.dev/cosign/system_config/installation/)",
+        )
     sandbox = make_sandbox(checkout, paths, fresh)
     take_in_checkout(checkout, sandbox, dry_run, say)
     password = secret(sandbox, "cosign-password")
@@ -412,8 +420,14 @@ def prepare_rehearsal(
 
 
 def image_of(sandbox: Sandbox) -> str:
-    """Each sandbox its own image repository: a fresh sandbox never meets the old one's tags."""
-    return f"{IMAGE}-{secret(sandbox, 'sandbox-id')[:8]}"
+    """Each sandbox its own image repository: a fresh sandbox never meets the old one's tags.
+    On the user path, in this user's registry container."""
+    image = IMAGE
+    if StackPaths.from_environment().user:
+        from devstack.user_stack import current_registry
+
+        image = f"{current_registry().address}/{IMAGE.partition('/')[2]}"
+    return f"{image}-{secret(sandbox, 'sandbox-id')[:8]}"
 
 
 def gh_command() -> str:

@@ -210,10 +210,12 @@ def elf_architecture(binary: Path | bytes) -> str:
 @contextmanager
 def exported_tree(plan: Plan, commit: str) -> Iterator[Path]:
     """The tagged tree, exported with git archive: the build never sees the working tree."""
+    from release.oci import extract_data
+
     with tempfile.TemporaryDirectory(prefix="barycenter-build-") as directory:
         archive = plan.repo.output_bytes("archive", "--format=tar", commit)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
-            tree.extractall(directory, filter="data")
+            extract_data(tree, directory)
         yield Path(directory)
 
 
