@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from devstack.github_standin import GitHubStandIn
+from release.github import client_for
 from tests.github_support import REPOSITORY
 from tests.gitrepos import Project, git, make_project, protect, refused
 from tests.halfdone import run_interrupted
@@ -59,6 +60,37 @@ def released_project(tmp_path: Path, config: str) -> Project:
 def project(tmp_path: Path, standin: GitHubStandIn) -> Project:
     config = VIA_PULL_REQUEST.format(repository=REPOSITORY, api=standin.api_url)
     return released_project(tmp_path, config)
+
+
+def test_an_unknown_release_via_is_refused_and_the_named_fix_releases(
+    tmp_path: Path, standin: GitHubStandIn
+) -> None:
+    typo = VIA_PULL_REQUEST.replace('"pull-request"', '"pull_request"')
+    project = released_project(tmp_path, typo.format(repository=REPOSITORY, api=standin.api_url))
+    pyproject = project.work / "pyproject.toml"
+
+    lines = refused(project, "release", "--version", "1.1.0", "--ci")
+
+    assert lines == [
+        f"error: release-via = 'pull_request' in [tool.barycenter.release] of {pyproject} is "
+        'unknown: write release-via = "push" or release-via = "pull-request" there'
+    ]
+    assert standin.pulls == {}
+    # The fix, as the line words it (through a pull request of its own: main is protected).
+    pyproject.write_text(pyproject.read_text().replace('"pull_request"', '"pull-request"'))
+    project.git("switch", "-q", "-c", "fix-release-via")
+    project.git("commit", "-q", "-am", "build: release through pull requests")
+    project.push("fix-release-via")
+    with client_for(REPOSITORY, standin.api_url, 10) as github:
+        fix = github.open_pull_request("fix-release-via", "main", "build: via pull requests", "")
+    standin.merge_pull(fix.number, "merge")
+    project.git("switch", "-q", "main")
+    project.git("pull", "-q", "--ff-only", "origin", "main")
+
+    out = propose(project)
+
+    assert out.splitlines()[-1] == "waiting for pull request #2"
+    assert standin.pulls[2].title == "chore(release): v1.1.0"
 
 
 def test_the_origin_refuses_pushes_to_main_with_github_s_words(project: Project) -> None:
