@@ -95,6 +95,15 @@ class Plan:
         return self.flow == "release" and self.config.release_via == "pull-request"
 
     @property
+    def develop_merge_branch(self) -> str | None:
+        """With release-via = "pull-request" develop is protected too: the release is merged
+        into this branch, made from the remote's develop, and proposed into develop by a pull
+        request. None where develop takes the merge by a push, or there is no develop."""
+        if self.develop_branch is None or self.config.release_via != "pull-request":
+            return None
+        return f"merge/{self.tag}-into-{self.develop_branch}"
+
+    @property
     def tag_problems(self) -> list[str]:
         """The refusal of a stray vX, for the checks of every step that trusts the tag."""
         return [self.stray_tag] if self.stray_tag else []
