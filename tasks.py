@@ -431,6 +431,11 @@ def hotfix_finish(
     Bumps and commits on the hotfix branch, merges it into main with --no-ff, tags vVERSION,
     pushes main and the tag atomically, merges back into develop and deletes the branch. After
     a conflict resolved by hand, run it again: it continues where it stopped.
+
+    With release-via = "pull-request" (protected main and develop), the hotfix branch is pushed
+    and proposed into main by a pull request instead of merged; the run stops "waiting for pull
+    request #N", and the same command tags the merged release commit, then proposes the merge
+    into develop the same way.
     """
     options = HotfixOptions(version=version, dry_run=dry_run, keep_branch=keep_branch, sign=sign)
     commands.run(lambda: commands.hotfix_finish(Path(repo), options))

@@ -79,6 +79,8 @@ UP_TO_THE_TAG = (
 TAGGED = ("build", "binaries", "checksums", "publish", "attest", "github", "verify")
 HOTFIX_FINISH = (
     "prepare",
+    "pull-request",
+    "merged",
     "merge-main",
     "tag",
     "push",

@@ -25,6 +25,7 @@ from release.github import client_for
 from tests.github_support import REPOSITORY
 from tests.gitrepos import Project, git, make_project, protect, refused
 from tests.halfdone import run_interrupted
+from tests.test_hotfix_flow import setup as hotfix_setup
 
 pytestmark = [pytest.mark.repo, pytest.mark.github]
 
@@ -251,6 +252,22 @@ def test_a_pull_request_closed_without_merging_is_named_with_the_fix(
     ]
 
 
+def test_after_dropping_a_closed_pull_request_s_branch_the_rerun_proposes_again(
+    project: Project, standin: GitHubStandIn
+) -> None:
+    propose(project)
+    standin.pulls[1].state = "closed"
+    # The second way on the refusal names.
+    project.git("switch", "-q", "main")
+    project.git("branch", "-q", "-D", "release/v1.1.0")
+    project.git("push", "-q", "origin", "--delete", "release/v1.1.0")
+
+    out = propose(project)
+
+    assert out.splitlines()[-1] == "waiting for pull request #2"
+    assert standin.pulls[2].head == "release/v1.1.0" and standin.pulls[2].state == "open"
+
+
 def test_prepare_and_tag_alone_name_the_release_that_proposes_and_tags(
     project: Project,
 ) -> None:
@@ -365,3 +382,70 @@ def test_interrupted_then_rerun_converges(
         assert rerun.stdout.splitlines()[-1].endswith(" succeeded")
         develop = git(project.origin, "rev-parse", "develop")
         assert "## [1.1.0]" in git(project.origin, "show", f"{develop}:CHANGELOG.md")
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
+def test_a_hotfix_reaches_protected_main_and_develop_by_pull_requests(
+    tmp_path: Path, standin: GitHubStandIn, method: str
+) -> None:
+    project = hotfix_setup(tmp_path)  # v1.2.0 released; develop at 1.3.0-dev.0
+    overrides = tmp_path / "via-pull-request.toml"
+    overrides.write_text(VIA_PULL_REQUEST.format(repository=REPOSITORY, api=standin.api_url))
+    env = {"BARYCENTER_RELEASE_CONFIG": str(overrides)}
+    protect(project.origin, "main", "develop")
+    main_before = git(project.origin, "rev-parse", "main")
+    develop_before = git(project.origin, "rev-parse", "develop")
+    started = project.invoke("hotfix", "1.2.1", env=env)
+    assert started.returncode == 0, started.stderr
+    project.commit("fix: refuse reused authorization codes (#43)", "src/auth.txt", "auth v2\n")
+    finish = ("hotfix.finish", "--version", "1.2.1")
+
+    before = project.state()
+    dry = project.invoke(*finish, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert project.state() == before and standin.pulls == {}
+    assert "would open a pull request from hotfix/1.2.1 into main titled " in dry.stdout
+    assert "~ merge-main: does not apply (hotfix/1.2.1 reaches main by its pull request)" in (
+        dry.stdout
+    )
+
+    proposed = project.invoke(*finish, env=env)
+
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    assert proposed.stdout.splitlines()[-1] == "waiting for pull request #1", proposed.stdout
+    pull = standin.pulls[1]
+    assert (pull.title, pull.head, pull.base) == ("chore(release): v1.2.1", "hotfix/1.2.1", "main")
+    assert pull.body is not None and "refuse reused authorization codes" in pull.body
+    assert git(project.origin, "rev-parse", "main") == main_before
+    assert git(project.origin, "tag", "-l", "v1.2.1") == ""
+    # A rerun before the merge changes nothing.
+    before = project.state()
+    again = project.invoke(*finish, env=env)
+    assert again.returncode == 0 and project.state() == before, again.stdout + again.stderr
+    assert again.stdout.splitlines()[-1] == "waiting for pull request #1"
+
+    standin.merge_pull(1, method)
+    tagged = project.invoke(*finish, env=env)
+
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
+    assert tagged.stdout.splitlines()[-1] == "waiting for pull request #2", tagged.stdout
+    commit = git(project.origin, "rev-parse", "v1.2.1^{commit}")
+    git(project.origin, "merge-base", "--is-ancestor", commit, "main")  # fails otherwise
+    assert 'version = "1.2.1"' in git(project.origin, "show", f"{commit}:Cargo.toml")
+    assert "auth v2" in git(project.origin, "show", f"{commit}:src/auth.txt")
+    assert standin.pulls[2].head == "merge/v1.2.1-into-develop"
+    assert git(project.origin, "rev-parse", "develop") == develop_before
+
+    # The merge into develop resolved the version files in develop's favour: GitHub cannot
+    # replay (rebase) that merge's commits onto develop, so a reviewer merges or squashes it.
+    standin.merge_pull(2, "merge" if method == "rebase" else method)
+    finished = project.invoke(*finish, env=env)
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "  develop-merged: done in" in finished.stdout
+    develop = git(project.origin, "rev-parse", "develop")
+    assert "## [1.2.1]" in git(project.origin, "show", f"{develop}:CHANGELOG.md")
+    assert 'version = "1.3.0-dev.0"' in git(project.origin, "show", f"{develop}:Cargo.toml")
+    assert "auth v2" in git(project.origin, "show", f"{develop}:src/auth.txt")
+    assert git(project.origin, "branch", "--list", "hotfix/*") == "", finished.stdout
+    assert len(standin.pulls) == 2

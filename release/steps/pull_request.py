@@ -4,7 +4,9 @@ the commit, and found on the release branch by content once a reviewer merged it
 keeps its id; a squash or a rebase makes a new commit). Until then the run stops, successfully,
 waiting for the merge; the same command continues after it.
 
-Under release-via = "push" (the default) and for hotfixes these stages do not apply.
+Under release-via = "push" (the default) these stages do not apply. A hotfix's release commit,
+made on hotfix/X, is proposed the same way (its pull request replaces merge-main's merge); a
+hotfix tagged on its own branch never reaches main, and proposes nothing.
 
 Develop is protected too: the release merged back into it (made on merge/vX-into-develop by the
 merge-develop stage) is proposed by its own pull request, and the run waits for that merge the
@@ -98,19 +100,26 @@ def closed_unmerged(
         return []  # the branch dropped, as the fix says: the run proposes it anew
     return [
         f"pull request #{newest.number} ({newest.html_url}) was closed without merging: "
-        f"reopen and merge it, then run {plan.rerun} again; or drop {what} "
-        f"(git switch {plan.release_branch}; git branch -D {head}; git push {plan.remote} "
-        f"--delete {head}) and run {plan.rerun} again"
+        f"reopen and merge it, then run {plan.rerun} again"
+        + (
+            ""
+            if head == plan.hotfix_branch  # the fix itself lives there: never to be dropped
+            else f"; or drop {what} (git switch {plan.release_branch}; git branch -D {head}; "
+            f"git push {plan.remote} --delete {head}) and run {plan.rerun} again"
+        )
     ]
 
 
 class OfReleasePullRequest(Step):
     """A stage of the release commit's way through a pull request: it does not apply where
-    the release commit is pushed (or to a hotfix), and is done once vX exists."""
+    the release commit is pushed (or to a hotfix tagged on its own branch), and is done once
+    vX exists."""
 
     def state(self, plan: Plan) -> Status:
         if not plan.via_pull_request:
-            return Status.skip(PUSH_SETTING if plan.flow == "release" else "a hotfix")
+            if plan.config.release_via == "push":
+                return Status.skip(PUSH_SETTING)
+            return Status.skip("the tag goes on the hotfix branch, which never reaches main")
         if tagged(plan):
             return Status.done(f"{plan.tag} exists")
         return self.proposal_state(plan)
@@ -149,6 +158,11 @@ class StartReleaseBranch(OfReleasePullRequest):
     trusts_tag = True
     title = "create release/vX from the release branch, for the release commit"
     makes = frozenset({RELEASE_BRANCH})
+
+    def state(self, plan: Plan) -> Status:
+        if plan.flow == "hotfix":
+            return Status.skip(f"a hotfix: its release commit is made on {plan.commit_branch}")
+        return super().state(plan)
 
     def proposal_state(self, plan: Plan) -> Status:
         if plan.repo.rev(f"refs/heads/{plan.commit_branch}") is not None:
