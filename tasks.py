@@ -75,13 +75,14 @@ def release_all(
     yes: bool = False,
 ) -> None:
     """Release VERSION from main, every step in turn: release-branch, prepare, pull-request,
-    merged, tag, push, merge-develop, push-develop, build, binaries, checksums, publish,
-    attest, github, verify.
+    merged, tag, push, merge-develop, push-develop, develop-pull-request, develop-merged,
+    build, binaries, checksums, publish, attest, github, verify.
 
     With release-via = "pull-request" (a protected main), the release commit is made on
     release/vX and proposed by a pull request; the run stops, successfully, "waiting for pull
     request #N". Run the same command once it is merged (merge, squash or rebase): it tags the
-    release commit found on main and goes on.
+    release commit found on main and goes on. Develop is protected too: the release merged
+    into merge/vX-into-develop is proposed by a second pull request, waited for the same way.
 
     Without --version, the version comes from the conventional commits since the previous
     release (breaking: major, below 1.0.0 minor; feat: minor; anything else: patch), printed
@@ -430,6 +431,11 @@ def hotfix_finish(
     Bumps and commits on the hotfix branch, merges it into main with --no-ff, tags vVERSION,
     pushes main and the tag atomically, merges back into develop and deletes the branch. After
     a conflict resolved by hand, run it again: it continues where it stopped.
+
+    With release-via = "pull-request" (protected main and develop), the hotfix branch is pushed
+    and proposed into main by a pull request instead of merged; the run stops "waiting for pull
+    request #N", and the same command tags the merged release commit, then proposes the merge
+    into develop the same way.
     """
     options = HotfixOptions(version=version, dry_run=dry_run, keep_branch=keep_branch, sign=sign)
     commands.run(lambda: commands.hotfix_finish(Path(repo), options))

@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -169,11 +170,12 @@ def typed(key: str, value: Any, kind: Any) -> Any:
 OVERRIDES = "BARYCENTER_RELEASE_CONFIG"
 
 
-def overrides() -> dict[str, Any]:
+def overrides(sources: dict[str, str] | None = None) -> dict[str, Any]:
     """Keys from the TOML files $BARYCENTER_RELEASE_CONFIG names, over pyproject.toml's: how a
     rehearsal points the release at the local stack, or CI picks its cache kind, without a
     commit. Several files are separated by os.pathsep (`:`), the later winning key by key: the
-    release workflow puts its own file first, so a runner's (the rehearsal's) has the last word."""
+    release workflow puts its own file first, so a runner's (the rehearsal's) has the last word.
+    `sources`, when given, is told which file each key came from (where a bad value is fixed)."""
     names = [name for name in os.environ.get(OVERRIDES, "").split(os.pathsep) if name]
     merged: dict[str, Any] = {}
     for name in names:
@@ -187,6 +189,8 @@ def overrides() -> dict[str, Any]:
         table = document.get("tool", {}).get("barycenter", {}).get("release", document)
         if isinstance(table, dict):
             merged.update(table)
+            if sources is not None:
+                sources.update(dict.fromkeys(table, f"{name} (named by ${OVERRIDES})"))
     return merged
 
 
@@ -217,7 +221,8 @@ def load_config(
     table = document.get("tool", {}).get("barycenter", {}).get("release", {})
     if not isinstance(table, dict):
         raise ReleaseError(f"{TABLE} in {pyproject} is not a table", f"write it as {TABLE}")
-    table = {**table, **overrides()}
+    sources: dict[str, str] = {}
+    table = {**table, **overrides(sources)}
     hints = typing.get_type_hints(ReleaseConfig)
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -228,12 +233,13 @@ def load_config(
             )
         values[KEYS[key]] = typed(key, value, hints[KEYS[key]])
     config = ReleaseConfig(root=root, **values)
-    validate(config)
+    validate(config, lambda key: sources.get(key, str(pyproject)))
     return config
 
 
-def validate(config: ReleaseConfig) -> None:
-    """Values that have the right type but cannot work."""
+def validate(config: ReleaseConfig, source: Callable[[str], str]) -> None:
+    """Values that have the right type but cannot work. `source(key)`: the file the key's
+    value was read from, where the message tells to fix it."""
     if not config.platforms:
         raise ReleaseError(f"platforms in {TABLE} is empty", 'e.g. platforms = ["linux/amd64"]')
     for platform in config.platforms:
@@ -274,9 +280,11 @@ def validate(config: ReleaseConfig) -> None:
         ("bump_feature_below_1", ("minor", "patch")),
     ):
         if getattr(config, key) not in allowed:
+            written = [f'{key_of(key)} = "{value}"' for value in allowed]
             raise ReleaseError(
-                f"{key_of(key)} = {getattr(config, key)!r} in {TABLE} is unknown",
-                f"use {' or '.join(repr(value) for value in allowed)}",
+                f"{key_of(key)} = {getattr(config, key)!r} in {TABLE} of "
+                f"{source(key_of(key))} is unknown",
+                f"write {' or '.join(written)} there",
             )
     places = ("github", "notes", "tag", "changelog")
     for place in config.credit_people_in:

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from release import changelog
 from release.errors import ReleaseError
 from release.git import GitError
 from release.plan import Plan
@@ -72,3 +73,20 @@ def merge_refused(plan: Plan, error: GitError, what: str, theirs: str, into: str
     return ReleaseError(
         problem + f"; {into} is as it was", f"fix that, then run {plan.rerun} again"
     )
+
+
+def develop_holds_release(plan: Plan) -> bool:
+    """The remote's develop (fetched here) holds the release: the tag's commit is in its
+    history (pushed, or a pull request merged with a merge commit), or, after a squash or a
+    rebase, which make new commits, its CHANGELOG.md has X's section, which develop gets only
+    from the release."""
+    repo = plan.repo
+    develop = plan.develop_branch
+    upstream = repo.remote_state(plan.remote).heads.get(develop) if develop else None
+    if upstream is None or not repo.has_object(upstream):
+        return False
+    tagged = repo.tag_target(plan.tag)
+    if tagged is not None and repo.is_ancestor(tagged, upstream):
+        return True
+    log = repo.file_at(upstream, "CHANGELOG.md")
+    return log is not None and changelog.has_release(log, plan.version)

@@ -21,7 +21,13 @@ from release.steps.hotfix import (
 )
 from release.steps.prepare import Prepare
 from release.steps.publish import PublishIndex
-from release.steps.pull_request import MergedPullRequest, OpenPullRequest, StartReleaseBranch
+from release.steps.pull_request import (
+    MergedDevelopPullRequest,
+    MergedPullRequest,
+    OpenDevelopPullRequest,
+    OpenPullRequest,
+    StartReleaseBranch,
+)
 from release.steps.tag import Push, Tag
 
 PIPELINE: tuple[Step, ...] = (
@@ -36,6 +42,8 @@ PIPELINE: tuple[Step, ...] = (
     Push(),  # the branch and the tag in one atomic push (just the tag through a pull request)
     MergeBackIntoDevelop(),  # bring the release (a hotfix's CHANGELOG section too) into develop
     PushDevelop(),  # publish develop
+    OpenDevelopPullRequest(),  # release-via = "pull-request": propose merge/vX-into-develop
+    MergedDevelopPullRequest(),  # …and wait for its merge; then fetch develop
     DeleteHotfixBranch(),  # hotfix: the branch is merged; remove it here and on the remote
     BuildImages(),  # one buildx build per platform from the tag, own cache, pushed per platform
     ExtractBinaries(),  # dist/vX/barycenter-vX-linux-<arch>.tar.gz
@@ -64,16 +72,22 @@ UP_TO_THE_TAG = (
     "push",
     "merge-develop",
     "push-develop",
+    "develop-pull-request",
+    "develop-merged",
 )
 # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
 TAGGED = ("build", "binaries", "checksums", "publish", "attest", "github", "verify")
 HOTFIX_FINISH = (
     "prepare",
+    "pull-request",
+    "merged",
     "merge-main",
     "tag",
     "push",
     "merge-develop",
     "push-develop",
+    "develop-pull-request",
+    "develop-merged",
     "hotfix-branch-delete",
 )
 

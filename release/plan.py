@@ -90,9 +90,22 @@ class Plan:
 
     @property
     def via_pull_request(self) -> bool:
-        """The release commit reaches the release branch through a pull request from
-        release/vX, tagged once merged (release-via = "pull-request"); not a hotfix's."""
-        return self.flow == "release" and self.config.release_via == "pull-request"
+        """The release commit reaches the release branch through a pull request, from
+        release/vX (a hotfix's: from hotfix/X, instead of merge-main's merge), and is tagged
+        once merged (release-via = "pull-request"). Not a hotfix tagged on its own branch,
+        which never reaches main."""
+        return self.config.release_via == "pull-request" and (
+            self.flow == "release" or self.tag_branch == self.release_branch
+        )
+
+    @property
+    def develop_merge_branch(self) -> str | None:
+        """With release-via = "pull-request" develop is protected too: the release is merged
+        into this branch, made from the remote's develop, and proposed into develop by a pull
+        request. None where develop takes the merge by a push, or there is no develop."""
+        if self.develop_branch is None or self.config.release_via != "pull-request":
+            return None
+        return f"merge/{self.tag}-into-{self.develop_branch}"
 
     @property
     def tag_problems(self) -> list[str]:
@@ -413,7 +426,10 @@ def tags_on_hotfix_branch(
     main = main_before_hotfix(repo, remote, config.release_branch)
     if revision is not None and main is not None and repo.has_object(revision):
         local_main = repo.rev(f"refs/heads/{config.release_branch}") or main
-        return not repo.is_ancestor(revision, local_main)
+        # Through a pull request the tag is on the remote's main, which the local one may lag.
+        upstream = remote.heads.get(config.release_branch)
+        mains = [local_main, *([upstream] if upstream and repo.has_object(upstream) else [])]
+        return not any(repo.is_ancestor(revision, tip) for tip in mains)
     if main is None:
         return True
     if max(reachable(repo, main), default=version) > version:

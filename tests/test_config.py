@@ -95,3 +95,27 @@ def test_an_unreadable_overrides_file_among_several_is_named(
     with pytest.raises(ReleaseError) as refused:
         load_config(repo)
     assert f"names {missing}, which cannot be read as TOML" in str(refused.value)
+
+
+@pytest.mark.parametrize("value", ["pr", "pull_request", "Push"])
+def test_an_unknown_release_via_names_the_allowed_values_and_the_file(
+    tmp_path: Path, value: str
+) -> None:
+    repo = write_pyproject(tmp_path, f'release-via = "{value}"')
+    with pytest.raises(ReleaseError) as refused:
+        load_config(repo)
+    assert str(refused.value) == (
+        f"release-via = {value!r} in [tool.barycenter.release] of {repo / 'pyproject.toml'} is "
+        'unknown: write release-via = "push" or release-via = "pull-request" there'
+    )
+
+
+def test_an_unknown_value_from_an_overrides_file_names_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write_pyproject(tmp_path, 'release-via = "push"')
+    runner = tmp_path / "runner.toml"
+    runner.write_text('release-via = "merge-request"\n')
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", str(runner))
+    with pytest.raises(ReleaseError, match=f"of {runner} \\(named by \\$BARYCENTER_RELEASE"):
+        load_config(repo)

@@ -49,6 +49,8 @@ RELEASE_COMMIT = "the release commit"
 # the pull request proposing it.
 RELEASE_BRANCH = "the release branch"
 PULL_REQUEST = "the release pull request"
+# …and, with a develop branch, the pull request merging the release into develop.
+DEVELOP_PULL_REQUEST = "the pull request into develop"
 TAG = "the tag"
 PLATFORM_IMAGES = "the platform images"
 ARCHIVES = "the archives"

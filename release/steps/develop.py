@@ -1,5 +1,9 @@
 """develop: every release (a hotfix's CHANGELOG section too) merged back into develop, and
-develop pushed. Both do not apply where there is no develop branch."""
+develop pushed. Both do not apply where there is no develop branch.
+
+With release-via = "pull-request" develop is protected like main: the merge is made on
+merge/vX-into-develop (from the remote's develop) instead, which a pull request proposes
+(release/steps/pull_request.py); develop is then never pushed here."""
 
 from __future__ import annotations
 
@@ -8,7 +12,12 @@ import semver
 from release import cargo, changelog
 from release.errors import ReleaseError
 from release.git import GitError
-from release.merging import half_made_merge, merge_refused, merge_undone_on_interrupt
+from release.merging import (
+    develop_holds_release,
+    half_made_merge,
+    merge_refused,
+    merge_undone_on_interrupt,
+)
 from release.plan import Plan
 from release.steps import Say, Status, Step
 
@@ -33,6 +42,8 @@ class MergeBackIntoDevelop(OnDevelop):
     title = "merge the release back into develop"
 
     def state_on(self, plan: Plan, develop: str) -> Status:
+        if plan.develop_merge_branch is not None:
+            return self.state_through_pull_request(plan, develop, plan.develop_merge_branch)
         repo = plan.repo
         tip = repo.rev(f"refs/heads/{develop}")
         if tip is None:
@@ -46,8 +57,22 @@ class MergeBackIntoDevelop(OnDevelop):
             return Status.done(f"{develop} holds {plan.tag}")
         return Status.todo()
 
+    @staticmethod
+    def state_through_pull_request(plan: Plan, develop: str, branch: str) -> Status:
+        repo = plan.repo
+        tagged = repo.tag_target(plan.tag)
+        tip = repo.rev(f"refs/heads/{branch}")
+        if repo.current_branch() == branch and tagged and tip and repo.is_ancestor(tagged, tip):
+            # A run stopped between the merge commit and the switch back.
+            return Status.todo(f"{branch} holds {plan.tag}; back to {plan.release_branch}")
+        if develop_holds_release(plan):
+            return Status.done(f"{plan.remote}/{develop} holds {plan.tag}")
+        if tagged and tip and repo.is_ancestor(tagged, tip):
+            return Status.done(f"{branch} holds {plan.tag}")
+        return Status.todo()
+
     def check(self, plan: Plan) -> list[str]:
-        if plan.develop_branch is None:
+        if plan.develop_branch is None or plan.develop_merge_branch is not None:
             return []
         develop = plan.develop_branch
         repo = plan.repo
@@ -62,8 +87,13 @@ class MergeBackIntoDevelop(OnDevelop):
 
     def describe(self, plan: Plan) -> list[str]:
         develop = plan.develop_branch
+        branch = plan.develop_merge_branch
         return [
-            f"git switch {develop}",
+            *(
+                [f"git fetch {plan.remote} {develop}", f"git switch -c {branch} {develop}"]
+                if branch
+                else [f"git switch {develop}"]
+            ),
             f"git merge --no-ff {plan.tag} (version-file conflicts resolved in {develop}'s "
             "favour when its version is higher; the CHANGELOG section inserted in version order)",
         ]
@@ -76,14 +106,27 @@ class MergeBackIntoDevelop(OnDevelop):
         repo = plan.repo
         develop = plan.develop_branch
         assert develop is not None  # noqa: S101 - state() skips otherwise
-        if repo.current_branch() == develop and half_made_merge(plan, f"refs/tags/{plan.tag}"):
+        # The branch the merge is made on: develop, or the one its pull request proposes.
+        into = plan.develop_merge_branch or develop
+        if repo.current_branch() == into and half_made_merge(plan, f"refs/tags/{plan.tag}"):
             repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
         tagged = repo.tag_target(plan.tag)
-        if repo.current_branch() == develop and tagged and repo.is_ancestor(tagged, "HEAD"):
+        if repo.current_branch() == into and tagged and repo.is_ancestor(tagged, "HEAD"):
             repo.call("switch", "--", plan.release_branch)
             return
-        if repo.rev(f"refs/heads/{develop}") is not None:
-            repo.call("switch", "--", develop)
+        if repo.rev(f"refs/heads/{into}") is not None:
+            repo.call("switch", "--", into)
+        elif into != develop:
+            # From develop as the remote has it: the pull request merges into that.
+            try:
+                repo.call("fetch", "--quiet", "--", plan.remote, f"refs/heads/{develop}")
+            except GitError as error:
+                raise ReleaseError(
+                    f"git fetch {plan.remote} {develop} failed ({error.reason})",
+                    f"check that {plan.remote} is reachable, then run {plan.rerun} again",
+                ) from None
+            upstream = repo.remote_state(plan.remote).heads[develop]
+            repo.call("switch", "--no-track", "-c", into, "--end-of-options", upstream)
         else:
             upstream = repo.remote_state(plan.remote).heads[develop]
             repo.call("switch", "--no-track", "-c", develop, "--end-of-options", upstream)
@@ -108,9 +151,7 @@ class MergeBackIntoDevelop(OnDevelop):
                 p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p
             ]
             if not conflicted:
-                raise merge_refused(
-                    plan, error, plan.tag, f"refs/tags/{plan.tag}", develop
-                ) from None
+                raise merge_refused(plan, error, plan.tag, f"refs/tags/{plan.tag}", into) from None
         resolvable = (
             set(VERSION_FILES) if semver.Version.parse(develop_version) > plan.version else set()
         )
@@ -124,7 +165,7 @@ class MergeBackIntoDevelop(OnDevelop):
         left = [p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p]
         if left:
             raise ReleaseError(
-                f"merging {plan.tag} into {develop} stopped on conflicts in {', '.join(left)}",
+                f"merging {plan.tag} into {into} stopped on conflicts in {', '.join(left)}",
                 f"resolve them, git add them, git commit, then run {plan.rerun} again",
             )
         repo.call("commit", "--no-edit")
@@ -154,6 +195,8 @@ class PushDevelop(OnDevelop):
     title = "push develop"
 
     def state_on(self, plan: Plan, develop: str) -> Status:
+        if plan.develop_merge_branch is not None:
+            return Status.skip(f"{develop} takes the release by a pull request")
         upstream = plan.repo.remote_state(plan.remote).heads.get(develop)
         tagged = plan.repo.tag_target(plan.tag)
         if (

@@ -130,6 +130,8 @@ class MergeIntoMain(OfHotfix):
             return Status.skip(
                 "the tag goes on the hotfix branch (an older line, or main carries unreleased work)"
             )
+        if plan.via_pull_request:
+            return Status.skip(f"{hotfix_branch(plan)} reaches main by its pull request")
         if plan.revision is not None:
             return Status.done(f"{plan.tag} exists")
         repo = plan.repo

@@ -4,7 +4,14 @@ the commit, and found on the release branch by content once a reviewer merged it
 keeps its id; a squash or a rebase makes a new commit). Until then the run stops, successfully,
 waiting for the merge; the same command continues after it.
 
-Under release-via = "push" (the default) and for hotfixes these stages do not apply.
+Under release-via = "push" (the default) these stages do not apply. A hotfix's release commit,
+made on hotfix/X, is proposed the same way (its pull request replaces merge-main's merge); a
+hotfix tagged on its own branch never reaches main, and proposes nothing.
+
+Develop is protected too: the release merged back into it (made on merge/vX-into-develop by the
+merge-develop stage) is proposed by its own pull request, and the run waits for that merge the
+same way; develop holds the release once its history has the tag's commit (a merge commit) or
+its CHANGELOG.md has X's section (a squash or a rebase).
 """
 
 from __future__ import annotations
@@ -13,10 +20,21 @@ from typing import TYPE_CHECKING
 
 from release.errors import ReleaseError
 from release.git import GitError
+from release.merging import develop_holds_release
 from release.notes import from_range, groups_of, markdown
 from release.plan import Plan, notes_range
 from release.release_commit import merged_release_commit
-from release.steps import PULL_REQUEST, RELEASE_BRANCH, Need, Say, State, Status, Step, checks
+from release.steps import (
+    DEVELOP_PULL_REQUEST,
+    PULL_REQUEST,
+    RELEASE_BRANCH,
+    Need,
+    Say,
+    State,
+    Status,
+    Step,
+    checks,
+)
 
 if TYPE_CHECKING:
     from release.github import GitHubClient, PullRequestSimple
@@ -36,8 +54,12 @@ def client(plan: Plan, say: Say | None = None) -> GitHubClient:
 
 def proposals(plan: Plan) -> list[PullRequestSimple]:
     """The pull requests from release/vX into the release branch, newest first."""
+    return pull_requests(plan, plan.commit_branch, plan.release_branch)
+
+
+def pull_requests(plan: Plan, head: str, base: str) -> list[PullRequestSimple]:
     with client(plan) as github:
-        return github.pull_requests(plan.commit_branch, plan.release_branch)
+        return github.pull_requests(head, base)
 
 
 def tagged(plan: Plan) -> bool:
@@ -49,44 +71,102 @@ def token_problems(plan: Plan) -> list[str]:
 
     if token_from_environment() is None:
         return [
-            f"no GitHub token to open and follow the release pull request: export "
+            f"no GitHub token to open and follow the release's pull requests: export "
             f"{' or '.join(TOKEN_VARIABLES)} (contents and pull-requests: write on "
             f"{plan.config.github_repository})"
         ]
     return []
 
 
-def closed_unmerged(plan: Plan, pulls: list[PullRequestSimple]) -> list[str]:
-    """A reviewer closed this release commit's pull request without merging it: one line, and
-    how to go on (reopen it, or drop the release branch and propose the release again)."""
+def closed_unmerged(
+    plan: Plan,
+    pulls: list[PullRequestSimple],
+    head: str | None = None,
+    base: str | None = None,
+    what: str = "this release",
+) -> list[str]:
+    """A reviewer closed the pull request from `head` (release/vX) into `base` (the release
+    branch) without merging it: one line, and how to go on (reopen it, or drop the branch and
+    propose `what` again)."""
+    head = head or plan.commit_branch
+    base = base or plan.release_branch
     if not pulls or any(p.state == "open" or p.merged_at is not None for p in pulls):
         return []
     newest = pulls[0]
-    local = plan.repo.rev(f"refs/heads/{plan.commit_branch}")
+    local = plan.repo.rev(f"refs/heads/{head}")
     if local is not None and local != newest.head.sha:
-        return []  # a new release commit since: its own pull request is still to be opened
-    branch = plan.commit_branch
+        return []  # a new commit since: its own pull request is still to be opened
+    if local is None and head not in plan.repo.remote_state(plan.remote).heads:
+        return []  # the branch dropped, as the fix says: the run proposes it anew
     return [
         f"pull request #{newest.number} ({newest.html_url}) was closed without merging: "
-        f"reopen and merge it, then run {plan.rerun} again; or drop this release "
-        f"(git switch {plan.release_branch}; git branch -D {branch}; git push {plan.remote} "
-        f"--delete {branch}) and run {plan.rerun} again"
+        f"reopen and merge it, then run {plan.rerun} again"
+        + (
+            ""
+            if head == plan.hotfix_branch  # the fix itself lives there: never to be dropped
+            else f"; or drop {what} (git switch {plan.release_branch}; git branch -D {head}; "
+            f"git push {plan.remote} --delete {head}) and run {plan.rerun} again"
+        )
     ]
 
 
-class StartReleaseBranch(Step):
+class OfReleasePullRequest(Step):
+    """A stage of the release commit's way through a pull request: it does not apply where
+    the release commit is pushed (or to a hotfix tagged on its own branch), and is done once
+    vX exists."""
+
+    def state(self, plan: Plan) -> Status:
+        if not plan.via_pull_request:
+            if plan.config.release_via == "push":
+                return Status.skip(PUSH_SETTING)
+            return Status.skip("the tag goes on the hotfix branch, which never reaches main")
+        if tagged(plan):
+            return Status.done(f"{plan.tag} exists")
+        return self.proposal_state(plan)
+
+    def proposal_state(self, plan: Plan) -> Status:
+        raise NotImplementedError
+
+
+class OfDevelopPullRequest(Step):
+    """A stage of the release's way back into a protected develop through a pull request: it
+    does not apply where develop takes it by a push, or there is no develop; it is done once
+    the remote's develop holds the release."""
+
+    def state(self, plan: Plan) -> Status:
+        branch = plan.develop_merge_branch
+        if branch is None:
+            if plan.develop_branch is None:
+                return Status.skip(f"there is no {plan.config.develop_branch} branch")
+            return Status.skip(PUSH_SETTING)
+        develop = plan.develop_branch
+        assert develop is not None  # noqa: S101 - develop_merge_branch is None otherwise
+        if develop_holds_release(plan):
+            return Status.done(f"{plan.remote}/{develop} holds {plan.tag}")
+        return self.proposal_state(plan, branch, develop)
+
+    def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
+        raise NotImplementedError
+
+    def pending(self, plan: Plan) -> bool:
+        """The merge into develop is still to be proposed or made: what the checks ask of."""
+        return plan.develop_merge_branch is not None and not develop_holds_release(plan)
+
+
+class StartReleaseBranch(OfReleasePullRequest):
     name = "release-branch"
     trusts_tag = True
     title = "create release/vX from the release branch, for the release commit"
     makes = frozenset({RELEASE_BRANCH})
 
     def state(self, plan: Plan) -> Status:
-        if not plan.via_pull_request:
-            return Status.skip(PUSH_SETTING if plan.flow == "release" else "a hotfix")
+        if plan.flow == "hotfix":
+            return Status.skip(f"a hotfix: its release commit is made on {plan.commit_branch}")
+        return super().state(plan)
+
+    def proposal_state(self, plan: Plan) -> Status:
         if plan.repo.rev(f"refs/heads/{plan.commit_branch}") is not None:
             return Status.done(f"{plan.commit_branch} exists")
-        if tagged(plan):
-            return Status.done(f"{plan.tag} exists")
         if merged_release_commit(plan) is not None:
             return Status.done(f"the release commit is on {plan.release_branch}")
         return Status.todo()
@@ -111,17 +191,13 @@ class StartReleaseBranch(Step):
         plan.repo.call("branch", "--", plan.commit_branch, base)
 
 
-class OpenPullRequest(Step):
+class OpenPullRequest(OfReleasePullRequest):
     name = "pull-request"
     trusts_tag = True
     title = "push release/vX and open its pull request into the release branch"
     makes = frozenset({PULL_REQUEST})
 
-    def state(self, plan: Plan) -> Status:
-        if not plan.via_pull_request:
-            return Status.skip(PUSH_SETTING if plan.flow == "release" else "a hotfix")
-        if tagged(plan):
-            return Status.done(f"{plan.tag} exists")
+    def proposal_state(self, plan: Plan) -> Status:
         for pull in proposals(plan):
             if pull.state == "open":
                 return Status.done(f"#{pull.number} open: {pull.html_url}")
@@ -170,7 +246,7 @@ class OpenPullRequest(Step):
         say(f"  pull request #{pull.number}: {pull.html_url}")
 
 
-class MergedPullRequest(Step):
+class MergedPullRequest(OfReleasePullRequest):
     """The reviewer's merge, whichever way it was made, and the release commit it put on the
     release branch: what the tag marks."""
 
@@ -202,11 +278,7 @@ class MergedPullRequest(Step):
             return []  # said once, by the need above or by the pull-request stage
         return closed_unmerged(plan, proposals(plan))
 
-    def state(self, plan: Plan) -> Status:
-        if not plan.via_pull_request:
-            return Status.skip(PUSH_SETTING if plan.flow == "release" else "a hotfix")
-        if tagged(plan):
-            return Status.done(f"{plan.tag} exists")
+    def proposal_state(self, plan: Plan) -> Status:
         found = merged_release_commit(plan)
         if found is not None:
             return Status.done(f"the release commit {found[:12]} is on {plan.release_branch}")
@@ -249,4 +321,126 @@ class MergedPullRequest(Step):
                 f"{plan.version}, its CHANGELOG section)",
                 f"see what the merge put on {branch}; propose the release again from a new "
                 f"{plan.commit_branch}",
+            )
+
+
+class OpenDevelopPullRequest(OfDevelopPullRequest):
+    name = "develop-pull-request"
+    title = "push merge/vX-into-develop and open its pull request into develop"
+    makes = frozenset({DEVELOP_PULL_REQUEST})
+
+    def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
+        for pull in pull_requests(plan, branch, develop):
+            if pull.state == "open":
+                return Status.done(f"#{pull.number} open: {pull.html_url}")
+            if pull.merged_at is not None:
+                return Status.done(f"#{pull.number} merged")
+        return Status.todo()
+
+    def check(self, plan: Plan) -> list[str]:
+        if not self.pending(plan):
+            return []
+        missing = token_problems(plan)
+        if missing:
+            return missing
+        branch, develop = plan.develop_merge_branch, plan.develop_branch
+        assert branch is not None and develop is not None  # noqa: S101 - pending says so
+        pulls = pull_requests(plan, branch, develop)
+        return closed_unmerged(plan, pulls, branch, develop, f"this merge into {develop}")
+
+    def describe(self, plan: Plan) -> list[str]:
+        branch = plan.develop_merge_branch
+        return [
+            f"git push {plan.remote} refs/heads/{branch}",
+            f"open a pull request from {branch} into {plan.develop_branch} titled "
+            f"{develop_title(plan)!r}",
+        ]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        repo = plan.repo
+        branch, develop = plan.develop_merge_branch, plan.develop_branch
+        assert branch is not None and develop is not None  # noqa: S101 - state() skips otherwise
+        tip = repo.rev(f"refs/heads/{branch}")
+        if tip is None:
+            raise ReleaseError(f"branch {branch} is missing", f"run {plan.rerun} again")
+        try:
+            repo.call("push", "--porcelain", "--", plan.remote, f"{tip}:refs/heads/{branch}")
+        except GitError as error:
+            raise ReleaseError(
+                f"{plan.remote} refused the push of {branch} ({error.reason}); no pull request "
+                "was opened",
+                f"fix what {plan.remote} says, then run {plan.rerun} again",
+            ) from None
+        body = (
+            f"Brings {plan.tag} (its release commit and CHANGELOG section) back into "
+            f"{develop}, whose branch protection takes it only by a pull request."
+        )
+        with client(plan, say) as github:
+            pull = github.open_pull_request(branch, develop, develop_title(plan), body)
+        say(f"  pull request #{pull.number}: {pull.html_url}")
+
+
+def develop_title(plan: Plan) -> str:
+    return f"chore(release): merge {plan.tag} into {plan.develop_branch}"
+
+
+class MergedDevelopPullRequest(OfDevelopPullRequest):
+    """The reviewer's merge into develop, whichever way it was made: the run waits for it,
+    then fetches develop and sees the release there."""
+
+    name = "develop-merged"
+    title = "fetch develop once its pull request is merged"
+
+    def needs(self) -> tuple[Need, ...]:
+        return (Need(DEVELOP_PULL_REQUEST, self.proposal_problems),)
+
+    def proposal_problems(self, plan: Plan) -> list[str]:
+        """Without this run's develop-pull-request stage: one must have been opened already."""
+        if not self.pending(plan):
+            return []
+        missing = token_problems(plan)
+        if missing:
+            return missing
+        branch, develop = plan.develop_merge_branch, plan.develop_branch
+        assert branch is not None and develop is not None  # noqa: S101 - pending says so
+        if not pull_requests(plan, branch, develop):
+            return [
+                f"no pull request merges {plan.tag} into {develop} ({branch}): run "
+                f"{plan.rerun} to open it"
+            ]
+        return []
+
+    def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
+        for pull in pull_requests(plan, branch, develop):
+            if pull.merged_at is not None:
+                return Status.todo(f"#{pull.number} merged; {plan.remote}/{develop} to fetch")
+            if pull.state == "open":
+                return Status.waiting(
+                    f"pull request #{pull.number}",
+                    f"{pull.html_url}: once it is merged, run {plan.rerun} again",
+                )
+        return Status.todo()
+
+    def describe(self, plan: Plan) -> list[str]:
+        return [
+            f"wait for the pull request into {plan.develop_branch} to be merged (the run "
+            "stops there; the same command continues after the merge)",
+            f"git fetch {plan.remote} {plan.develop_branch}",
+        ]
+
+    def run(self, plan: Plan, say: Say) -> None:
+        develop = plan.develop_branch
+        try:
+            plan.repo.call("fetch", "--quiet", "--", plan.remote, f"refs/heads/{develop}")
+        except GitError as error:
+            raise ReleaseError(
+                f"git fetch {plan.remote} {develop} failed ({error.reason})",
+                f"check that {plan.remote} is reachable, then run {plan.rerun} again",
+            ) from None
+        if not develop_holds_release(plan):
+            raise ReleaseError(
+                f"the pull request into {develop} was merged, but {plan.remote}/{develop} "
+                f"holds neither {plan.tag}'s commit nor its CHANGELOG section",
+                f"see what the merge put on {develop}; merge {plan.tag} into it by a new pull "
+                "request",
             )

@@ -24,6 +24,8 @@ STEPS = [
     "push",
     "merge-develop",
     "push-develop",
+    "develop-pull-request",
+    "develop-merged",
     "build",
     "binaries",
     "checksums",
@@ -43,7 +45,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseSandbox
 
 
 # The stages of a release through a pull request: release-via = "push" here.
-THROUGH_PULL_REQUEST = ("release-branch", "pull-request", "merged")
+THROUGH_PULL_REQUEST = (
+    "release-branch",
+    "pull-request",
+    "merged",
+    "develop-pull-request",
+    "develop-merged",
+)
 
 
 def test_a_release_killed_mid_build_finishes_on_rerun(sandbox: ReleaseSandbox) -> None:
