@@ -222,19 +222,8 @@ class OpenPullRequest(OfReleasePullRequest):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        repo = plan.repo
         branch = plan.commit_branch
-        tip = repo.rev(f"refs/heads/{branch}")
-        if tip is None:
-            raise ReleaseError(f"branch {branch} is missing", f"run {plan.rerun} again")
-        try:
-            repo.call("push", "--porcelain", "--", plan.remote, f"{tip}:refs/heads/{branch}")
-        except GitError as error:
-            raise ReleaseError(
-                f"{plan.remote} refused the push of {branch} ({error.reason}); no pull request "
-                "was opened",
-                f"fix what {plan.remote} says, then run {plan.rerun} again",
-            ) from None
+        tip = push_branch(plan, branch)
         notes = from_range(notes_range(plan, tip), groups_of(plan.config))
         with client(plan, say) as github:
             pull = github.open_pull_request(
@@ -357,20 +346,9 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
-        repo = plan.repo
         branch, develop = plan.develop_merge_branch, plan.develop_branch
         assert branch is not None and develop is not None  # noqa: S101 - state() skips otherwise
-        tip = repo.rev(f"refs/heads/{branch}")
-        if tip is None:
-            raise ReleaseError(f"branch {branch} is missing", f"run {plan.rerun} again")
-        try:
-            repo.call("push", "--porcelain", "--", plan.remote, f"{tip}:refs/heads/{branch}")
-        except GitError as error:
-            raise ReleaseError(
-                f"{plan.remote} refused the push of {branch} ({error.reason}); no pull request "
-                "was opened",
-                f"fix what {plan.remote} says, then run {plan.rerun} again",
-            ) from None
+        push_branch(plan, branch)
         body = (
             f"Brings {plan.tag} (its release commit and CHANGELOG section) back into "
             f"{develop}, whose branch protection takes it only by a pull request."
@@ -378,6 +356,22 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
         with client(plan, say) as github:
             pull = github.open_pull_request(branch, develop, develop_title(plan), body)
         say(f"  pull request #{pull.number}: {pull.html_url}")
+
+
+def push_branch(plan: Plan, branch: str) -> str:
+    """Push the local `branch` a pull request is opened from; its tip."""
+    tip = plan.repo.rev(f"refs/heads/{branch}")
+    if tip is None:
+        raise ReleaseError(f"branch {branch} is missing", f"run {plan.rerun} again")
+    try:
+        plan.repo.call("push", "--porcelain", "--", plan.remote, f"{tip}:refs/heads/{branch}")
+    except GitError as error:
+        raise ReleaseError(
+            f"{plan.remote} refused the push of {branch} ({error.reason}); no pull request "
+            "was opened",
+            f"fix what {plan.remote} says, then run {plan.rerun} again",
+        ) from None
+    return tip
 
 
 def develop_title(plan: Plan) -> str:
