@@ -20,6 +20,8 @@ from release import processes
 from release.errors import ReleaseError
 
 REGISTRY_IMAGE = "registry:2"
+LABEL = "barycenter-stack=registry"  # on the registry container the stack makes, and only it
+FOREIGN = "not the stack's"
 # Per-user ports above the stack's own (5000-5004) and below the ephemeral range.
 USER_PORT_BASE = 20000
 USER_PORT_SPAN = 10000
@@ -133,14 +135,31 @@ def read_engine() -> UserEngine:
 
 
 def container_state(name: str) -> str:
-    """The container's state (running, exited, ...), or "" when there is none of that name."""
-    found = docker("container", "inspect", "--format", "{{.State.Status}}", name)
-    return found.out.strip() if found.ok else ""
+    """The container's state (running, exited, ...), "" when there is none of that name, or
+    FOREIGN when the container of that name lacks the label the stack gives its own."""
+    found = docker(
+        "container", "inspect", "--format",
+        '{{.State.Status}}|{{index .Config.Labels "barycenter-stack"}}', name,
+    )  # fmt: skip
+    if not found.ok:
+        return ""
+    state, _, label = found.out.strip().partition("|")
+    return state if label == "registry" else FOREIGN
+
+
+def foreign_container(name: str) -> ReleaseError:
+    # The user's own container under our name: the stack neither starts nor removes it.
+    return ReleaseError(
+        f"a container named {name} exists that the stack did not make (no label {LABEL})",
+        f"rename or remove that container yourself (`docker rename {name} NEW-NAME`), then retry",
+    )
 
 
 def ensure_registry(registry: Registry) -> str:
     """This user's registry container, running and answering; what was done, in words."""
     state = container_state(registry.name)
+    if state == FOREIGN:
+        raise foreign_container(registry.name)
     if state == "running" and registry.answers():
         return f"{registry.name} runs"
     if not state and registry.answers():
@@ -156,7 +175,7 @@ def ensure_registry(registry: Registry) -> str:
         host, _, port = registry.address.rpartition(":")
         started = docker(
             "run", "--detach", "--name", registry.name,
-            "--label", "barycenter-stack=registry",
+            "--label", LABEL,
             "--publish", f"{host}:{port}:5000",
             REGISTRY_IMAGE,
             timeout=600,
@@ -181,8 +200,11 @@ def ensure_registry(registry: Registry) -> str:
 
 def remove_registry(registry: Registry) -> bool:
     """Remove this user's registry container and its storage volume; False: there was none."""
-    if not container_state(registry.name):
+    state = container_state(registry.name)
+    if not state:
         return False
+    if state == FOREIGN:
+        raise foreign_container(registry.name)
     removed = docker("rm", "--force", "--volumes", registry.name)
     if not removed.ok:
         last = (removed.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
