@@ -294,7 +294,7 @@ def test_the_dry_run_shows_the_proposal_and_the_wait(
     assert "would open a pull request from release/v1.1.0 into main titled " in dry.stdout
     assert "would wait for the pull request to be merged" in dry.stdout
     assert "would git push origin refs/tags/v1.1.0" in dry.stdout
-    assert "would git switch -c merge/v1.1.0-into-develop develop" in dry.stdout
+    assert "would git switch -c merge/v1.1.0-into-develop origin/develop" in dry.stdout
     assert (
         "would open a pull request from merge/v1.1.0-into-develop into develop titled "
         "'chore(release): merge v1.1.0 into develop'" in dry.stdout

@@ -90,7 +90,10 @@ class MergeBackIntoDevelop(OnDevelop):
         branch = plan.develop_merge_branch
         return [
             *(
-                [f"git fetch {plan.remote} {develop}", f"git switch -c {branch} {develop}"]
+                [
+                    f"git fetch {plan.remote} {develop}",
+                    f"git switch -c {branch} {plan.remote}/{develop}",
+                ]
                 if branch
                 else [f"git switch {develop}"]
             ),
