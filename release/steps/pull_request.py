@@ -214,12 +214,13 @@ class OpenPullRequest(OfReleasePullRequest):
         return closed_unmerged(plan, proposals(plan))
 
     def describe(self, plan: Plan) -> list[str]:
-        branch = plan.commit_branch
-        return [
-            f"git push {plan.remote} refs/heads/{branch}",
-            f"open a pull request from {branch} into {plan.release_branch} titled "
-            f"{plan.commit_message!r}, the release notes as its body",
-        ]
+        title = plan.commit_message.splitlines()[0]
+        return proposal(
+            plan,
+            plan.commit_branch,
+            plan.release_branch,
+            f"{title!r}, the release notes as its body",
+        )
 
     def run(self, plan: Plan, say: Say) -> None:
         branch = plan.commit_branch
@@ -271,18 +272,7 @@ class MergedPullRequest(OfReleasePullRequest):
         found = merged_release_commit(plan)
         if found is not None:
             return Status.done(f"the release commit {found[:12]} is on {plan.release_branch}")
-        pulls = proposals(plan)
-        for pull in pulls:
-            if pull.merged_at is not None:
-                return Status.todo(
-                    f"#{pull.number} merged; {plan.remote}/{plan.release_branch} to fetch"
-                )
-            if pull.state == "open":
-                return Status.waiting(
-                    f"pull request #{pull.number}",
-                    f"{pull.html_url}: once it is merged, run {plan.rerun} again",
-                )
-        return Status.todo()
+        return wait_state(plan, proposals(plan), plan.release_branch)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
@@ -338,12 +328,8 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
         return closed_unmerged(plan, pulls, branch, develop, f"this merge into {develop}")
 
     def describe(self, plan: Plan) -> list[str]:
-        branch = plan.develop_merge_branch
-        return [
-            f"git push {plan.remote} refs/heads/{branch}",
-            f"open a pull request from {branch} into {plan.develop_branch} titled "
-            f"{develop_title(plan)!r}",
-        ]
+        branch, develop = plan.develop_merge_branch, plan.develop_branch
+        return proposal(plan, str(branch), str(develop), repr(develop_title(plan)))
 
     def run(self, plan: Plan, say: Say) -> None:
         branch, develop = plan.develop_merge_branch, plan.develop_branch
@@ -356,6 +342,27 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
         with client(plan, say) as github:
             pull = github.open_pull_request(branch, develop, develop_title(plan), body)
         say(f"  pull request #{pull.number}: {pull.html_url}")
+
+
+def wait_state(plan: Plan, pulls: list[PullRequestSimple], base: str) -> Status:
+    """Whether the run waits for one of `pulls` into `base` or goes on (one merged)."""
+    for pull in pulls:
+        if pull.merged_at is not None:
+            return Status.todo(f"#{pull.number} merged; {plan.remote}/{base} to fetch")
+        if pull.state == "open":
+            return Status.waiting(
+                f"pull request #{pull.number}",
+                f"{pull.html_url}: once it is merged, run {plan.rerun} again",
+            )
+    return Status.todo()
+
+
+def proposal(plan: Plan, branch: str, base: str, titled: str) -> list[str]:
+    """What proposing `branch` for `base` does, as a dry run says it."""
+    return [
+        f"git push {plan.remote} refs/heads/{branch}",
+        f"open a pull request from {branch} into {base} titled {titled}",
+    ]
 
 
 def push_branch(plan: Plan, branch: str) -> str:
@@ -405,15 +412,7 @@ class MergedDevelopPullRequest(OfDevelopPullRequest):
         return []
 
     def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
-        for pull in pull_requests(plan, branch, develop):
-            if pull.merged_at is not None:
-                return Status.todo(f"#{pull.number} merged; {plan.remote}/{develop} to fetch")
-            if pull.state == "open":
-                return Status.waiting(
-                    f"pull request #{pull.number}",
-                    f"{pull.html_url}: once it is merged, run {plan.rerun} again",
-                )
-        return Status.todo()
+        return wait_state(plan, pull_requests(plan, branch, develop), develop)
 
     def describe(self, plan: Plan) -> list[str]:
         return [
