@@ -160,6 +160,9 @@ def run_interrupted(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As a terminal's Ctrl-C finds it: a shell's background job (CI started with `&`)
+        # starts with SIGINT ignored, and Python would keep it so for the task.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     out: list[str] = []
     assert process.stdout is not None
