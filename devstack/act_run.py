@@ -30,6 +30,8 @@ from release.errors import ReleaseError
 
 ACTIONS = Path(__file__).resolve().parent / "act_actions"
 ARTIFACT_SCRIPT = Path(__file__).resolve().parent / "artifact_actions.py"
+# The attest-build-provenance stand-in's keyless signing, when the rehearsal has no cosign.
+KEYLESS_SIGNER = Path(__file__).resolve().parent / "keyless.py"
 WORKFLOW = Path(".github/workflows/release.yml")
 # Both runner labels release.yml uses run on this host (act's `-self-hosted` platform).
 PLATFORMS = ("ubuntu-24.04", "ubuntu-24.04-arm")
@@ -119,6 +121,7 @@ class ActRun:
             ACT_ARTIFACT_LOG=str(self.transfers),
             BARYCENTER_ARTIFACT_ACTIONS=str(ARTIFACT_SCRIPT),
             BARYCENTER_ACT_HOST_VENV=sys.prefix,
+            BARYCENTER_KEYLESS_SIGNER=str(KEYLESS_SIGNER),
             # GitHub sets it, act 0.2.89 does not; the provenance names the run by it.
             GITHUB_WORKFLOW_REF=f"{self.repository}/{WORKFLOW}@refs/tags/{self.tag}",
         )

@@ -22,15 +22,35 @@ good or GitHub roots, nor the other way round. openssl does the cryptography.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from release.attestation import PAYLOAD_TYPE, pae
+from release.attestation import (
+    PAYLOAD_TYPE,
+    PREDICATE_TYPE,
+    STATEMENT_TYPE,
+    GitHubRun,
+    Provenance,
+    canonical,
+    github_run,
+    pae,
+    predicate,
+)
+from release.errors import ReleaseError
 
+# Set by a rehearsal that signs keyless (the user has no cosign): the folder of its CA and TSA,
+# where the attest-build-provenance stand-in under act signs the archives as the real action
+# does in GitHub Actions.
+SIGSTORE_VARIABLE = "BARYCENTER_REHEARSAL_SIGSTORE"
 ORGANIZATION = "Barycenter Rehearsal"
 ISSUER = "https://token.actions.githubusercontent.com"
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -273,3 +293,79 @@ ess_cert_id_alg = sha256
                 "signatures": [{"sig": b64(signature)}],
             },
         }
+
+
+def identity_of(run: GitHubRun, ref: str, commit: str) -> WorkflowIdentity:
+    """The job's identity as Fulcio certifies it, from the run's own variables."""
+    workflow_path = run.workflow_ref.partition("@")[0].removeprefix(f"{run.repository}/")
+    run_id = int(run.run_id) if run.run_id.isdigit() else 1
+    return WorkflowIdentity(run.server, run.repository, workflow_path, ref, commit, run_id)
+
+
+def archives_statement(archives: Mapping[str, str], run: GitHubRun, ref: str, commit: str) -> bytes:
+    """What actions/attest-build-provenance signs for `subject-path`: an in-toto Statement v1
+    naming each file by its sha256, with the SLSA provenance of the workflow run."""
+    moment = datetime.now(UTC)
+    provenance = Provenance(
+        image="",
+        index_digest="",
+        archives=archives,
+        source_url=f"{run.server}/{run.repository}",
+        tag=ref.removeprefix("refs/tags/"),
+        revision=commit,
+        invocation_id=run.invocation_id,
+        started_on=moment,
+        finished_on=moment,
+        run=run,
+    )
+    return canonical(
+        {
+            "_type": STATEMENT_TYPE,
+            "subject": [
+                {"name": name, "digest": {"sha256": digest}}
+                for name, digest in sorted(archives.items())
+            ],
+            "predicateType": PREDICATE_TYPE,
+            "predicate": predicate(provenance),
+        }
+    )
+
+
+def sign_archives(
+    sigstore: LocalSigstore, bundle: Path, archives: Sequence[Path], environ: Mapping[str, str]
+) -> None:
+    """Sign the archives keyless as the job named by `environ` (GITHUB_*), into `bundle`."""
+    run = github_run(environ)
+    if run is None:
+        raise KeylessError("not in a workflow run (GITHUB_ACTIONS is not true)")
+    ref, commit = environ.get("GITHUB_REF", ""), environ.get("GITHUB_SHA", "")
+    digests = {}
+    for archive in archives:
+        with archive.open("rb") as file:
+            digests[archive.name] = hashlib.file_digest(file, "sha256").hexdigest()
+    statement = archives_statement(digests, run, ref, commit)
+    with tempfile.TemporaryDirectory() as work:
+        signed = sigstore.sign(statement, identity_of(run, ref, commit), Path(work))
+    bundle.write_text(json.dumps(signed) + "\n")
+
+
+def main(argv: Sequence[str]) -> int:
+    """`keyless.py BUNDLE ARCHIVE...`: the attest-build-provenance stand-in's signing."""
+    if len(argv) < 2 or not os.environ.get(SIGSTORE_VARIABLE):
+        print(f"usage: ${SIGSTORE_VARIABLE}=FOLDER keyless.py BUNDLE ARCHIVE...", file=sys.stderr)
+        return 2
+    try:
+        sign_archives(
+            LocalSigstore(Path(os.environ[SIGSTORE_VARIABLE])),
+            Path(argv[0]),
+            [Path(name) for name in argv[1:]],
+            os.environ,
+        )
+    except (KeylessError, ReleaseError) as error:
+        print(f"keyless: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

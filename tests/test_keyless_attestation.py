@@ -10,12 +10,14 @@ import base64
 import hashlib
 import json
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from devstack.keyless import LocalSigstore, WorkflowIdentity
+from devstack import keyless
+from devstack.keyless import SIGSTORE_VARIABLE, LocalSigstore, WorkflowIdentity, sign_archives
 from release.attestation import GitHubRun, Provenance, canonical, statement
 from tests.github_support import GH, archive
 
@@ -146,3 +148,63 @@ def test_a_statement_changed_after_signing_does_not_verify(
     assert refused(
         gh_verify(artifact, tmp_path / "changed.jsonl", root, "--owner", "barycenter-oidc")
     )
+
+
+# What act gives a job of release.yml for the pushed tag (devstack/act_run.py adds the ref of
+# the workflow, which act 0.2.89 leaves out).
+JOB_ENVIRONMENT = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": IDENTITY.repository,
+    "GITHUB_WORKFLOW_REF": f"{IDENTITY.repository}/{IDENTITY.workflow_path}@{IDENTITY.ref}",
+    "GITHUB_REF": IDENTITY.ref,
+    "GITHUB_SHA": COMMIT,
+    "GITHUB_RUN_ID": "4242",
+    "GITHUB_RUN_ATTEMPT": "1",
+}
+
+
+def test_the_stand_in_action_signs_the_archives_it_is_given_as_the_job_that_runs_it(
+    tmp_path: Path,
+) -> None:
+    """A rehearsal without cosign: the attest-build-provenance stand-in runs keyless.py over the
+    subject-path archives; each verifies with the workflow's identity, nothing else does."""
+    archives = []
+    for arch in ("amd64", "arm64"):
+        path = tmp_path / f"barycenter-v1.2.0-linux-{arch}.tar.gz"
+        path.write_bytes(archive(f"{arch} build", 2048))
+        archives.append(path)
+    bundle = tmp_path / "barycenter-v1.2.0.provenance.sigstore.json"
+    sigstore = LocalSigstore(tmp_path / "sigstore")
+    sign_archives(sigstore, bundle, archives, JOB_ENVIRONMENT)
+
+    statement = json.loads(
+        base64.b64decode(json.loads(bundle.read_text())["dsseEnvelope"]["payload"])
+    )
+    assert [s["name"] for s in statement["subject"]] == [a.name for a in archives]
+    root = sigstore.trusted_root()
+    workflow = f"{IDENTITY.repository}/{IDENTITY.workflow_path}"
+    for path in archives:
+        verified = gh_verify(path, bundle, root, "--repo", IDENTITY.repository,
+                             "--signer-workflow", workflow, "--format", "json")  # fmt: skip
+        assert verified.returncode == 0, verified.stderr
+        [result] = json.loads(verified.stdout)
+        certificate = result["verificationResult"]["signature"]["certificate"]
+        assert certificate["sourceRepositoryRef"] == IDENTITY.ref
+        assert certificate["sourceRepositoryDigest"] == COMMIT
+    other = tmp_path / "other.tar.gz"
+    other.write_bytes(archive("not signed", 2048))
+    assert refused(gh_verify(other, bundle, root, "--repo", IDENTITY.repository))
+
+
+def test_the_signer_refuses_outside_a_workflow_run_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.tar.gz").write_bytes(b"a")
+    environment = {"PATH": "/usr/bin:/bin", SIGSTORE_VARIABLE: str(tmp_path / "sigstore")}
+    signer = Path(keyless.__file__)
+    ran = subprocess.run(
+        [sys.executable, str(signer), str(tmp_path / "bundle.json"), str(tmp_path / "a.tar.gz")],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1
+    assert ran.stderr == "keyless: not in a workflow run (GITHUB_ACTIONS is not true)\n"
+    assert not (tmp_path / "bundle.json").exists()

@@ -5,8 +5,10 @@ socket: "a maintainer whose Docker engine already runs". No sudo, no apt, nothin
 machine cannot): the standard `registry:2` image is stood in for by one built here from Debian's
 registry binary, which the user's engine then finds as it would a pulled one. The user clones
 the checkout (its HEAD: uncommitted changes are not tested), runs ./bootstrap, then `invoke
-release --rehearsal` twice (cold: a new cache; warm: the same again) to a green verify, and
-`stack.down`. Nothing may be written outside that user's HOME, /tmp and the engine's state.
+release --rehearsal` twice to a green verify (cold: a new cache, with the stack's cosign on
+PATH as if it were the user's; warm: the next release, with no cosign on PATH, so rehearsed
+keyless), and `stack.down`. Nothing may be written outside that user's HOME, /tmp and the
+engine's state.
 
 It creates a user, so it runs only as root on the machine the stack installed (its engine
 marker and its own dockerd), never on a maintainer's machine: elsewhere it skips, saying why.
@@ -36,6 +38,10 @@ pytestmark = pytest.mark.stack
 CHECKOUT = Path(__file__).resolve().parents[2]
 USER = "barycenter-rehearser"
 SOCKET = Path("/var/run/docker.sock")
+# The user's PATH: with cosign (the stack links it into /usr/local/bin), and without any (Debian's
+# docker client, openssl and git are in /usr/bin).
+WITH_COSIGN = "/usr/local/bin:/usr/bin:/bin"
+WITHOUT_COSIGN = "/usr/bin:/bin"
 # Where the rehearsal may not write, not even through the engine (which runs as root). The
 # engine's own state (/var/lib/docker, containerd) is where the user's images and registry
 # container live. /root and the tested checkout are written by root's own work meanwhile (other
@@ -111,13 +117,15 @@ def ensure_registry_image() -> None:
     assert built.returncode == 0, built.stderr
 
 
-def as_user(home: Path, command: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+def as_user(
+    home: Path, command: str, timeout: float = 1800, path: str = WITH_COSIGN
+) -> subprocess.CompletedProcess[str]:
     """COMMAND in the user's checkout, as that user, with a clean environment: what a login
     shell of theirs would have, nothing of root's."""
     return subprocess.run(
         [
             "runuser", "-u", USER, "--",
-            "env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin",
+            "env", "-i", f"HOME={home}", f"PATH={path}",
             "LANG=C.UTF-8", f"USER={USER}", f"LOGNAME={USER}",
             "sh", "-c", f"cd {home}/barycenter && {command}",
         ],
@@ -200,13 +208,28 @@ def test_an_unprivileged_user_rehearses_to_a_green_verify_writing_only_in_their_
         bootstrap = as_user(home, "./bootstrap")
         assert bootstrap.returncode == 0, bootstrap.stderr[-2000:]
 
-        times = []
-        for _ in ("cold", "warm"):
+        assert shutil.which("cosign", path=WITHOUT_COSIGN) is None
+        times, outputs = [], []
+        # Cold: a new cache, the user's cosign signs. Warm: the next release in the same
+        # sandbox, with no cosign on PATH: rehearsed keyless, as GitHub Actions signs.
+        for path in (WITH_COSIGN, WITHOUT_COSIGN):
             started = time.monotonic()
-            rehearsal = as_user(home, ".venv/bin/invoke release --rehearsal")
+            rehearsal = as_user(home, ".venv/bin/invoke release --rehearsal", path=path)
             times.append(time.monotonic() - started)
             assert rehearsal.returncode == 0, (rehearsal.stdout + rehearsal.stderr)[-3000:]
-        print(f"rehearsal as {USER}: cold {times[0]:.1f} s, warm {times[1]:.1f} s")
+            outputs.append(rehearsal.stdout)
+        print(f"rehearsal as {USER}: cold {times[0]:.1f} s, warm without cosign {times[1]:.1f} s")
+        keyed, keyless = outputs
+        assert "cosign is not on PATH" not in keyed
+        assert "keyless in GitHub Actions" not in keyed, keyed[-3000:]
+        assert "rehearsal: cosign is not on PATH, so the provenance is rehearsed keyless" in keyless
+        passed = re.search(
+            r"provenance: keyless, gh attestation verify passed for (.*) \(", keyless
+        )
+        assert passed is not None, keyless[-3000:]
+        assert passed.group(1).count(".tar.gz") == 2
+        # The verify job's report says how the provenance was checked.
+        assert "keyless in GitHub Actions" in keyless, keyless[-3000:]
 
         registry = user_stack.user_registry(uid)
         images = re.search(r"images:\s+(\S+):(v\S+)", rehearsal.stdout)
