@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -118,16 +119,22 @@ def ensure_registry_image() -> None:
 
 
 def as_user(
-    home: Path, command: str, timeout: float = 1800, path: str = WITH_COSIGN
+    home: Path,
+    command: str,
+    timeout: float = 1800,
+    path: str = WITH_COSIGN,
+    user: str = USER,
+    checkout: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """COMMAND in the user's checkout, as that user, with a clean environment: what a login
-    shell of theirs would have, nothing of root's."""
+    """COMMAND in the user's checkout (their own clone unless `checkout`), as that user, with a
+    clean environment: what a login shell of theirs would have, nothing of root's."""
+    folder = checkout or home / "barycenter"
     return subprocess.run(
         [
-            "runuser", "-u", USER, "--",
+            "runuser", "-u", user, "--",
             "env", "-i", f"HOME={home}", f"PATH={path}",
-            "LANG=C.UTF-8", f"USER={USER}", f"LOGNAME={USER}",
-            "sh", "-c", f"cd {home}/barycenter && {command}",
+            "LANG=C.UTF-8", f"USER={user}", f"LOGNAME={user}",
+            "sh", "-c", f"cd {folder} && {command}",
         ],
         capture_output=True,
         text=True,
@@ -136,37 +143,68 @@ def as_user(
     )  # fmt: skip
 
 
-def unused_uid() -> int:
+def unused_uid(after: int = 64099) -> int:
     """A uid no account has: the first ones may own files already (a checkout copied with its
     owner, its objects hard-linked by git clones and touched again by git), which would read as
     the user's writes."""
     taken = {entry.pw_uid for entry in pwd.getpwall()}
-    return next(uid for uid in range(64100, 65000) if uid not in taken)
+    return next(uid for uid in range(after + 1, 65000) if uid not in taken)
 
 
-@pytest.fixture
-def maintainer() -> Iterator[tuple[Path, int]]:
-    """The user: HOME under /tmp, in the socket's group; removed with its registry afterwards."""
+@contextmanager
+def made_user(name: str, after: int = 64099) -> Iterator[tuple[Path, int]]:
+    """A user NAME with a HOME under /tmp, in the socket's group; removed with its registry
+    afterwards."""
     why = why_not_here()
     if why:
         pytest.skip(why)
     socket_group = grp.getgrgid(SOCKET.stat().st_gid).gr_name
-    home = Path(tempfile.mkdtemp(prefix="barycenter-rehearser-"))
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     home.rmdir()  # useradd makes it, owned by the user
-    subprocess.run(["userdel", "--remove", USER], capture_output=True, check=False)
-    uid = unused_uid()
+    subprocess.run(["userdel", "--remove", name], capture_output=True, check=False)
+    uid = unused_uid(after)
     subprocess.run(
         ["useradd", "--create-home", "--home-dir", str(home), "--groups", socket_group,
-         "--uid", str(uid), "--shell", "/bin/sh", USER],
+         "--uid", str(uid), "--shell", "/bin/sh", name],
         check=True,
     )  # fmt: skip
     try:
         yield home, uid
     finally:
-        as_user(home, ".venv/bin/invoke stack.down", timeout=120)
         docker("rm", "--force", "--volumes", user_stack.user_registry(uid).name)
-        subprocess.run(["userdel", "--remove", USER], capture_output=True, check=False)
+        subprocess.run(["userdel", "--remove", name], capture_output=True, check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_checkout() -> Iterator[Path]:
+    """A clone of the checkout with its .venv (./bootstrap), in a folder every user may read."""
+    shared = Path(tempfile.mkdtemp(prefix="barycenter-shared-"))
+    try:
+        shared.chmod(0o755)
+        checkout = shared / "barycenter"
+        subprocess.run(
+            ["git", "clone", "-q", "--no-local", str(CHECKOUT), str(checkout)], check=True
+        )
+        # With the system's python3, as the users would: root's own may live where they cannot
+        # read (pyenv under /root).
+        bootstrap = subprocess.run(
+            ["./bootstrap"], cwd=checkout, capture_output=True, text=True,
+            env={**os.environ, "PATH": WITH_COSIGN},
+        )  # fmt: skip
+        assert bootstrap.returncode == 0, bootstrap.stderr[-2000:]
+        yield checkout
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture
+def maintainer() -> Iterator[tuple[Path, int]]:
+    with made_user(USER) as (home, uid):
+        try:
+            yield home, uid
+        finally:
+            as_user(home, ".venv/bin/invoke stack.down", timeout=120)
 
 
 def written_since(marker: Path, uid: int, home: Path) -> list[str]:
@@ -253,3 +291,42 @@ def test_an_unprivileged_user_rehearses_to_a_green_verify_writing_only_in_their_
         assert written_since(marker, uid, home) == []
     finally:
         marker.unlink()
+
+
+def test_two_users_side_by_side_each_get_their_own_registry_and_down_removes_only_their_own(
+    shared_checkout: Path,
+) -> None:
+    """Ports and names per user: both stacks up at once, both registries answer; one user's
+    stack.down leaves the other's running. One checkout and venv, readable by both."""
+    ensure_registry_image()
+    checkout = shared_checkout
+    with (
+        made_user("barycenter-first") as (first_home, first_uid),
+        made_user("barycenter-second", after=first_uid) as (second_home, second_uid),
+    ):
+        first, second = user_stack.user_registry(first_uid), user_stack.user_registry(second_uid)
+        assert first.name != second.name and first.address != second.address
+        invoke = f"{checkout}/.venv/bin/invoke"
+        for home, user in ((first_home, "barycenter-first"), (second_home, "barycenter-second")):
+            up = as_user(home, f"{invoke} stack.up", 300, user=user, checkout=checkout)
+            assert up.returncode == 0, (up.stdout + up.stderr)[-2000:]
+        assert first.answers() and second.answers()
+        status = as_user(
+            second_home, f"{invoke} stack.status", 120, user="barycenter-second", checkout=checkout
+        )
+        assert second.name in status.stdout and first.name not in status.stdout, status.stdout
+
+        down = as_user(
+            first_home, f"{invoke} stack.down", 120, user="barycenter-first", checkout=checkout
+        )
+        assert down.returncode == 0, down.stderr
+        assert f"{first.name} (container removed)" in down.stdout
+        assert second.name not in down.stdout
+        assert not first.answers()
+        assert second.answers()
+        assert user_stack.container_state(second.name) == "running"
+        down = as_user(
+            second_home, f"{invoke} stack.down", 120, user="barycenter-second", checkout=checkout
+        )
+        assert down.returncode == 0, down.stderr
+        assert not second.answers()
