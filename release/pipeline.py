@@ -62,6 +62,8 @@ ROLLBACK: tuple[Step, ...] = (
 )
 
 # Each task's stages, by step name; they always run in PIPELINE's order.
+# The release merged back into develop: pushed, or through a pull request (release-via).
+INTO_DEVELOP = ("merge-develop", "push-develop", "develop-pull-request", "develop-merged")
 # The maintainer's part of a release: up to the tag push (what `invoke release --ci` runs).
 UP_TO_THE_TAG = (
     "release-branch",
@@ -70,10 +72,7 @@ UP_TO_THE_TAG = (
     "merged",
     "tag",
     "push",
-    "merge-develop",
-    "push-develop",
-    "develop-pull-request",
-    "develop-merged",
+    *INTO_DEVELOP,
 )
 # What the workflow triggered by a pushed tag runs (and a hotfix rehearsal after finishing).
 TAGGED = ("build", "binaries", "checksums", "publish", "attest", "github", "verify")
@@ -84,10 +83,7 @@ HOTFIX_FINISH = (
     "merge-main",
     "tag",
     "push",
-    "merge-develop",
-    "push-develop",
-    "develop-pull-request",
-    "develop-merged",
+    *INTO_DEVELOP,
     "hotfix-branch-delete",
 )
 

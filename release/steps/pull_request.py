@@ -284,13 +284,7 @@ class MergedPullRequest(OfReleasePullRequest):
 
     def run(self, plan: Plan, say: Say) -> None:
         branch = plan.release_branch
-        try:
-            plan.repo.call("fetch", "--quiet", "--", plan.remote, f"refs/heads/{branch}")
-        except GitError as error:
-            raise ReleaseError(
-                f"git fetch {plan.remote} {branch} failed ({error.reason})",
-                f"check that {plan.remote} is reachable, then run {plan.rerun} again",
-            ) from None
+        fetch_branch(plan, branch)
         if merged_release_commit(plan) is None:
             merged = next((p for p in proposals(plan) if p.merged_at is not None), None)
             which = f"pull request #{merged.number}" if merged else "the pull request"
@@ -381,6 +375,17 @@ def push_branch(plan: Plan, branch: str) -> str:
     return tip
 
 
+def fetch_branch(plan: Plan, branch: str) -> None:
+    """Fetch the remote's `branch`, which a merged pull request has just moved."""
+    try:
+        plan.repo.call("fetch", "--quiet", "--", plan.remote, f"refs/heads/{branch}")
+    except GitError as error:
+        raise ReleaseError(
+            f"git fetch {plan.remote} {branch} failed ({error.reason})",
+            f"check that {plan.remote} is reachable, then run {plan.rerun} again",
+        ) from None
+
+
 def develop_title(plan: Plan) -> str:
     return f"chore(release): merge {plan.tag} into {plan.develop_branch}"
 
@@ -423,13 +428,9 @@ class MergedDevelopPullRequest(OfDevelopPullRequest):
 
     def run(self, plan: Plan, say: Say) -> None:
         develop = plan.develop_branch
-        try:
-            plan.repo.call("fetch", "--quiet", "--", plan.remote, f"refs/heads/{develop}")
-        except GitError as error:
-            raise ReleaseError(
-                f"git fetch {plan.remote} {develop} failed ({error.reason})",
-                f"check that {plan.remote} is reachable, then run {plan.rerun} again",
-            ) from None
+        if develop is None:  # no develop: state() skips this step
+            return
+        fetch_branch(plan, develop)
         if not develop_holds_release(plan):
             raise ReleaseError(
                 f"the pull request into {develop} was merged, but {plan.remote}/{develop} "
