@@ -14,6 +14,7 @@ from release.archives import archives_status, checksums_status
 from release.errors import ReleaseError
 from release.github import Release, ReleaseAsset, file_digest
 from release.image_tags import floating_candidates
+from release.merging import develop_holds_release
 from release.oci import child_digests, index_platforms
 from release.plan import Plan, tagged_commit
 
@@ -320,9 +321,11 @@ def develop_check(plan: Plan, commit: str | None) -> list[Finding]:
     head = plan.repo.remote_state(plan.remote).heads.get(develop)
     if head is None or commit is None:
         return [Finding("develop", False, f"{plan.remote}/{develop} is missing")]
-    contains = plan.repo.has_object(head) and plan.repo.is_ancestor(commit, head)
-    detail = f"{plan.remote}/{develop} " + ("holds" if contains else "lacks") + f" {plan.tag}"
-    return [Finding("develop", contains, detail)]
+    # The same reading as the develop-merged step: after a squash or a rebase develop holds the
+    # release's content, not the tag's commit.
+    holds = develop_holds_release(plan)
+    detail = f"{plan.remote}/{develop} " + ("holds" if holds else "lacks") + f" {plan.tag}"
+    return [Finding("develop", holds, detail)]
 
 
 def verify(plan: Plan, thorough: bool = True) -> list[Finding]:

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from devstack.github_standin import GitHubStandIn
+from release.checklist import Finding, develop_check
 from release.github import client_for
+from release.plan import ReleaseOptions, make_plan
 from tests.github_support import REPOSITORY
 from tests.gitrepos import Project, git, make_project, protect, refused
 from tests.halfdone import run_interrupted
@@ -233,6 +235,9 @@ def test_after_the_merge_the_release_commit_on_main_is_tagged(
     status = project.invoke("release.status", "--version", "1.1.0", "--format", "json")
     rows = {row["step"]: row for row in json.loads(status.stdout)["steps"]}
     assert rows["develop-merged"]["state"] == "done", rows["develop-merged"]
+    # The post-release checklist reads develop as that step does, whatever the merge method.
+    plan = make_plan(project.work, ReleaseOptions(version="1.1.0"), frozenset())
+    assert develop_check(plan, commit) == [Finding("develop", True, "origin/develop holds v1.1.0")]
 
 
 def test_a_pull_request_closed_without_merging_is_named_with_the_fix(

@@ -1,0 +1,85 @@
+"""A release through pull requests, end to end on the stack (issue 23): main and develop
+protected on the origin as GitHub protects them, release-via = "pull-request", the GitHub
+stand-in merging each pull request into the origin by each merge method (squash and rebase give
+the release commit a new id). `invoke release` proposes, waits, tags the commit the merge put on
+main, proposes the merge into develop, waits again, then builds, publishes, attests, makes the
+GitHub release and verifies it green."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.github_standin import GitHubStandIn
+from release import registry
+from tests.gitrepos import git, protect
+from tests.release_sandbox import ReleaseSandbox, make_sandbox, new_token
+
+VERSION = "0.3.0"
+TAG = f"v{VERSION}"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[ReleaseSandbox]:
+    token = new_token()
+    origin = tmp_path / "origin.git"
+    origin.mkdir()  # make_sandbox clones into it; the stand-in merges there
+    with GitHubStandIn("barycenter-oidc/barycenter", token, origin=origin) as standin:
+        made = make_sandbox(tmp_path, standin, token, develop=True)
+        with made.overrides.open("a") as overrides:
+            overrides.write('release-via = "pull-request"\n')
+        protect(made.origin, "main", "develop")
+        yield made
+        assert standin.mismatches == [], "requests or responses off GitHub's description"
+
+
+def last_line(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
+def test_a_release_merged_by_pull_request_is_tagged_built_published_and_verified(
+    sandbox: ReleaseSandbox, method: str
+) -> None:
+    standin = sandbox.standin
+    proposed = sandbox.invoke("release", "--version", VERSION)
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    assert last_line(proposed.stdout) == "waiting for pull request #1"
+    assert git(sandbox.origin, "tag", "-l") == ""
+    assert registry.manifest(f"{sandbox.image}:{TAG}") is None
+
+    proposal = git(sandbox.origin, "rev-parse", f"release/{TAG}")
+    standin.merge_pull(1, method)
+    main = git(sandbox.origin, "rev-parse", "main")
+    # The release commit as main has it: its own id under a merge commit, a new one otherwise.
+    release_commit = proposal if method == "merge" else main
+
+    tagged = sandbox.invoke("release", "--version", VERSION)
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
+    assert last_line(tagged.stdout) == "waiting for pull request #2"
+    assert git(sandbox.origin, "rev-parse", f"{TAG}^{{commit}}") == release_commit
+    assert "- build:" not in tagged.stdout  # the develop pull request comes first
+
+    standin.merge_pull(2, method)
+    released = sandbox.invoke("release", "--version", VERSION)
+    assert released.returncode == 0, released.stdout + released.stderr
+    for step in ("build", "publish", "attest", "github"):
+        assert f"  {step}: done in" in released.stdout, released.stdout
+    assert "= verify: already done (every check passes)" in released.stdout
+
+    states = sandbox.states(VERSION)
+    assert states.pop("push-develop") == "does not apply"  # develop takes a pull request
+    assert states == {step: "done" for step in states}, states
+    verified = sandbox.invoke("release.verify", "--version", VERSION)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    index = registry.manifest(f"{sandbox.image}:{TAG}")
+    assert index is not None
+    [release] = standin.releases.values()
+    assert (release.tag_name, release.draft) == (TAG, False)
+    # main moved only by the merge; develop holds the release's content after its rebase.
+    assert git(sandbox.origin, "rev-parse", "main") == main
+    develop = git(sandbox.origin, "rev-parse", "develop")
+    assert f'version = "{VERSION}"' in git(sandbox.origin, "show", f"{develop}:Cargo.toml")
+    assert f"## [{VERSION}]" in git(sandbox.origin, "show", f"{develop}:CHANGELOG.md")
