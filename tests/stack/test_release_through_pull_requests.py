@@ -3,7 +3,7 @@ protected on the origin as GitHub protects them, release-via = "pull-request", t
 stand-in merging each pull request into the origin by each merge method (squash and rebase give
 the release commit a new id). `invoke release` proposes, waits, tags the commit the merge put on
 main, proposes the merge into develop, waits again, then builds, publishes, attests, makes the
-GitHub release and verifies it green."""
+GitHub release and verifies it green. A hotfix then reaches main and develop the same way."""
 
 from __future__ import annotations
 
@@ -83,3 +83,51 @@ def test_a_release_merged_by_pull_request_is_tagged_built_published_and_verified
     develop = git(sandbox.origin, "rev-parse", "develop")
     assert f'version = "{VERSION}"' in git(sandbox.origin, "show", f"{develop}:Cargo.toml")
     assert f"## [{VERSION}]" in git(sandbox.origin, "show", f"{develop}:CHANGELOG.md")
+
+
+def merged_and_rerun(sandbox: ReleaseSandbox, number: int, method: str, *task: str) -> str:
+    """The reviewer merges pull request NUMBER by METHOD; the maintainer reruns TASK; its
+    output."""
+    sandbox.standin.merge_pull(number, method)
+    rerun = sandbox.invoke(*task)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    return rerun.stdout
+
+
+def test_a_hotfix_through_pull_requests_is_tagged_on_main_built_and_verified(
+    sandbox: ReleaseSandbox,
+) -> None:
+    release = ("release", "--version", VERSION)
+    assert last_line(sandbox.invoke(*release).stdout) == "waiting for pull request #1"
+    merged_and_rerun(sandbox, 1, "merge", *release)
+    merged_and_rerun(sandbox, 2, "merge", *release)
+
+    started = sandbox.invoke("hotfix", "0.3.1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    git(sandbox.work, "commit", "-q", "--allow-empty", "-m", "fix: refuse reused codes (#51)")
+    finish = ("hotfix.finish", "--version", "0.3.1")
+    proposed = sandbox.invoke(*finish)
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    assert last_line(proposed.stdout) == "waiting for pull request #3"
+    assert sandbox.standin.pulls[3].head == "hotfix/0.3.1"
+
+    tagged = merged_and_rerun(sandbox, 3, "squash", *finish)
+    assert last_line(tagged) == "waiting for pull request #4"
+    main = git(sandbox.origin, "rev-parse", "main")
+    assert git(sandbox.origin, "rev-parse", "v0.3.1^{commit}") == main  # the squashed commit
+    finished = merged_and_rerun(sandbox, 4, "merge", *finish)
+    assert "  develop-merged: done in" in finished
+
+    # The tag's workflow part, run here.
+    built = sandbox.invoke("release", "--version", "0.3.1")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "= verify: already done (every check passes)" in built.stdout
+    verified = sandbox.invoke("release.verify", "--version", "0.3.1")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    latest = registry.manifest(f"{sandbox.image}:latest")
+    hotfix = registry.manifest(f"{sandbox.image}:v0.3.1")
+    assert latest is not None and hotfix is not None and latest["digest"] == hotfix["digest"]
+    assert sorted(r.tag_name for r in sandbox.standin.releases.values()) == ["v0.3.0", "v0.3.1"]
+    assert git(sandbox.origin, "branch", "--list", "hotfix/*") == ""
+    develop = git(sandbox.origin, "rev-parse", "develop")
+    assert "## [0.3.1]" in git(sandbox.origin, "show", f"{develop}:CHANGELOG.md")
