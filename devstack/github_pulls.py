@@ -10,7 +10,8 @@ itself, as GitHub's merge button does:
 - rebase: each of the head's commits replayed onto the base, with new ids (GitHub rebases
   even when a fast-forward would do, so the release commit never keeps its id).
 The committer is GitHub's (noreply@github.com). A merge that conflicts is refused with 405 as
-GitHub refuses it, and a stale `sha` with 409. Without an origin the stand-in serves no pull
+GitHub refuses it, as is a rebase whose commits do not replay one by one though the whole
+merges cleanly, and a stale `sha` with 409. Without an origin the stand-in serves no pull
 requests (creating one answers 422, as for a head branch that does not exist).
 """
 
@@ -33,6 +34,10 @@ GITHUB_IDENTITY = {
     "GIT_AUTHOR_NAME": "Barycenter Reviewer",
     "GIT_AUTHOR_EMAIL": "reviewer@example.com",
 }
+
+
+# GitHub's answer to a rebase merge whose commits do not replay onto the base.
+REBASE_REFUSED = "This branch can't be rebased"
 
 
 class MergeRefused(Exception):  # noqa: N818 - GitHub's word for it
@@ -131,7 +136,12 @@ class OriginRepository:
             else:  # rebase: replay each commit, new ids; authors kept, GitHub the committer
                 committer = {k: v for k, v in env.items() if k.startswith("GIT_COMMITTER")}
                 git(clone, "checkout", "-q", "-B", "standin-rebase", head)
-                git(clone, "rebase", "-q", "--force-rebase", pull.base, env=committer)
+                try:
+                    git(clone, "rebase", "-q", "--force-rebase", pull.base, env=committer)
+                except MergeRefused:
+                    # A head that merges cleanly may still not replay commit by commit (a
+                    # merge commit's resolution, a change made then undone): GitHub's refusal.
+                    raise MergeRefused(405, REBASE_REFUSED) from None
                 git(clone, "checkout", "-q", pull.base)
                 git(clone, "merge", "-q", "--ff-only", "standin-rebase")
             tip = git(clone, "rev-parse", "HEAD")

@@ -135,3 +135,40 @@ def test_gh_run_view_names_the_pull_request_of_the_run_s_branch(
     viewed = gh(gh_target, standin, "run", "view", str(run_id))
     assert viewed.returncode == 0, viewed.stderr
     assert "#1" in viewed.stdout, viewed.stdout
+
+
+def test_a_head_that_merges_but_does_not_replay_is_refused_a_rebase_with_github_s_words(
+    standin: GitHubStandIn, origin: Path
+) -> None:
+    """topic changes Cargo.toml and changes it back; main changes it meanwhile. As a whole it
+    merges cleanly; replayed commit by commit, its first commit conflicts."""
+    work = origin.parent / "topic"
+    git(origin.parent, "clone", "-q", "-b", "main", str(origin), str(work))
+    identity = ("-c", "user.name=x", "-c", "user.email=x@x")
+    git(work, "checkout", "-q", "-b", "topic")
+    for version, subject in (("0.9.5", "chore: try 0.9.5"), ("0.9.0", "revert: 0.9.0 again")):
+        (work / "Cargo.toml").write_text(f'version = "{version}"\n')
+        (work / "NOTES").write_text(subject + "\n")
+        git(work, "add", ".")
+        git(work, *identity, "commit", "-qm", subject)
+    git(work, "push", "-q", "origin", "topic")
+    git(work, "checkout", "-q", "main")
+    (work / "Cargo.toml").write_text('version = "0.9.1"\n')
+    git(work, *identity, "commit", "-qam", "fix: other")
+    git(work, "push", "-q", "origin", "main")
+    main = git(origin, "rev-parse", "main")
+    status, pull = call(
+        standin, "POST", "/pulls", {"title": "topic", "head": "topic", "base": "main"}
+    )
+    assert status == 201 and pull["mergeable"] is True, pull
+
+    status, refused = call(standin, "PUT", "/pulls/1/merge", {"merge_method": "rebase"})
+
+    assert (status, refused["message"]) == (405, "This branch can't be rebased")
+    assert git(origin, "rev-parse", "main") == main
+    status, got = call(standin, "GET", "/pulls/1")
+    assert (got["state"], got["merged"]) == ("open", False)
+    # The reviewer's other buttons still work.
+    status, merged = call(standin, "PUT", "/pulls/1/merge", {"merge_method": "merge"})
+    assert status == 200 and merged["merged"] is True, merged
+    assert git(origin, "show", "main:Cargo.toml") == 'version = "0.9.1"'
