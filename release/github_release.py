@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release.dist import file_sha256
+from release.dist import file_sha256, parse_checksums
 from release.steps import Say, Status
 
 if TYPE_CHECKING:
@@ -51,6 +51,17 @@ class AssetPlan:
     @property
     def complete(self) -> bool:
         return not (self.upload or self.replace or self.delete)
+
+
+def notes_outdated(body: object, expected: dict[str, Path]) -> list[str]:
+    """The assets whose sha256 the published notes list otherwise than their file in dist/ (an
+    asset made again after publishing: a rerun's new keyless signature)."""
+    listed = parse_checksums(body if isinstance(body, str) else "")  # githubkit's UNSET: none
+    return [
+        name
+        for name, path in expected.items()
+        if name in listed and path.is_file() and listed[name] != file_sha256(path)
+    ]
 
 
 def asset_plan(current: list[ReleaseAsset], expected: dict[str, Path]) -> AssetPlan:

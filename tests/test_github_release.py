@@ -390,3 +390,31 @@ def test_describe_says_what_a_run_would_do_and_does_nothing(
     ]
     assert {c.method for c in standin.calls} == {"GET"}
     assert standin.release_documents() == []
+
+
+def test_an_asset_made_again_after_publishing_is_replaced_and_the_notes_list_its_sha256(
+    history: History, standin: GitHubStandIn
+) -> None:
+    """A rerun of the release workflow signs the provenance keyless again: the same statement,
+    a new signature, so a new bundle. It replaces the published one, and the notes' checksums
+    follow, so verify's release-body check holds."""
+    plan, files = released(history, standin, "1.0.0", "feat: first")
+    run(plan)
+    bundle = plan.dist / "barycenter-v1.0.0.provenance.sigstore.json"
+    bundle.write_bytes(files[bundle.name] + b"\n")
+    files[bundle.name] = bundle.read_bytes()
+    assert step().state(plan).detail == "published, but 0 assets missing, 1 different, 0 unexpected"
+    described = step().describe(plan)
+    updating = f"update the notes of v1.0.0: the sha256 of {bundle.name}"
+    assert described[-1] == updating
+
+    lines = run(plan)
+
+    assert f"  {updating}" in lines
+    [document] = releases_of(standin, "v1.0.0")
+    assert asset_table(document) == expected_table(files)
+    listed = document["body"].split("## Checksums (sha256)")[1]
+    assert f"{hashlib.sha256(files[bundle.name]).hexdigest()}  {bundle.name}" in listed
+    assert document["draft"] is False
+    assert step().state(plan).state is State.DONE
+    assert not [line for line in run(plan) if "update" in line]  # nothing more to change

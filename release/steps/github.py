@@ -223,6 +223,10 @@ class PublishGitHubRelease(Step):
         lines += [f"delete asset {a.name} (not part of {plan.tag})" for a in assets.delete]
         lines += [f"replace asset {a.name} ({why})" for a, why in assets.replace]
         lines += [f"upload {name} ({size_of(expected[name])})" for name in assets.upload]
+        if kept is not None and not kept.draft:
+            outdated = github_release.notes_outdated(kept.body, expected)
+            if outdated:
+                lines.append(f"update the notes of {plan.tag}: the sha256 of {', '.join(outdated)}")
         if kept is None or kept.draft:
             lines.append(f"publish {plan.tag} (make_latest: {latest})")
         return lines
@@ -266,6 +270,12 @@ class PublishGitHubRelease(Step):
         for name in assets.upload:
             say(f"  upload {name} ({expected[name].stat().st_size} bytes)")
             client.upload_asset(kept, expected[name])
+        # A published release's notes list each asset's sha256: an asset made again (a rerun's
+        # new keyless signature of the same provenance) is listed anew with it.
+        outdated = github_release.notes_outdated(kept.body, expected)
+        if not kept.draft and outdated:
+            say(f"  update the notes of {plan.tag}: the sha256 of {', '.join(outdated)}")
+            kept = client.update_release(kept.id, body=body)
         if kept.draft:
             latest = make_latest(plan)
             say(f"  publish {plan.tag} (make_latest: {latest})")
