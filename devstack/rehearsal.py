@@ -590,19 +590,23 @@ def verify_keyless(sandbox: Sandbox, tag: str, sigstore: Path) -> str:
             f"the release {tag} lacks {bundle.name if archives else 'its archives'}",
             "rerun invoke release --rehearsal (it converges)",
         )
+    verify_config = sandbox.root / "gh-verify-config"
+    verify_config.mkdir(exist_ok=True)
     for name in archives:
         verified = subprocess.run(
             [gh, "attestation", "verify", str(folder / name), "--bundle", str(bundle),
              "--custom-trusted-root", str(root), "--repo", REPOSITORY],
-            # Offline, as a consumer runs it: no host, no token (the bundle is given).
+            # Offline, as a consumer runs it: no host, no token (the bundle is given), and a
+            # configuration of its own (the stand-in's host in gh's would make it look for an
+            # Enterprise Server's attestations).
             env={"PATH": os.environ.get("PATH", ""), "HOME": str(Path.home()), "NO_COLOR": "1",
-                 "GH_CONFIG_DIR": str(target.config_dir)},
+                 "GH_CONFIG_DIR": str(verify_config)},
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         if verified.returncode != 0:
             raise ReleaseError(
                 f"gh attestation verify {name} refused its keyless provenance "
-                f"({last_line(verified.stderr)})",
+                f"({' / '.join(verified.stderr.strip().splitlines()[-3:]) or 'no output'})",
                 f"read {bundle}; rerun invoke release --rehearsal --fresh",
             )
     return (
