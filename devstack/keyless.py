@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -296,10 +296,12 @@ ess_cert_id_alg = sha256
 
 
 def identity_of(run: GitHubRun, ref: str, commit: str) -> WorkflowIdentity:
-    """The job's identity as Fulcio certifies it, from the run's own variables."""
-    workflow_path = run.workflow_ref.partition("@")[0].removeprefix(f"{run.repository}/")
+    """The job's identity as Fulcio certifies it, from the run's own variables. The repository
+    is read from the workflow's ref (OWNER/NAME/.github/workflows/F@REF), as GitHub's token
+    names it: act sets GITHUB_REPOSITORY from the clone's remote, a path in the rehearsal."""
+    repository, _, workflow = run.workflow_ref.partition("@")[0].partition("/.github/")
     run_id = int(run.run_id) if run.run_id.isdigit() else 1
-    return WorkflowIdentity(run.server, run.repository, workflow_path, ref, commit, run_id)
+    return WorkflowIdentity(run.server, repository, f".github/{workflow}", ref, commit, run_id)
 
 
 def archives_statement(archives: Mapping[str, str], run: GitHubRun, ref: str, commit: str) -> bytes:
@@ -343,9 +345,12 @@ def sign_archives(
     for archive in archives:
         with archive.open("rb") as file:
             digests[archive.name] = hashlib.file_digest(file, "sha256").hexdigest()
-    statement = archives_statement(digests, run, ref, commit)
+    identity = identity_of(run, ref, commit)
+    statement = archives_statement(
+        digests, replace(run, repository=identity.repository), ref, commit
+    )
     with tempfile.TemporaryDirectory() as work:
-        signed = sigstore.sign(statement, identity_of(run, ref, commit), Path(work))
+        signed = sigstore.sign(statement, identity, Path(work))
     bundle.write_text(json.dumps(signed) + "\n")
 
 

@@ -164,8 +164,13 @@ JOB_ENVIRONMENT = {
 }
 
 
+# act sets GITHUB_REPOSITORY from the clone's remote: in the rehearsal, the sandbox's origin.
+UNDER_ACT = {**JOB_ENVIRONMENT, "GITHUB_REPOSITORY": "/var/lib/stack/rehearsal/origin.git"}
+
+
+@pytest.mark.parametrize("environment", [JOB_ENVIRONMENT, UNDER_ACT], ids=["actions", "act"])
 def test_the_stand_in_action_signs_the_archives_it_is_given_as_the_job_that_runs_it(
-    tmp_path: Path,
+    tmp_path: Path, environment: dict[str, str]
 ) -> None:
     """A rehearsal without cosign: the attest-build-provenance stand-in runs keyless.py over the
     subject-path archives; each verifies with the workflow's identity, nothing else does."""
@@ -176,7 +181,7 @@ def test_the_stand_in_action_signs_the_archives_it_is_given_as_the_job_that_runs
         archives.append(path)
     bundle = tmp_path / "barycenter-v1.2.0.provenance.sigstore.json"
     sigstore = LocalSigstore(tmp_path / "sigstore")
-    sign_archives(sigstore, bundle, archives, JOB_ENVIRONMENT)
+    sign_archives(sigstore, bundle, archives, environment)
 
     statement = json.loads(
         base64.b64decode(json.loads(bundle.read_text())["dsseEnvelope"]["payload"])
