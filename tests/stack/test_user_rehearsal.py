@@ -6,9 +6,9 @@ machine cannot): the standard `registry:2` image is stood in for by one built he
 registry binary, which the user's engine then finds as it would a pulled one. The user clones
 the checkout (its HEAD: uncommitted changes are not tested), runs ./bootstrap, then `invoke
 release --rehearsal` twice to a green verify (cold: a new cache, with the stack's cosign on
-PATH as if it were the user's; warm: the next release, with no cosign on PATH, so rehearsed
-keyless), and `stack.down`. Nothing may be written outside that user's HOME, /tmp and the
-engine's state.
+PATH as if it were the user's; warm: with no cosign on PATH, so rehearsed keyless, which with
+no new commit in the checkout re-runs release.yml for the same version), and `stack.down`.
+Nothing may be written outside that user's HOME, /tmp and the engine's state.
 
 It creates a user, so it runs only as root on the machine the stack installed (its engine
 marker and its own dockerd), never on a maintainer's machine: elsewhere it skips, saying why.
@@ -248,8 +248,8 @@ def test_an_unprivileged_user_rehearses_to_a_green_verify_writing_only_in_their_
 
         assert shutil.which("cosign", path=WITHOUT_COSIGN) is None
         times, outputs = [], []
-        # Cold: a new cache, the user's cosign signs. Warm: the next release in the same
-        # sandbox, with no cosign on PATH: rehearsed keyless, as GitHub Actions signs.
+        # Cold: a new cache, the user's cosign signs. Warm: the same sandbox with no cosign on
+        # PATH, rehearsed keyless as GitHub Actions signs (release.yml run again for the version).
         for path in (WITH_COSIGN, WITHOUT_COSIGN):
             started = time.monotonic()
             rehearsal = as_user(home, ".venv/bin/invoke release --rehearsal", path=path)
