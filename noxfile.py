@@ -18,15 +18,14 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 @nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
     """pytest, every test; those marked `stack` (e2e included) bring the stack up themselves
-    (`-- -m "not stack"` skips them). Without arguments: the tests that need no stack on every
-    core, then the stack tests one file after another, the longest first (they share one engine
-    and registry, and their build caches; tests/conftest.py)."""
+    (`-- -m "not stack"` skips them). Without arguments: the stack tests one file after
+    another, the longest first (they share one engine and registry, and their build caches;
+    tests/conftest.py), with the tests that need no stack beside them (tests/side_by_side.py)."""
     session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
-    session.run("pytest", "-m", "not stack", "-n", "auto")
-    session.run("pytest", "-m", "stack")
+    session.run("python", "tests/side_by_side.py")
 
 
 @nox.session(python=PYTHON_VERSIONS[0])
