@@ -315,6 +315,22 @@ class GitHubClient:
         except httpx.HTTPError as error:
             raise RetryableError(f"connection: {type(error).__name__}", None, False) from None
 
+    def ask(
+        self,
+        what: str,
+        endpoint: Callable[..., Response[T]],
+        *arguments: object,
+        recover: Callable[[], T | None] | None = None,
+        **options: object,
+    ) -> T:
+        """One endpoint of this repository (its owner and name come first), through `call`:
+        its parsed answer."""
+        return self.call(
+            what,
+            lambda: endpoint(self.owner, self.name, *arguments, **options).parsed_data,
+            recover,
+        )
+
     def paged(
         self, what: str, fetch: Callable[[int], Response[P]], items: Callable[[P], list[T]]
     ) -> list[T]:
@@ -369,21 +385,11 @@ class GitHubClient:
         self, tag: str, name: str, body: str, prerelease: bool, draft: bool = True
     ) -> Release:
         """A new release of the existing tag `tag`; a retry never makes a second one."""
-        return self.call(
+        release = {"tag_name": tag, "name": name, "body": body}
+        return self.ask(
             f"creating the release {tag}",
-            lambda: (
-                self.github.rest.repos.create_release(
-                    self.owner,
-                    self.name,
-                    data={
-                        "tag_name": tag,
-                        "name": name,
-                        "body": body,
-                        "draft": draft,
-                        "prerelease": prerelease,
-                    },
-                ).parsed_data
-            ),
+            self.github.rest.repos.create_release,
+            data={**release, "draft": draft, "prerelease": prerelease},
             recover=lambda: self.find_release(tag),
         )
 
@@ -398,20 +404,18 @@ class GitHubClient:
         make_latest: MakeLatest | None = None,
     ) -> Release:
         """Change what is given; `draft=False` publishes."""
-        return self.call(
+        changes = {
+            "name": name,
+            "body": body,
+            "prerelease": prerelease,
+            "draft": draft,
+            "make_latest": make_latest,
+        }
+        return self.ask(
             f"updating release {release_id}",
-            lambda: (
-                self.github.rest.repos.update_release(
-                    self.owner,
-                    self.name,
-                    release_id,
-                    name=UNSET if name is None else name,
-                    body=UNSET if body is None else body,
-                    prerelease=UNSET if prerelease is None else prerelease,
-                    draft=UNSET if draft is None else draft,
-                    make_latest=UNSET if make_latest is None else make_latest,
-                ).parsed_data
-            ),
+            self.github.rest.repos.update_release,
+            release_id,
+            data={key: value for key, value in changes.items() if value is not None},
         )
 
     def delete_release(self, release_id: int) -> None:
@@ -544,23 +548,15 @@ class GitHubClient:
             found = [p for p in self.pull_requests(head, base) if p.state == "open"]
             return None if not found else self.pull_request(found[0].number)
 
-        return self.call(
+        return self.ask(
             f"opening the pull request from {head} into {base}",
-            lambda: (
-                self.github.rest.pulls.create(
-                    self.owner,
-                    self.name,
-                    data={"title": title, "head": head, "base": base, "body": body},
-                ).parsed_data
-            ),
+            self.github.rest.pulls.create,
+            data={"title": title, "head": head, "base": base, "body": body},
             recover=opened,
         )
 
     def pull_request(self, number: int) -> PullRequest:
-        return self.call(
-            f"reading pull request #{number}",
-            lambda: self.github.rest.pulls.get(self.owner, self.name, number).parsed_data,
-        )
+        return self.ask(f"reading pull request #{number}", self.github.rest.pulls.get, number)
 
     # Actions workflow runs, for --ci
 
@@ -593,11 +589,8 @@ class GitHubClient:
         )
 
     def workflow_run(self, run_id: int) -> WorkflowRun:
-        return self.call(
-            f"reading workflow run {run_id}",
-            lambda: (
-                self.github.rest.actions.get_workflow_run(self.owner, self.name, run_id).parsed_data
-            ),
+        return self.ask(
+            f"reading workflow run {run_id}", self.github.rest.actions.get_workflow_run, run_id
         )
 
     def run_jobs(self, run_id: int) -> list[Job]:

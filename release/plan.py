@@ -59,8 +59,6 @@ class Plan:
     # The branch whose tip the tag marks and which is pushed with it.
     tag_branch: str
     commit_message: str
-    hotfix_base: semver.Version | None
-    hotfix_branch: str | None
     develop_branch: str | None
     image: str
     platforms: tuple[str, ...]
@@ -72,6 +70,9 @@ class Plan:
     rollback_successors: tuple[tuple[str, str | None], ...]
     dry_run: bool
     sign: bool
+    # A hotfix's: the release it patches, and hotfix/X. A release has neither.
+    hotfix_base: semver.Version | None = None
+    hotfix_branch: str | None = None
     allow_empty: bool = False
     move_version_tag: bool = False
     push_hotfix_branch: bool = False
@@ -331,8 +332,6 @@ def make_plan(
                 f"release/{tag}" if config.release_via == "pull-request" else config.release_branch
             ),
             tag_branch=config.release_branch,
-            hotfix_base=None,
-            hotfix_branch=None,
             platforms=platforms,
             allow_empty=options.allow_empty,
             move_version_tag=options.move_version_tag,

@@ -166,8 +166,6 @@ def plan_for(history: History, version_text: str, configuration: ReleaseConfig) 
         commit_branch="main",
         tag_branch="main",
         commit_message=f"chore(release): v{version}",
-        hotfix_base=None,
-        hotfix_branch=None,
         develop_branch=None,
         image=IMAGE,
         platforms=configuration.platforms,

@@ -49,7 +49,7 @@ from release.provenance import (
     public_key_path,
     published,
 )
-from release.steps import ARCHIVES, INDEX, PROVENANCE, TAG, Need, Say, Status, Step
+from release.steps import ARCHIVES, INDEX, PROVENANCE, TAG, Need, Say, Status, Step, checks
 
 if TYPE_CHECKING:
     from release.plan import Plan
@@ -74,15 +74,13 @@ def archives_missing(plan: Plan) -> list[str]:
     ]
 
 
+@checks.reading
 def index_missing(plan: Plan) -> list[str]:
-    try:
-        if index_digest(plan) is None:
-            return [
-                f"{plan.image}:{plan.tag} is not in the registry: publish it first "
-                "(invoke release.publish)"
-            ]
-    except ReleaseError as error:
-        return [str(error)]
+    if index_digest(plan) is None:
+        return [
+            f"{plan.image}:{plan.tag} is not in the registry: publish it first "
+            "(invoke release.publish)"
+        ]
     return []
 
 

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
 import semver
 
+from release.errors import ReleaseError
 from release.git import GitRepo, RemoteState
 from release.version import release_versions, tag_name
+
+P = ParamSpec("P")
+
+
+def reading(check: Callable[P, list[str]]) -> Callable[P, list[str]]:
+    """A check that reads an outside system: when the reading fails (a ReleaseError), that
+    failure, with its fix, is the check's one problem."""
+
+    @functools.wraps(check)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> list[str]:
+        try:
+            return check(*args, **kwargs)
+        except ReleaseError as error:
+            return [str(error)]
+
+    return checked
 
 
 def on_branch(repo: GitRepo, branch: str) -> list[str]:

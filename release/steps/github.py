@@ -29,7 +29,7 @@ from release import github_release, registry
 from release.dist import CHECKSUMS, file_sha256, provenance_bundle, read_checksums
 from release.errors import ReleaseError
 from release.notes import from_range, groups_of, markdown
-from release.steps import CHECKSUMS_FILE, INDEX, PROVENANCE, Need, Say, Status, Step
+from release.steps import CHECKSUMS_FILE, INDEX, PROVENANCE, Need, Say, Status, Step, checks
 
 if TYPE_CHECKING:
     from release.github import GitHubClient, MakeLatest, RetryPolicy
@@ -176,15 +176,13 @@ class PublishGitHubRelease(Step):
             Need(PROVENANCE, bundle_problems),
         )
 
+    @checks.reading
     def index_problems(self, plan: Plan) -> list[str]:
-        try:
-            if self.index_digest(plan) is None:
-                return [
-                    f"{plan.image}:{plan.tag} is not in the registry, and the release body "
-                    f"names its digest: run invoke release.publish --version {plan.version}"
-                ]
-        except ReleaseError as error:
-            return [str(error)]
+        if self.index_digest(plan) is None:
+            return [
+                f"{plan.image}:{plan.tag} is not in the registry, and the release body "
+                f"names its digest: run invoke release.publish --version {plan.version}"
+            ]
         return []
 
     def state(self, plan: Plan) -> Status:

@@ -37,6 +37,8 @@ from release.steps import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from release.github import GitHubClient, PullRequestSimple
 
 PUSH_SETTING = 'release-via = "push"'
@@ -152,10 +154,23 @@ class OfDevelopPullRequest(Step):
         """The merge into develop is still to be proposed or made: what the checks ask of."""
         return plan.develop_merge_branch is not None and not develop_holds_release(plan)
 
+    def problems_with(
+        self, plan: Plan, of_pulls: Callable[[list[PullRequestSimple], str, str], list[str]]
+    ) -> list[str]:
+        """What `of_pulls` finds in the pull requests of merge/vX-into-develop into develop,
+        asked only while the merge is pending, and once the token lets GitHub be asked."""
+        if not self.pending(plan):
+            return []
+        missing = token_problems(plan)
+        if missing:
+            return missing
+        branch, develop = plan.develop_merge_branch, plan.develop_branch
+        assert branch is not None and develop is not None  # noqa: S101 - pending says so
+        return of_pulls(pull_requests(plan, branch, develop), branch, develop)
+
 
 class StartReleaseBranch(OfReleasePullRequest):
     name = "release-branch"
-    trusts_tag = True
     title = "create release/vX from the release branch, for the release commit"
     makes = frozenset({RELEASE_BRANCH})
 
@@ -193,17 +208,11 @@ class StartReleaseBranch(OfReleasePullRequest):
 
 class OpenPullRequest(OfReleasePullRequest):
     name = "pull-request"
-    trusts_tag = True
     title = "push release/vX and open its pull request into the release branch"
     makes = frozenset({PULL_REQUEST})
 
     def proposal_state(self, plan: Plan) -> Status:
-        for pull in proposals(plan):
-            if pull.state == "open":
-                return Status.done(f"#{pull.number} open: {pull.html_url}")
-            if pull.merged_at is not None:
-                return Status.done(f"#{pull.number} merged")
-        return Status.todo()
+        return opened_state(proposals(plan))
 
     def check(self, plan: Plan) -> list[str]:
         if not plan.via_pull_request or tagged(plan):
@@ -241,7 +250,6 @@ class MergedPullRequest(OfReleasePullRequest):
     release branch: what the tag marks."""
 
     name = "merged"
-    trusts_tag = True
     title = "find the merged pull request's release commit on the release branch"
 
     def needs(self) -> tuple[Need, ...]:
@@ -303,23 +311,15 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
     makes = frozenset({DEVELOP_PULL_REQUEST})
 
     def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
-        for pull in pull_requests(plan, branch, develop):
-            if pull.state == "open":
-                return Status.done(f"#{pull.number} open: {pull.html_url}")
-            if pull.merged_at is not None:
-                return Status.done(f"#{pull.number} merged")
-        return Status.todo()
+        return opened_state(pull_requests(plan, branch, develop))
 
     def check(self, plan: Plan) -> list[str]:
-        if not self.pending(plan):
-            return []
-        missing = token_problems(plan)
-        if missing:
-            return missing
-        branch, develop = plan.develop_merge_branch, plan.develop_branch
-        assert branch is not None and develop is not None  # noqa: S101 - pending says so
-        pulls = pull_requests(plan, branch, develop)
-        return closed_unmerged(plan, pulls, branch, develop, f"this merge into {develop}")
+        return self.problems_with(
+            plan,
+            lambda pulls, branch, develop: closed_unmerged(
+                plan, pulls, branch, develop, f"this merge into {develop}"
+            ),
+        )
 
     def describe(self, plan: Plan) -> list[str]:
         branch, develop = plan.develop_merge_branch, plan.develop_branch
@@ -336,6 +336,16 @@ class OpenDevelopPullRequest(OfDevelopPullRequest):
         with client(plan, say) as github:
             pull = github.open_pull_request(branch, develop, develop_title(plan), body)
         say(f"  pull request #{pull.number}: {pull.html_url}")
+
+
+def opened_state(pulls: list[PullRequestSimple]) -> Status:
+    """A pull request is opened once one of the branch's is open or merged."""
+    for pull in pulls:
+        if pull.state == "open":
+            return Status.done(f"#{pull.number} open: {pull.html_url}")
+        if pull.merged_at is not None:
+            return Status.done(f"#{pull.number} merged")
+    return Status.todo()
 
 
 def wait_state(plan: Plan, pulls: list[PullRequestSimple], base: str) -> Status:
@@ -402,19 +412,17 @@ class MergedDevelopPullRequest(OfDevelopPullRequest):
 
     def proposal_problems(self, plan: Plan) -> list[str]:
         """Without this run's develop-pull-request stage: one must have been opened already."""
-        if not self.pending(plan):
-            return []
-        missing = token_problems(plan)
-        if missing:
-            return missing
-        branch, develop = plan.develop_merge_branch, plan.develop_branch
-        assert branch is not None and develop is not None  # noqa: S101 - pending says so
-        if not pull_requests(plan, branch, develop):
-            return [
-                f"no pull request merges {plan.tag} into {develop} ({branch}): run "
-                f"{plan.rerun} to open it"
-            ]
-        return []
+        return self.problems_with(
+            plan,
+            lambda pulls, branch, develop: (
+                []
+                if pulls
+                else [
+                    f"no pull request merges {plan.tag} into {develop} ({branch}): run "
+                    f"{plan.rerun} to open it"
+                ]
+            ),
+        )
 
     def proposal_state(self, plan: Plan, branch: str, develop: str) -> Status:
         return wait_state(plan, pull_requests(plan, branch, develop), develop)

@@ -118,8 +118,6 @@ def make_release(root: Path, image: str, docker: DockerClient) -> Plan:
         commit_branch="main",
         tag_branch="main",
         commit_message=f"chore(release): {TAG}",
-        hotfix_base=None,
-        hotfix_branch=None,
         develop_branch=None,
         image=image,
         platforms=config.platforms,
