@@ -57,6 +57,8 @@ def documented_task(
         "(registry, GitHub stand-in, ephemeral cosign key): up to the tag push, then release.yml "
         "run by act; VERSION defaults to the next one",
         "ci": "stop after the tag push and follow the tag-triggered workflow run (Actions API)",
+        "merge_method": 'with --rehearsal, where release-via = "pull-request": how the '
+        "rehearsal, as the reviewer, merges each pull request: merge (default), squash or rebase",
     },
 )
 def release_all(
@@ -73,6 +75,7 @@ def release_all(
     pre: str | None = None,
     final: bool = False,
     yes: bool = False,
+    merge_method: str = "",
 ) -> None:
     """Release VERSION from main, every step in turn: release-branch, prepare, pull-request,
     merged, tag, push, merge-develop, push-develop, develop-pull-request, develop-merged,
@@ -96,14 +99,19 @@ def release_all(
 
         def rehearse() -> None:
             commands.refuse_version_choice(pre, final, "--rehearsal")
-            sandbox.rehearse_release(Path(repo), version, fresh, dry_run)
+            sandbox.rehearse_release(Path(repo), version, fresh, dry_run, merge_method)
 
         commands.run(rehearse)
         return
     options = ReleaseOptions(
         version=version, dry_run=dry_run, allow_empty=allow_empty, sign=sign, image=image
     )
-    commands.run(lambda: commands.release(Path(repo), options, ci, pre, final, yes))
+
+    def release() -> None:
+        commands.refuse_rehearsal_only(merge_method=merge_method)
+        commands.release(Path(repo), options, ci, pre, final, yes)
+
+    commands.run(release)
 
 
 @documented_task(

@@ -24,9 +24,38 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-# Set on the stand-in's own push of a merge: a test origin's protected-branch hook
-# (tests/gitrepos.protect) lets it through, as GitHub lets its merge button through.
+# Set on the stand-in's own push of a merge: an origin's protected-branch hook (protect below)
+# lets it through, as GitHub lets its merge button through.
 MERGE_PUSH = {"BARYCENTER_STANDIN_MERGE": "1"}
+
+# GitHub's own words for a push to a protected branch.
+PROTECTED_HOOK = """\
+#!/bin/sh
+[ -n "$BARYCENTER_STANDIN_MERGE" ] && exit 0
+refused=0
+while read -r old new ref; do
+  for branch in {branches}; do
+    if [ "$ref" = "refs/heads/$branch" ]; then
+      echo "error: GH006: Protected branch update failed for $ref." >&2
+      echo "error: Changes must be made through a pull request." >&2
+      refused=1
+    fi
+  done
+done
+exit $refused
+"""
+
+
+def protect(origin: Path, *branches: str) -> None:
+    """The bare origin refuses pushes to `branches` as GitHub's branch protection does: only
+    the stand-in's merge of a pull request (MERGE_PUSH) updates them. No branches: none."""
+    hook = origin / "hooks" / "pre-receive"
+    if not branches:
+        hook.unlink(missing_ok=True)
+        return
+    hook.write_text(PROTECTED_HOOK.format(branches=" ".join(branches)))
+    hook.chmod(0o755)
+
 
 GITHUB_IDENTITY = {
     "GIT_COMMITTER_NAME": "GitHub",

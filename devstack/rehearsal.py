@@ -10,6 +10,7 @@ files stay as the checkout has them. Rerunning converges; `--fresh` starts a new
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shlex
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack import lifecycle, services
+from devstack.github_pulls import MERGE_PUSH, protect
 from devstack.paths import StackPaths
 from release.errors import ReleaseError
 
 if TYPE_CHECKING:
     from devstack.gh_cli import GhTarget
+    from release.steps import Status
 
 STANDIN_PORT = 5003
 # The checkout commit the sandbox last took in, kept in the sandbox's origin.
@@ -75,9 +78,15 @@ def sandbox_root(paths: StackPaths) -> Path:
     return Path(chosen) if chosen else paths.root / "rehearsal"
 
 
-def git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **env} if env else None,
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -265,7 +274,8 @@ def take_in_checkout(
             f"{', '.join(conflicted) or 'the merge'}",
             fresh,
         )
-    git(sandbox.work, "push", "-q", "origin", "main")
+    # As work merged on GitHub reaches main: through a protected main's pull requests too.
+    git(sandbox.work, "push", "-q", "origin", "main", env=MERGE_PUSH)
     git(sandbox.origin, "update-ref", CHECKOUT_REF, head)
     say(f"rehearsal: took {count} new commit(s) of the checkout into the sandbox's main")
     return count
@@ -492,26 +502,142 @@ def default_version(work: Path) -> str:
     return str(propose(work, load_config(work, missing_ok=True)).version)
 
 
-def rehearse_release(checkout: Path, version: str, fresh: bool, dry_run: bool) -> None:
+def rehearse_release(
+    checkout: Path, version: str, fresh: bool, dry_run: bool, merge_method: str = ""
+) -> None:
     from release import commands
     from release.plan import ReleaseOptions
 
+    refuse_merge_method(checkout, merge_method)
     say = commands.say
     sandbox, api_url = prepare_rehearsal(checkout, fresh, dry_run, say)
     git(sandbox.work, "switch", "-q", "main")
     version = version or pending_release(sandbox) or default_version(sandbox.work)
+    reviewer = protect_as_configured(sandbox, api_url, merge_method, say)
     try:
         if dry_run:
             commands.release(sandbox.work, ReleaseOptions(version=version, dry_run=True))
             return
         (sandbox.root / PENDING).write_text(f"{version}\n")
-        # The maintainer's part, up to the tag push; then what the push starts on GitHub.
-        commands.run_slice("release.ci", sandbox.work, ReleaseOptions(version=version))
+        # The maintainer's part, up to the tag push (through a protected main: propose, the
+        # reviewer merges, the same command again); then what the push starts on GitHub.
+        options = ReleaseOptions(version=version)
+        reviewed(reviewer, lambda: commands.run_slice("release.ci", sandbox.work, options))
         run_workflow(sandbox, version, say)
         (sandbox.root / PENDING).unlink()
     finally:
         for line in where(sandbox, f"v{version}", api_url):
             say(f"rehearsal: {line}")
+
+
+MERGE_METHODS = ("merge", "squash", "rebase")
+# What a release through pull requests proposes: the release commit into main, the release
+# merged into develop.
+PROPOSALS = ("release/vX into main", "merge/vX-into-develop into develop")
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who merges the sandbox's pull requests, as a reviewer does on GitHub: through the
+    stand-in's REST API (PUT …/pulls/N/merge), by one merge method."""
+
+    api_url: str
+    token: str
+    method: str
+    say: Callable[[str], None]
+
+    def merge(self, waiting_for: str) -> None:
+        """Merge the pull request a run waits for ("pull request #N")."""
+        number = waiting_for.rsplit("#", 1)[-1]
+        if not number.isdigit():
+            raise ReleaseError(f"the release waits for {waiting_for}", "merge it, then rerun")
+        request = urllib.request.Request(  # noqa: S310 - the stand-in's http(s) URL
+            f"{self.api_url}/repos/{REPOSITORY}/pulls/{number}/merge",
+            data=json.dumps({"merge_method": self.method}).encode(),
+            method="PUT",
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Accept": "application/vnd.github+json",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - loopback
+                merged = json.load(answer)
+        except urllib.error.HTTPError as error:
+            raise ReleaseError(
+                f"the stand-in refused to merge pull request #{number} by {self.method} "
+                f"(HTTP {error.code})",
+                "try another --merge-method, or --fresh",
+            ) from None
+        self.say(
+            f"rehearsal: merged pull request #{number} by {self.method}, as its reviewer "
+            f"({merged['sha'][:12]}), and runs the same command again"
+        )
+
+
+def reviewed(reviewer: Reviewer | None, run: Callable[[], Status | None]) -> None:
+    """Run the maintainer's part until it no longer waits: each pull request it waits for is
+    merged by the reviewer, and the same command run again."""
+    for _ in range(len(PROPOSALS) + 1):
+        waiting = run()
+        if waiting is None:
+            return
+        if reviewer is None:
+            raise ReleaseError(
+                f"the release waits for {waiting.detail}, which nobody merges here",
+                "run the same rehearsal again",
+            )
+        reviewer.merge(waiting.detail)
+    raise ReleaseError(
+        f"the release still waits after merging {len(PROPOSALS)} pull requests",
+        "read invoke release.status in the sandbox (the lines below)",
+    )
+
+
+def refuse_merge_method(checkout: Path, merge_method: str) -> None:
+    """Before anything is made: --merge-method names one of GitHub's methods, for a checkout
+    whose committed configuration releases through pull requests."""
+    from release.config import load_config
+
+    if not merge_method:
+        return
+    if merge_method not in MERGE_METHODS:
+        raise ReleaseError(
+            f"--merge-method {merge_method!r} is not one of GitHub's merge methods",
+            "pass --merge-method merge, squash or rebase",
+        )
+    committed = subprocess.run(
+        ["git", "show", "HEAD:pyproject.toml"], cwd=checkout, capture_output=True, check=False
+    ).stdout
+    if load_config(checkout, missing_ok=True, committed=committed).release_via != "pull-request":
+        raise ReleaseError(
+            "--merge-method applies where the checkout's committed pyproject.toml says "
+            'release-via = "pull-request"',
+            "leave --merge-method out, or set release-via there and commit it",
+        )
+
+
+def protect_as_configured(
+    sandbox: Sandbox, api_url: str, merge_method: str, say: Callable[[str], None]
+) -> Reviewer | None:
+    """The sandbox's origin protects main and develop as GitHub would when the project
+    releases through pull requests (release-via = "pull-request"), and the rehearsal is then
+    their reviewer; with release-via = "push" nothing is protected and nobody reviews."""
+    from release.config import load_config
+
+    config = load_config(sandbox.work)
+    if config.release_via != "pull-request":
+        protect(sandbox.origin)
+        return None
+    method = merge_method or "merge"
+    protect(sandbox.origin, config.release_branch, config.develop_branch)
+    say(
+        f'rehearsal: release-via = "pull-request": the sandbox protects '
+        f"{config.release_branch} and {config.develop_branch}, and merges each pull request "
+        f"by {method} as its reviewer (--merge-method merge, squash or rebase)"
+    )
+    return Reviewer(api_url, secret(sandbox, "github-token"), method, say)
 
 
 def runner_workspace(sandbox: Sandbox, tag: str) -> Path:
@@ -667,12 +793,13 @@ def rehearse_hotfix(checkout: Path, version: str, fresh: bool) -> None:
 
     say = commands.say
     sandbox, api_url = prepare_rehearsal(checkout, fresh, False, say)
+    reviewer = protect_as_configured(sandbox, api_url, "", say)
     try:
         options = HotfixOptions(version=version)
         git(sandbox.work, "switch", "-q", "main")
         commands.run_slice("hotfix.start", sandbox.work, options)
         empty_fix(sandbox, version.removeprefix("v"))
-        commands.hotfix_finish(sandbox.work, options)
+        reviewed(reviewer, lambda: commands.run_slice("hotfix.finish", sandbox.work, options))
         # What the tag-triggered workflow does next, here in the sandbox.
         commands.run_slice("tagged", sandbox.work, options)
         commands.verify(sandbox.work, version, "table", "")

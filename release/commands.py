@@ -57,6 +57,17 @@ def refuse_version_choice(pre: str | None, final: bool, where: str) -> None:
         )
 
 
+def refuse_rehearsal_only(**given: str) -> None:
+    """Options that only a rehearsal takes (on GitHub a reviewer merges the pull requests)."""
+    named = [name for name, value in given.items() if value]
+    if named:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in named)
+        raise ReleaseError(
+            f"{flags} applies only with --rehearsal (on GitHub the reviewer merges)",
+            f"leave {flags} out, or add --rehearsal",
+        )
+
+
 def proposed_version(
     repo: Path, options: ReleaseOptions, pre: str | None, final: bool, yes: bool
 ) -> ReleaseOptions:

@@ -138,33 +138,6 @@ def invoke(
     )
 
 
-# GitHub's own words for a push to a protected branch; the stand-in's merge (which sets
-# BARYCENTER_STANDIN_MERGE on its push, devstack.github_pulls.MERGE_PUSH) goes through.
-PROTECTED_HOOK = """\
-#!/bin/sh
-[ -n "$BARYCENTER_STANDIN_MERGE" ] && exit 0
-refused=0
-while read -r old new ref; do
-  for branch in {branches}; do
-    if [ "$ref" = "refs/heads/$branch" ]; then
-      echo "error: GH006: Protected branch update failed for $ref." >&2
-      echo "error: Changes must be made through a pull request." >&2
-      refused=1
-    fi
-  done
-done
-exit $refused
-"""
-
-
-def protect(origin: Path, *branches: str) -> None:
-    """The bare origin refuses pushes to `branches` as GitHub's branch protection does: only
-    the stand-in's merge of a pull request updates them."""
-    hook = origin / "hooks" / "pre-receive"
-    hook.write_text(PROTECTED_HOOK.format(branches=" ".join(branches)))
-    hook.chmod(0o755)
-
-
 def refused(project: Project, *args: str) -> list[str]:
     """Run a task that must refuse; return its error lines after checking nothing changed."""
     before = project.state()

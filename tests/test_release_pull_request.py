@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from devstack.github_pulls import protect
 from devstack.github_standin import GitHubStandIn
 from release.checklist import Finding, develop_check
 from release.github import client_for
 from release.plan import ReleaseOptions, make_plan
 from tests.github_support import REPOSITORY
-from tests.gitrepos import Project, git, make_project, protect, refused
+from tests.gitrepos import Project, git, make_project, refused
 from tests.halfdone import run_interrupted
 from tests.test_hotfix_flow import setup as hotfix_setup
 
@@ -454,3 +455,51 @@ def test_a_hotfix_reaches_protected_main_and_develop_by_pull_requests(
     assert "auth v2" in git(project.origin, "show", f"{develop}:src/auth.txt")
     assert git(project.origin, "branch", "--list", "hotfix/*") == "", finished.stdout
     assert len(standin.pulls) == 2
+
+
+def test_a_merge_method_outside_a_rehearsal_of_pull_requests_is_refused_before_anything(
+    tmp_path: Path, standin: GitHubStandIn
+) -> None:
+    """--merge-method is the rehearsal's reviewer's: a real release is merged on GitHub. Each
+    refusal is one line, before the stack or a sandbox is touched; the fixes it names work."""
+    through_pulls = make_project(
+        tmp_path,
+        version="1.0.0",
+        config=VIA_PULL_REQUEST.format(repository=REPOSITORY, api=standin.api_url),
+    )
+    (tmp_path / "pushing").mkdir()
+    pushing = make_project(tmp_path / "pushing", version="1.0.0")
+    sandbox = tmp_path / "sandbox"
+    env = {"BARYCENTER_REHEARSAL_DIR": str(sandbox)}
+    for project, args, line in [
+        (
+            through_pulls,
+            ["release", "--version", "1.1.0", "--merge-method", "squash", "--allow-empty"],
+            "error: --merge-method applies only with --rehearsal (on GitHub the reviewer "
+            "merges): leave --merge-method out, or add --rehearsal",
+        ),
+        (
+            through_pulls,
+            ["release", "--rehearsal", "--merge-method", "fast-forward"],
+            "error: --merge-method 'fast-forward' is not one of GitHub's merge methods: pass "
+            "--merge-method merge, squash or rebase",
+        ),
+        (
+            pushing,
+            ["release", "--rehearsal", "--merge-method", "squash"],
+            "error: --merge-method applies where the checkout's committed pyproject.toml says "
+            'release-via = "pull-request": leave --merge-method out, or set release-via there '
+            "and commit it",
+        ),
+    ]:
+        before = project.state()
+        result = project.invoke(*args, env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stderr.strip().splitlines() == [line], args
+        assert project.state() == before and not sandbox.exists(), args
+    assert standin.pulls == {}
+
+    # Left out, the release proposes its pull request (a reviewer merges it on GitHub).
+    proposed = through_pulls.invoke("release", "--version", "1.1.0", "--allow-empty", "--ci")
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    assert proposed.stdout.splitlines()[-1] == "waiting for pull request #1"

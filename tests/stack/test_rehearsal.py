@@ -261,3 +261,46 @@ def test_act_killed_in_the_publish_job_then_that_job_rerun_alone_converges(
     assert "rehearsal:   5     verify    Verify the published release" in finished.stdout
     assert "FAILED" not in finished.stdout
     assert not (rehearsal.sandbox / "release-in-progress").exists()
+
+
+def test_a_checkout_releasing_through_pull_requests_is_rehearsed_with_the_rehearsal_as_reviewer(
+    rehearsal: Rehearsal,
+) -> None:
+    """release-via = "pull-request", committed in the checkout: the sandbox's origin protects
+    main and develop as GitHub does; the rehearsal proposes, merges each pull request by the
+    method asked (squash: the release commit gets a new id), continues, and release.yml's run
+    verifies the release green."""
+    pyproject = rehearsal.checkout / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.barycenter.release]\n",
+            '[tool.barycenter.release]\nrelease-via = "pull-request"\n',
+        )
+    )
+    git(rehearsal.checkout, "commit", "-q", "-am", "feat: releases through pull requests")
+
+    squashed = rehearsal.run("--merge-method", "squash")
+
+    assert squashed.returncode == 0, squashed.stdout + squashed.stderr
+    lines = squashed.stdout.splitlines()
+    assert (
+        'rehearsal: release-via = "pull-request": the sandbox protects main and develop, and '
+        "merges each pull request by squash as its reviewer (--merge-method merge, squash or "
+        "rebase)"
+    ) in lines
+    merged = [line for line in lines if line.startswith("rehearsal: merged pull request #")]
+    assert [line.split()[4] for line in merged] == ["#1", "#2"], merged
+    assert lines.count("waiting for pull request #1") == 1
+    origin = rehearsal.sandbox / "origin.git"
+    tag = git(origin, "describe", "--tags", "--abbrev=0", "main")
+    # The squash made the release commit anew on main, and the tag marks that commit.
+    assert git(origin, "rev-parse", f"{tag}^{{commit}}") == git(origin, "rev-parse", "main")
+    assert git(origin, "log", "-1", "--format=%s", "main") == f"chore(release): {tag} (#1)"
+    assert "rehearsal:   5     verify    Verify the published release" in squashed.stdout
+    assert "FAILED" not in squashed.stdout
+    # main is protected in the sandbox as on GitHub: a direct push is refused.
+    pushed = subprocess.run(
+        ["git", "push", str(origin), f"{tag}^{{commit}}:refs/heads/main", "--force"],
+        cwd=rehearsal.sandbox / "work", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert pushed.returncode != 0 and "GH006: Protected branch update failed" in pushed.stderr

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.github_pulls import protect
 from devstack.github_standin import GitHubStandIn
 from release import registry
-from tests.gitrepos import git, protect
+from tests.gitrepos import git
 from tests.release_sandbox import ReleaseSandbox, make_sandbox, new_token
 
 VERSION = "0.3.0"
