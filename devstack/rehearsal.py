@@ -206,7 +206,7 @@ def finish_interrupted_take_in(sandbox: Sandbox) -> None:
     parents = git(sandbox.work, "log", "-1", "--format=%P", local).split()
     subject = git(sandbox.work, "log", "-1", "--format=%s", local)
     if len(parents) == 2 and parents[0] == origin and subject.startswith("Merge the checkout's "):
-        git(sandbox.work, "push", "-q", "origin", "main")
+        git(sandbox.work, "push", "-q", "origin", "main", env=MERGE_PUSH)
         git(sandbox.origin, "update-ref", CHECKOUT_REF, parents[1])
 
 
@@ -258,6 +258,9 @@ def take_in_checkout(
         )
         return 0
     git(sandbox.work, "switch", "-q", "main")
+    # Through pull requests the release commit reached the origin's main by the reviewer's
+    # merge, never by this clone's push: its main catches up first.
+    git(sandbox.work, "merge", "-q", "--ff-only", "refs/remotes/origin/main")
     merged = subprocess.run(
         ["git", "merge", "-q", "--no-ff", "-m", TAKE_IN_SUBJECT.format(head=head[:12]), head],
         cwd=sandbox.work,

@@ -7,11 +7,13 @@ or the run is a dry run; a checkout that went back or elsewhere is refused namin
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from devstack import rehearsal
+from devstack.github_pulls import protect
 from devstack.paths import StackPaths
 from release.errors import ReleaseError
 from tests.gitrepos import CARGO_LOCK, CARGO_TOML, CHANGELOG, configure_identity, git
@@ -87,6 +89,32 @@ def test_new_commits_come_in_once(checkout: Path, sandbox: rehearsal.Sandbox) ->
     # Nothing new again: nothing happens.
     assert rehearsal.take_in_checkout(checkout, sandbox, False, said.append) == 0
     assert git(sandbox.origin, "rev-parse", "main") == main
+
+
+def test_new_commits_come_in_on_a_protected_main_that_a_merged_pull_request_moved(
+    checkout: Path, sandbox: rehearsal.Sandbox
+) -> None:
+    """Through pull requests (release-via = "pull-request") the origin's main moves by the
+    reviewer's merge, not by the sandbox clone's push, and refuses direct pushes: the take-in
+    brings the clone's main up to it and still gets in."""
+    reviewer = git(sandbox.origin, "rev-parse", "main")
+    merged = git(
+        sandbox.origin, "commit-tree", "-p", reviewer, "-m", "chore(release): v0.1.0 (#1)",
+        f"{reviewer}^{{tree}}",
+    )  # fmt: skip
+    git(sandbox.origin, "update-ref", "refs/heads/main", merged)
+    protect(sandbox.origin, "main", "develop")
+    new = commit(checkout, "feat: after the merged pull request")
+
+    assert rehearsal.take_in_checkout(checkout, sandbox, False, lambda _: None) == 1
+    main = git(sandbox.origin, "rev-parse", "main")
+    assert git(sandbox.origin, "rev-parse", f"{main}^1") == merged
+    assert git(sandbox.origin, "rev-parse", f"{main}^2") == new
+    refused = subprocess.run(
+        ["git", "push", "-q", "origin", f"{main}:refs/heads/develop"],
+        cwd=sandbox.work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "GH006: Protected branch update failed" in refused.stderr
 
 
 @pytest.mark.parametrize(
