@@ -634,11 +634,12 @@ def protect_as_configured(
         protect(sandbox.origin)
         return None
     method = merge_method or "merge"
-    protect(sandbox.origin, config.release_branch, config.develop_branch)
+    branches = [b for b in (config.release_branch, config.develop_branch) if b]
+    protect(sandbox.origin, *branches)
     say(
         f'rehearsal: release-via = "pull-request": the sandbox protects '
-        f"{config.release_branch} and {config.develop_branch}, and merges each pull request "
-        f"by {method} as its reviewer (--merge-method merge, squash or rebase)"
+        f"{' and '.join(branches)}, and merges each pull request by {method} as its reviewer "
+        "(--merge-method merge, squash or rebase)"
     )
     return Reviewer(api_url, secret(sandbox, "github-token"), method, say)
 
