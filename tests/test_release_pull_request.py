@@ -13,6 +13,7 @@ changes.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.github_pulls import protect
+from devstack.github_pulls import MERGE_PUSH, protect
 from devstack.github_standin import GitHubStandIn
 from release.checklist import Finding, develop_check
 from release.github import client_for
@@ -503,3 +504,54 @@ def test_a_merge_method_outside_a_rehearsal_of_pull_requests_is_refused_before_a
     proposed = through_pulls.invoke("release", "--version", "1.1.0", "--allow-empty", "--ci")
     assert proposed.returncode == 0, proposed.stdout + proposed.stderr
     assert proposed.stdout.splitlines()[-1] == "waiting for pull request #1"
+
+
+@pytest.mark.parametrize("method", ["squash", "rebase"])
+def test_a_hotfix_after_a_release_squashed_or_rebased_into_develop_reaches_develop_at_its_version(
+    project: Project, standin: GitHubStandIn, method: str
+) -> None:
+    """Squashed or rebased into main and develop, 1.1.0's content is on develop without its
+    commits: the hotfix's merge into develop conflicts in the version files, which then keep
+    develop's own changes and take 1.1.1 (develop is not past it)."""
+    propose(project)
+    standin.merge_pull(1, method)
+    tagged = git(project.origin, "rev-parse", "main")  # the release commit, made anew
+    standin.add_workflow_run("release.yml", tagged, head_branch="v1.1.0")  # what --ci follows
+    assert propose(project).splitlines()[-1] == "waiting for pull request #2"
+    standin.merge_pull(2, "squash")  # a merge branch's merge commit does not rebase
+    assert propose(project).splitlines()[-1].endswith(" succeeded")
+    # develop's own change to Cargo.toml, merged there (a reviewer's merge passes protection).
+    project.git("fetch", "-q", "origin", "develop")
+    project.git("switch", "-q", "-c", "on-develop", "origin/develop")
+    manifest = project.work / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + "\n[features]\ndevelop-only = []\n")
+    project.git("commit", "-q", "-am", "feat: a feature flag on develop")
+    subprocess.run(
+        ["git", "push", "-q", "origin", "on-develop:develop"],
+        cwd=project.work, check=True, env={**os.environ, **MERGE_PUSH},
+    )  # fmt: skip
+    project.git("switch", "-q", "main")
+    project.git("pull", "-q", "--ff-only", "origin", "main")
+
+    started = project.invoke("hotfix", "1.1.1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    project.commit("fix: refuse reused authorization codes (#43)", "src/auth.txt", "auth v2\n")
+    finish = ("hotfix.finish", "--version", "1.1.1")
+    assert project.invoke(*finish).stdout.splitlines()[-1] == "waiting for pull request #3"
+    standin.merge_pull(3, method)
+    tagged = project.invoke(*finish)
+    assert tagged.stdout.splitlines()[-1] == "waiting for pull request #4", (
+        tagged.stdout + tagged.stderr
+    )
+    standin.merge_pull(4, "merge")
+    finished = project.invoke(*finish)
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "  develop-merged: done in" in finished.stdout
+    develop = git(project.origin, "rev-parse", "develop")
+    manifest_there = git(project.origin, "show", f"{develop}:Cargo.toml")
+    assert 'version = "1.1.1"' in manifest_there and "develop-only = []" in manifest_there
+    assert 'version = "1.1.1"' in git(project.origin, "show", f"{develop}:Cargo.lock")
+    changelog = git(project.origin, "show", f"{develop}:CHANGELOG.md")
+    assert changelog.index("## [1.1.1]") < changelog.index("## [1.1.0]")
+    assert "refuse reused authorization codes" in changelog

@@ -97,8 +97,9 @@ class MergeBackIntoDevelop(OnDevelop):
                 if branch
                 else [f"git switch {develop}"]
             ),
-            f"git merge --no-ff {plan.tag} (version-file conflicts resolved in {develop}'s "
-            "favour when its version is higher; the CHANGELOG section inserted in version order)",
+            f"git merge --no-ff {plan.tag} (version-file conflicts resolved with {develop}'s "
+            f"files, at its version when higher, else at {plan.version}; the CHANGELOG section "
+            "inserted in version order)",
         ]
 
     def run(self, plan: Plan, say: Say) -> None:
@@ -155,16 +156,20 @@ class MergeBackIntoDevelop(OnDevelop):
             ]
             if not conflicted:
                 raise merge_refused(plan, error, plan.tag, f"refs/tags/{plan.tag}", into) from None
-        resolvable = (
-            set(VERSION_FILES) if semver.Version.parse(develop_version) > plan.version else set()
-        )
-        for path in conflicted:
-            if path in resolvable:
-                repo.call("checkout", "--ours", "--", path)
-                repo.call("add", "--", path)
-            elif path == "CHANGELOG.md":
-                self.merge_changelog(plan)
-                repo.call("add", "--", path)
+        versions = [path for path in conflicted if path in VERSION_FILES]
+        if versions:
+            # develop's own files, whose other changes (dependencies) the merge keeps. Past the
+            # release (a new line, X.Y.0-dev) they keep develop's version. Not past it, they
+            # conflicted because develop holds the previous release's content without its
+            # commits (its pull request was squashed or rebased): they take the release's.
+            repo.call("checkout", "--ours", "--", *versions)
+            if semver.Version.parse(develop_version) <= plan.version:
+                cargo.bump(plan.root, str(plan.version))
+            present = [name for name in VERSION_FILES if (plan.root / name).exists()]
+            repo.call("add", "--", *present)
+        if "CHANGELOG.md" in conflicted:
+            self.merge_changelog(plan)
+            repo.call("add", "--", "CHANGELOG.md")
         left = [p for p in repo.output("diff", "--name-only", "--diff-filter=U").splitlines() if p]
         if left:
             raise ReleaseError(
