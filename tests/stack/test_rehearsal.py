@@ -300,7 +300,7 @@ def test_a_checkout_releasing_through_pull_requests_is_rehearsed_with_the_rehear
     assert "FAILED" not in squashed.stdout
     # main is protected in the sandbox as on GitHub: a direct push is refused.
     pushed = subprocess.run(
-        ["git", "push", str(origin), f"{tag}^{{commit}}:refs/heads/main", "--force"],
-        cwd=rehearsal.sandbox / "work", capture_output=True, text=True, check=False,
+        ["git", "push", str(origin), f"{tag}~1:refs/heads/main", "--force"],
+        cwd=Sandbox(rehearsal.sandbox).work, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert pushed.returncode != 0 and "GH006: Protected branch update failed" in pushed.stderr
