@@ -515,8 +515,8 @@ def test_a_hotfix_after_a_release_squashed_or_rebased_into_develop_reaches_devel
     develop's own changes and take 1.1.1 (develop is not past it)."""
     propose(project)
     standin.merge_pull(1, method)
-    tagged = git(project.origin, "rev-parse", "main")  # the release commit, made anew
-    standin.add_workflow_run("release.yml", tagged, head_branch="v1.1.0")  # what --ci follows
+    release_commit = git(project.origin, "rev-parse", "main")  # made anew by the merge
+    standin.add_workflow_run("release.yml", release_commit, head_branch="v1.1.0")  # for --ci
     assert propose(project).splitlines()[-1] == "waiting for pull request #2"
     standin.merge_pull(2, "squash")  # a merge branch's merge commit does not rebase
     assert propose(project).splitlines()[-1].endswith(" succeeded")
