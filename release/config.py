@@ -209,11 +209,11 @@ def load_config(
         else:
             document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        if missing_ok:
-            return ReleaseConfig(root=root)
-        raise ReleaseError(
-            f"no pyproject.toml in {root}", "run from the repository's top level"
-        ) from None
+        if not missing_ok:
+            raise ReleaseError(
+                f"no pyproject.toml in {root}", "run from the repository's top level"
+            ) from None
+        document = {}  # the defaults, and still the overrides below
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ReleaseError(f"{pyproject} is not valid TOML ({error})", "fix its syntax") from None
     except OSError as error:

@@ -66,6 +66,19 @@ def test_a_missing_pyproject_names_where_to_run(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
+def test_a_repository_without_pyproject_still_takes_the_overrides_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """release.notes reads any repository (missing_ok): one with no pyproject.toml gets the
+    defaults, and what $BARYCENTER_RELEASE_CONFIG says over them, as everywhere else."""
+    assert load_config(tmp_path, missing_ok=True).tag_prefix == "v"
+    overrides = tmp_path / "overrides.toml"
+    overrides.write_text('tag-prefix = "release-plz-v"\n')
+    monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", str(overrides))
+    assert load_config(tmp_path, missing_ok=True).tag_prefix == "release-plz-v"
+    assert load_config(tmp_path, missing_ok=True, committed=b"").tag_prefix == "release-plz-v"
+
+
 def test_overrides_files_are_layered_in_order_the_later_winning_key_by_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
