@@ -162,7 +162,8 @@ class MergeBackIntoDevelop(OnDevelop):
             # release (a new line, X.Y.0-dev) they keep develop's version. Not past it, they
             # conflicted because develop holds the previous release's content without its
             # commits (its pull request was squashed or rebased): they take the release's.
-            repo.call("checkout", "--ours", "--", *versions)
+            for path in versions:
+                repo.call("checkout", "--ours", "--", path)
             if semver.Version.parse(develop_version) <= plan.version:
                 cargo.bump(plan.root, str(plan.version))
             present = [name for name in VERSION_FILES if (plan.root / name).exists()]
