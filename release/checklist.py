@@ -220,7 +220,7 @@ def github_check(plan: Plan, index_digest: str | None) -> list[Finding]:
     against dist/ and against the sha256 the body lists, and the body's pull line naming the
     index the registry has."""
     from release import github_release
-    from release.github import token_from_environment
+    from release.github_token import token_from_environment
 
     if token_from_environment() is None:
         return [Finding("GitHub release", False, "GITHUB_TOKEN and GH_TOKEN are unset")]

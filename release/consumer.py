@@ -249,7 +249,7 @@ def latest_finding(plan: Plan, client: GitHubClient) -> Finding:
 def consumer_checks(plan: Plan, index: Mapping[str, object] | None) -> list[Finding]:
     """The release as a consumer takes it: downloads, the README's commands, latest."""
     from release import github_release
-    from release.github import token_from_environment
+    from release.github_token import token_from_environment
     from release.provenance import published_of
 
     if token_from_environment() is None:

@@ -338,7 +338,7 @@ def people_for(
     if place not in config.credit_people_in or not config.github_repository:
         return offline_people
     # Here, not first: release.github loads githubkit, which notes without credits never need.
-    from release.github import token_from_environment
+    from release.github_token import token_from_environment
 
     token = token_from_environment()
     if not token:

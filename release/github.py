@@ -24,7 +24,6 @@ import email.utils
 import functools
 import hashlib
 import itertools
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -49,13 +48,13 @@ from githubkit_schemas.latest.models import (
 
 from release.dist import file_sha256
 from release.errors import ReleaseError
+from release.github_token import TOKEN_VARIABLES, token_from_environment
 
 T = TypeVar("T")
 P = TypeVar("P")
 Say = Callable[[str], None]
 MakeLatest = Literal["true", "false", "legacy"]
 
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 PER_PAGE = 100
 # The REST API version githubkit's models describe.
 API_VERSION = "2026-03-10"
@@ -80,15 +79,6 @@ __all__ = [
 
 def to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
-
-
-def token_from_environment(environ: Mapping[str, str] | None = None) -> str | None:
-    """The token in GITHUB_TOKEN, else GH_TOKEN; None when neither is set."""
-    environ = os.environ if environ is None else environ
-    for variable in TOKEN_VARIABLES:
-        if environ.get(variable):
-            return environ[variable]
-    return None
 
 
 def file_digest(path: Path) -> str:

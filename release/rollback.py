@@ -60,7 +60,7 @@ class DeleteGitHubRelease(Step):
         return github_release.client(plan)
 
     def state(self, plan: Plan) -> Status:
-        from release.github import token_from_environment
+        from release.github_token import token_from_environment
 
         if token_from_environment() is None:
             return Status.skip("GITHUB_TOKEN and GH_TOKEN are unset")

@@ -8,6 +8,7 @@ must not pull them in. Checked by module presence in a fresh interpreter, not by
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("githubkit", "python_on_whales", "rich", "git", "openapi_core", "httpx", "pydantic")
 
 
-def imported_by(statement: str) -> set[str]:
+def imported_by(statement: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> set[str]:
     """The top-level packages a fresh interpreter holds after running `statement`."""
     program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", program],
-        cwd=ROOT,
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -49,3 +51,29 @@ def test_starting_a_task_imports_no_heavy_client(statement: str) -> None:
 def test_the_check_sees_a_heavy_client_when_one_is_imported() -> None:
     """The check above can fail: importing the GitHub adapter does pull githubkit in."""
     assert "githubkit" in imported_by("import release.github")
+
+
+def test_notes_that_credit_people_ask_for_no_github_client_when_there_is_no_token(
+    tmp_path: Path,
+) -> None:
+    """Credits look for a token first: with none, the notes stay offline, and looking must not
+    load githubkit (0.4 s in every release.tag, release.prepare and notes run without one)."""
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=A", "-c", "user.email=a@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "feat: first"], check=True)
+    subprocess.run([*git, "tag", "-a", "v0.1.0", "-m", "v0.1.0"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "fix: second"], check=True)
+    overrides = tmp_path / "overrides.toml"
+    overrides.write_text(
+        'source-url = "https://github.com/o/r"\ngithub-repository = "o/r"\n'
+        'credit-people-in = ["notes"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN")}
+    env["BARYCENTER_RELEASE_CONFIG"] = str(overrides)
+    statement = (
+        "from release.notes import render\n"
+        "assert '- fix: second' in render(Path('.'), '', 'md'), 'the notes'"
+    )
+    imported = imported_by(f"from pathlib import Path\n{statement}", tmp_path, env)
+    assert "release" in imported
+    assert sorted(imported & set(HEAVY)) == []

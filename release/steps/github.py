@@ -152,7 +152,7 @@ class PublishGitHubRelease(Step):
     # The four questions
 
     def check(self, plan: Plan) -> list[str]:
-        from release.github import token_from_environment
+        from release.github_token import token_from_environment
 
         problems = []
         repository = plan.config.github_repository
@@ -193,7 +193,7 @@ class PublishGitHubRelease(Step):
         return github_release.read_state(client, plan)
 
     def describe(self, plan: Plan) -> list[str]:
-        from release.github import token_from_environment
+        from release.github_token import token_from_environment
 
         if token_from_environment() is None:
             return self.actions(None, plan)

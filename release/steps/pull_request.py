@@ -69,7 +69,7 @@ def tagged(plan: Plan) -> bool:
 
 
 def token_problems(plan: Plan) -> list[str]:
-    from release.github import TOKEN_VARIABLES, token_from_environment
+    from release.github_token import TOKEN_VARIABLES, token_from_environment
 
     if token_from_environment() is None:
         return [
