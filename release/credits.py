@@ -337,12 +337,13 @@ def people_for(
     offline_people = People(with_offline_pulls({}, offline), (), config.bots) if offline else None
     if place not in config.credit_people_in or not config.github_repository:
         return offline_people
-    # Here, not first: release.github loads githubkit, which notes without credits never need.
+    # The token's own module: asking whether there is one must not load githubkit.
     from release.github_token import token_from_environment
 
     token = token_from_environment()
     if not token:
         return offline_people
+    # Only with a token: release.github loads githubkit, which offline notes never need.
     from release.errors import ReleaseError
     from release.github import GitHubClient, RetryPolicy
 

@@ -48,7 +48,7 @@ from githubkit_schemas.latest.models import (
 
 from release.dist import file_sha256
 from release.errors import ReleaseError
-from release.github_token import TOKEN_VARIABLES, token_from_environment
+from release.github_token import token_from_environment
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -61,7 +61,6 @@ API_VERSION = "2026-03-10"
 
 __all__ = [
     "API_VERSION",
-    "TOKEN_VARIABLES",
     "GitHubClient",
     "GitHubRefusedError",
     "Job",
@@ -73,7 +72,6 @@ __all__ = [
     "RetryPolicy",
     "WorkflowRun",
     "file_digest",
-    "token_from_environment",
 ]
 
 
