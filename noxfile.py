@@ -18,9 +18,10 @@ WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/release.yml"]
 @nox.session(python=PYTHON_VERSIONS)
 def tests(session: nox.Session) -> None:
     """pytest, every test; those marked `stack` (e2e included) bring the stack up themselves
-    (`-- -m "not stack"` skips them). Without arguments: the stack tests one file after
-    another, the longest first (they share one engine and registry, and their build caches;
-    tests/conftest.py), with the tests that need no stack beside them (tests/side_by_side.py)."""
+    (`-- -m "not stack"` skips them). Without arguments: the stack tests two files at a time,
+    the longest first (they share one engine and registry, and their build caches, taking
+    turns: tests/conftest.py), with the tests that need no stack beside them at a lower
+    priority (tests/side_by_side.py)."""
     session.install("-e", ".[rehearsal]", *nox.project.dependency_groups(PYPROJECT, "test"))
     if session.posargs:
         session.run("pytest", *session.posargs)

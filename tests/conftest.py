@@ -14,23 +14,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The test files in the order they start: the longest first, with seconds per file as .ci/run's
 # summary printed them. Under `pytest -n N --dist loadfile` no long file then starts last.
-# (Stack files run side by side were measured: the build-cache tests then see each other's
-# prunes and builds, so `nox -s tests` runs the stack files one after another.)
+# (The stack files run two at a time in `nox -s tests`; the ones that prune or watch what all
+# share, the engine's build cache or the machine's files, are marked `alone` and run alone.)
 FILES_LONGEST_FIRST = (
-    "tests/stack/test_fault_matrix.py",  # 715 s
-    "tests/stack/test_rehearsal.py",  # 430 s
-    "tests/e2e/test_release_sequence.py",  # 380 s
-    "tests/test_interrupted.py",  # 277 s
-    "tests/stack/test_verify_tamper.py",  # 168 s
-    "tests/stack/test_reproduce.py",  # 143 s
-    "tests/stack/test_dockerfile_builds.py",  # 84 s
-    "tests/stack/test_release_races.py",  # 83 s
-    "tests/test_release_flow.py",  # 73 s
-    "tests/stack/test_publish_policy.py",  # 71 s
-    "tests/stack/test_release_pipeline.py",  # 61 s
-    "tests/stack/test_build_publish.py",  # 57 s
-    "tests/stack/test_secrets_canary.py",  # 54 s
-    "tests/test_stray_tags.py",  # 51 s
+    "tests/stack/test_fault_matrix.py",  # 429 s
+    "tests/stack/test_rehearsal.py",  # 419 s
+    "tests/test_interrupted.py",  # 318 s
+    "tests/stack/test_release_through_pull_requests.py",  # 205 s
+    "tests/e2e/test_release_sequence.py",  # 182 s
+    "tests/stack/test_reproduce.py",  # 170 s
+    "tests/test_release_pull_request.py",  # 164 s
+    "tests/stack/test_user_rehearsal.py",  # 155 s
+    "tests/stack/test_verify_tamper.py",  # 130 s
+    "tests/stack/test_release_races.py",  # 74 s
+    "tests/stack/test_dockerfile_builds.py",  # 69 s
+    "tests/test_release_flow.py",  # 64 s
+    "tests/stack/test_release_pipeline.py",  # 48 s
+    "tests/test_stray_tags.py",  # 47 s
+    "tests/test_hotfix_flow.py",  # 47 s
+    "tests/stack/test_secrets_canary.py",  # 38 s
+    "tests/stack/test_publish_policy.py",  # 37 s
+    "tests/stack/test_build_publish.py",  # 34 s
+    "tests/stack/test_workflow_artifacts_built.py",  # 32 s
 )
 
 
@@ -58,10 +63,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> object:
     """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,
-    or the only one if it restarts the engine (tests/engine_turns.py)."""
+    or the only one if it restarts the engine or must be alone (tests/engine_turns.py)."""
     if item.get_closest_marker("stack") is None:
         return (yield)
-    turn = exclusive_turn if item.get_closest_marker("restarts_engine") else shared_turn
+    alone = item.get_closest_marker("restarts_engine") or item.get_closest_marker("alone")
+    turn = exclusive_turn if alone else shared_turn
     with turn():
         return (yield)
 

@@ -1,17 +1,17 @@
-"""`nox -s tests` without arguments: the stack tests, one file after another, with the tests that
+"""`nox -s tests` without arguments: the stack tests, two files at a time, with the tests that
 need no stack beside them on one core, rather than before them on every core.
 
-The stack suite spends much of its time waiting (on act's containers, registries, timeouts
-that a fault-matrix point must reach), and the other suite fills those waits: the whole takes
-about as long as the stack suite alone. The other suite runs at a lower priority (nice 10):
-the stack suite is the longer one, and alone it keeps two cores only about three quarters
-busy, so the other suite still finishes long before it, on the quarter left over, instead of
-taking a core the stack suite's builds would have used. The stack suite prints to the terminal
-as it goes; the other suite's output is kept in a file and printed whole when both have
-finished, so that neither's report is interleaved with the other's. It exits non-zero if
-either failed.
+One stack file at a time keeps two cores only about three quarters busy: much of it waits (on
+act's containers, registries, timeouts that a fault-matrix point must reach). So the stack
+files run on two pytest-xdist workers (`--dist loadfile`, the longest first), taking turns on
+the engine (tests/engine_turns.py: those marked `restarts_engine` or `alone` run with no other
+stack test beside them). The other suite runs beside at a lower priority (nice 10): it fills
+what the stack suite leaves idle instead of taking a core its builds would have used, since
+the stack suite is the longer one. The stack suite prints to the terminal as it goes; the other
+suite's output is kept in a file and printed whole when both have finished, so that neither's
+report is interleaved with the other's. It exits non-zero if either failed.
 
-Usage: python tests/side_by_side.py [PURE_WORKERS]   (default 1)"""
+Usage: python tests/side_by_side.py [PURE_WORKERS [STACK_WORKERS]]   (default 1 and 2)"""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def lower_priority() -> None:
 
 def main(argv: list[str]) -> int:
     workers = argv[0] if argv else "1"
+    stack_workers = argv[1] if len(argv) > 1 else "2"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="barycenter-pure-tests-") as folder:
         log = Path(folder) / "pure.log"
@@ -41,7 +42,8 @@ def main(argv: list[str]) -> int:
                 preexec_fn=lower_priority,
             )
             try:
-                stack = subprocess.run([sys.executable, "-m", "pytest", "-m", "stack"], check=False)
+                stack_suite = ["-m", "stack", "-n", stack_workers, "--dist", "loadfile"]
+                stack = subprocess.run([sys.executable, "-m", "pytest", *stack_suite], check=False)
                 stack_seconds = time.monotonic() - started
                 pure_code = pure.wait()
             finally:

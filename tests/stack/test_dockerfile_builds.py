@@ -16,6 +16,10 @@ from python_on_whales.exceptions import DockerException
 
 from release.images import BuildReport, BuildRequest, arch_of, build, elf_architecture
 
+# It prunes the engine's whole build cache and counts the steps a build took from it: no other
+# stack test builds meanwhile.
+pytestmark = pytest.mark.alone
+
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 CREATED = "2026-11-26T06:00:00Z"

@@ -34,7 +34,8 @@ from devstack import packages, services, user_stack
 from devstack.paths import StackPaths
 from devstack.registry import TARGET
 
-pytestmark = pytest.mark.stack
+# Alone: it looks for files written anywhere on the machine while its user rehearses.
+pytestmark = [pytest.mark.stack, pytest.mark.alone]
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 USER = "barycenter-rehearser"
