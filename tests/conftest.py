@@ -45,17 +45,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.nodeid.startswith(("tests/stack/", "tests/e2e/")):
             item.add_marker(pytest.mark.stack)
 
-    def order(item: pytest.Item) -> tuple[int, bool]:
+    def order(item: pytest.Item) -> tuple[bool, int, bool]:
         path = item.nodeid.split("::", 1)[0]
         rank = (
             FILES_LONGEST_FIRST.index(path)
             if path in FILES_LONGEST_FIRST
             else len(FILES_LONGEST_FIRST)
         )
+        # The files that must run alone go first: the suite that needs no stack, run beside,
+        # then uses the core they leave (at the end nothing would).
+        alone = item.get_closest_marker("alone") is not None
         # A test that restarts the engine goes last in its file, not last in the session: the
         # file's session-scoped reference release must still match what its rerun builds, and
         # later stack files (test_reproduce re-pins the base images) would change that.
-        return (rank, item.get_closest_marker("restarts_engine") is not None)
+        return (not alone, rank, item.get_closest_marker("restarts_engine") is not None)
 
     items.sort(key=order)  # stable: the other files, and each file's tests, in their order
 
