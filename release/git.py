@@ -176,6 +176,66 @@ class GitRepo:
         output = self.output("status", "--porcelain", "--untracked-files=all")
         return [line[3:] for line in output.splitlines() if line]
 
+    def switch(self, branch: str) -> None:
+        """`git switch BRANCH`, finishing a switch that Ctrl-C stopped halfway.
+
+        Git writes the work tree before it moves the index and HEAD, so a switch stopped in
+        between leaves files that read as local changes, each holding exactly BRANCH's content
+        (or gone where BRANCH has no such file). Changes that are all of that kind are
+        discarded by switching again: BRANCH holds every byte of them. Any other change
+        refuses, naming the files and the fix."""
+        try:
+            self.call("switch", "--", branch)
+            return
+        except GitError as refused:
+            changed = self.changed_paths()
+            if not changed:
+                raise
+            try:
+                finished_halfway = self.hold_contents_of(branch, changed)
+            except GitError:
+                raise refused from None
+            if not finished_halfway:
+                shown = ", ".join(changed[:5]) + (
+                    f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+                )
+                raise ReleaseError(
+                    f"switching to {branch} would overwrite uncommitted changes ({shown})",
+                    "commit or stash them (git stash --include-untracked), then run the same "
+                    "command again",
+                ) from None
+        self.call("switch", "--discard-changes", "--", branch)
+
+    def changed_paths(self) -> list[str]:
+        """Tracked paths that differ from HEAD (staged or not), then untracked ones."""
+        tracked = self.output("diff", "--name-only", "-z", "HEAD", strip=False)
+        untracked = self.output("ls-files", "--others", "--exclude-standard", "-z", strip=False)
+        return [path for path in (tracked + untracked).split("\0") if path]
+
+    def hold_contents_of(self, branch: str, paths: list[str]) -> bool:
+        """Each path, in the work tree and in the index, is BRANCH's version of it (absent
+        where BRANCH has none): nothing in them but what BRANCH holds."""
+        listed = self.output("ls-tree", "-r", "-z", "--full-tree", branch, "--", *paths)
+        wanted = {
+            entry.split("\t", 1)[1]: entry.split("\t", 1)[0].split()[2]
+            for entry in listed.split("\0")
+            if entry
+        }
+        present = [path for path in paths if (self.root / path).is_file()]
+        if any(path not in present and path in wanted for path in paths):
+            return False
+        hashes = self.output("hash-object", "--", *present).split() if present else []
+        if any(wanted.get(path) != blob for path, blob in zip(present, hashes, strict=True)):
+            return False
+        staged = self.output("diff", "--cached", "--name-only", "-z", "HEAD", strip=False)
+        in_index = self.output("ls-files", "-s", "-z", "--", *paths, strip=False)
+        index = {
+            entry.split("\t", 1)[1]: entry.split("\t", 1)[0].split()[1]
+            for entry in in_index.split("\0")
+            if entry
+        }
+        return all(index.get(path) == wanted.get(path) for path in staged.split("\0") if path)
+
     def identity(self) -> tuple[str, str]:
         return self.config("user.name"), self.config("user.email")
 

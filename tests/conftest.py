@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -37,6 +40,16 @@ FILES_LONGEST_FIRST = (
     "tests/stack/test_build_publish.py",  # 34 s
     "tests/stack/test_workflow_artifacts_built.py",  # 32 s
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The releases under test log in to their registries (`docker login`, as a maintainer's
+    release does): those logins go to a docker config of this run's own, removed after it,
+    never into the maintainer's ~/.docker/config.json. Tests that look at the login stored set
+    DOCKER_CONFIG themselves."""
+    folder = tempfile.mkdtemp(prefix="barycenter-docker-config-")
+    os.environ["DOCKER_CONFIG"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.hookimpl(tryfirst=True)  # marked before `-m` selects

@@ -116,10 +116,10 @@ class MergeBackIntoDevelop(OnDevelop):
             repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
         tagged = repo.tag_target(plan.tag)
         if repo.current_branch() == into and tagged and repo.is_ancestor(tagged, "HEAD"):
-            repo.call("switch", "--", plan.release_branch)
+            repo.switch(plan.release_branch)
             return
         if repo.rev(f"refs/heads/{into}") is not None:
-            repo.call("switch", "--", into)
+            repo.switch(into)
         elif into != develop:
             # From develop as the remote has it: the pull request merges into that.
             try:
@@ -148,7 +148,7 @@ class MergeBackIntoDevelop(OnDevelop):
                 f"refs/tags/{plan.tag}",
             )
             # Back where a release starts: a rerun (or the next release) begins on main.
-            repo.call("switch", "--", plan.release_branch)
+            repo.switch(plan.release_branch)
             return
         except GitError as error:
             conflicted = [
@@ -178,7 +178,7 @@ class MergeBackIntoDevelop(OnDevelop):
                 f"resolve them, git add them, git commit, then run {plan.rerun} again",
             )
         repo.call("commit", "--no-edit")
-        repo.call("switch", "--", plan.release_branch)
+        repo.switch(plan.release_branch)
 
     @staticmethod
     def merge_changelog(plan: Plan) -> None:

@@ -86,7 +86,7 @@ class StartHotfix(OfHotfix):
     def run(self, plan: Plan, say: Say) -> None:
         branch = hotfix_branch(plan)
         if plan.repo.rev(f"refs/heads/{branch}") is not None:
-            plan.repo.call("switch", "--", branch)
+            plan.repo.switch(branch)
             return
         plan.repo.call("switch", "-c", branch, f"refs/tags/{plan.base_tag}")
 
@@ -189,7 +189,7 @@ class MergeIntoMain(OfHotfix):
         theirs = f"refs/heads/{branch}"
         if repo.current_branch() == plan.release_branch and half_made_merge(plan, theirs):
             repo.call("reset", "--merge", "--quiet")  # a run stopped inside pre-merge-commit
-        repo.call("switch", "--", plan.release_branch)
+        repo.switch(plan.release_branch)
         try:
             repo.call("merge", "--no-ff", "-m", f"Merge branch '{branch}'", theirs)
         except GitError as error:
@@ -235,6 +235,6 @@ class DeleteHotfixBranch(OfHotfix):
         if branch in repo.remote_state(plan.remote).heads:
             repo.call("push", "--", plan.remote, f":refs/heads/{branch}")
         if repo.current_branch() == branch:
-            repo.call("switch", "--", plan.release_branch)
+            repo.switch(plan.release_branch)
         if branch in repo.branches():
             repo.call("branch", "-D", "--", branch)

@@ -182,7 +182,7 @@ class Prepare(Step):
         }
         try:
             if start_branch != plan.commit_branch:
-                repo.call("switch", "--", plan.commit_branch)
+                repo.switch(plan.commit_branch)
             for name, data in edits.items():
                 (plan.root / name).write_bytes(data)
             repo.call("add", "--", *edits)
@@ -230,5 +230,5 @@ class Prepare(Step):
         with contextlib.suppress(GitError):
             repo.call("reset", "--quiet", "--", *originals)
         if branch and repo.current_branch() != branch:
-            with contextlib.suppress(GitError):
-                repo.call("switch", "--", branch)
+            with contextlib.suppress(ReleaseError):  # GitError, or changes it will not overwrite
+                repo.switch(branch)
