@@ -188,7 +188,8 @@ class GitRepo:
             self.call("switch", "--", branch)
             return
         except GitError as refused:
-            changed = self.changed_paths()
+            # Paths as `git status` shows them: one quoted or renamed is not found, so refused.
+            changed = self.uncommitted()
             if not changed:
                 raise
             try:
@@ -205,12 +206,6 @@ class GitRepo:
                     "command again",
                 ) from None
         self.call("switch", "--discard-changes", "--", branch)
-
-    def changed_paths(self) -> list[str]:
-        """Tracked paths that differ from HEAD (staged or not), then untracked ones."""
-        tracked = self.output("diff", "--name-only", "-z", "HEAD", strip=False)
-        untracked = self.output("ls-files", "--others", "--exclude-standard", "-z", strip=False)
-        return [path for path in (tracked + untracked).split("\0") if path]
 
     def hold_contents_of(self, branch: str, paths: list[str]) -> bool:
         """Each path, in the work tree and in the index, is BRANCH's version of it (absent
