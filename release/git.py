@@ -179,11 +179,13 @@ class GitRepo:
     def switch(self, branch: str) -> None:
         """`git switch BRANCH`, finishing a switch that Ctrl-C stopped halfway.
 
-        Git writes the work tree before it moves the index and HEAD, so a switch stopped in
-        between leaves files that read as local changes, each holding exactly BRANCH's content
-        (or gone where BRANCH has no such file). Changes that are all of that kind are
-        discarded by switching again: BRANCH holds every byte of them. Any other change
-        refuses, naming the files and the fix."""
+        Git writes the work tree before it moves the index and HEAD, one file at a time: it
+        removes the old file, then creates and writes the new one. A switch stopped in between
+        leaves files that read as local changes, each holding BRANCH's content, the start of
+        it (stopped while writing), or no file (stopped between removing and writing, or gone
+        where BRANCH has none). Changes that are all of that kind are discarded by switching
+        again: BRANCH holds every byte of them. Any other change refuses, naming the files and
+        the fix."""
         try:
             self.call("switch", "--", branch)
             return
@@ -208,8 +210,8 @@ class GitRepo:
         self.call("switch", "--discard-changes", "--", branch)
 
     def hold_contents_of(self, branch: str, paths: list[str]) -> bool:
-        """Each path, in the work tree and in the index, is BRANCH's version of it (absent
-        where BRANCH has none): nothing in them but what BRANCH holds."""
+        """Nothing in these paths but bytes BRANCH holds: in the work tree each is BRANCH's
+        version, the start of it, or no file; in the index, BRANCH's version."""
         listed = self.output("ls-tree", "-r", "-z", "--full-tree", branch, "--", *paths)
         wanted = {
             entry.split("\t", 1)[1]: entry.split("\t", 1)[0].split()[2]
@@ -217,11 +219,15 @@ class GitRepo:
             if entry
         }
         present = [path for path in paths if (self.root / path).is_file()]
-        if any(path not in present and path in wanted for path in paths):
-            return False
         hashes = self.output("hash-object", "--", *present).split() if present else []
-        if any(wanted.get(path) != blob for path, blob in zip(present, hashes, strict=True)):
-            return False
+        for path, blob in zip(present, hashes, strict=True):
+            if blob == wanted.get(path):
+                continue
+            if path not in wanted:
+                return False
+            written = (self.root / path).read_bytes()
+            if not self.output_bytes("cat-file", "blob", wanted[path]).startswith(written):
+                return False
         staged = self.output("diff", "--cached", "--name-only", "-z", "HEAD", strip=False)
         in_index = self.output("ls-files", "-s", "-z", "--", *paths, strip=False)
         index = {

@@ -20,17 +20,27 @@ pytestmark = pytest.mark.repo
 FINISH = ("hotfix.finish", "--version", "1.2.1")
 
 
-def stopped_switching_to_main(templates: Templates, base: Path) -> Project:
+def stopped_switching_to_main(templates: Templates, base: Path, last: str = "written") -> Project:
     """hotfix.finish stopped after its prepare step, on hotfix/1.2.1, with main's version of
-    every file that differs written into the work tree: what a switch to main stopped after
-    writing the work tree leaves."""
+    every file that differs written into the work tree, but the last as `last` says: what a
+    switch to main stopped while writing the work tree leaves. Git removes each old file, then
+    creates and writes the new one: the last can be written, removed, created empty or half
+    written."""
     project = templates.copy(hotfix_ready, base)
     stopped = run_interrupted(project, *FINISH, on_line="prepare: done in")
     assert "Traceback" not in stopped.stdout + stopped.stderr
     if project.git("symbolic-ref", "--short", "HEAD") != "hotfix/1.2.1":
         project.git("switch", "-q", "hotfix/1.2.1")  # the switch had finished: back before it
-    for path in project.git("diff", "--name-only", "HEAD", "main").split():
+    paths = project.git("diff", "--name-only", "HEAD", "main").split()
+    for path in paths:
         (project.work / path).write_bytes(main_version(project, path))
+    content = main_version(project, paths[-1])
+    if last == "removed":
+        (project.work / paths[-1]).unlink()
+    elif last == "created empty":
+        (project.work / paths[-1]).write_bytes(b"")
+    elif last == "half written":
+        (project.work / paths[-1]).write_bytes(content[: len(content) // 2])
     assert project.git("status", "--porcelain"), "the half-made switch left no change"
     return project
 
@@ -46,10 +56,11 @@ def reference(templates: Templates, tmp_path: Path) -> dict[str, str]:
     return outcome(project)
 
 
+@pytest.mark.parametrize("last", ["written", "removed", "created empty", "half written"])
 def test_a_switch_to_main_stopped_halfway_is_finished_by_the_rerun(
-    templates: Templates, tmp_path: Path, reference: dict[str, str]
+    templates: Templates, tmp_path: Path, reference: dict[str, str], last: str
 ) -> None:
-    project = stopped_switching_to_main(templates, tmp_path / "stopped")
+    project = stopped_switching_to_main(templates, tmp_path / "stopped", last)
 
     ok(project, *FINISH)
 
@@ -78,3 +89,20 @@ def test_a_change_of_the_maintainers_own_is_refused_naming_it_and_the_fix_works(
     ok(project, *FINISH)
 
     assert outcome(project) == reference
+
+
+def test_a_file_whose_start_differs_from_mains_is_the_maintainers_and_refused(
+    templates: Templates, tmp_path: Path
+) -> None:
+    """Only the start of main's own content passes for a write git was stopped in: one byte
+    changed in it is an edit, refused as any other."""
+    project = stopped_switching_to_main(templates, tmp_path / "edited", "half written")
+    path = project.git("diff", "--name-only", "HEAD", "main").split()[-1]
+    written = (project.work / path).read_bytes()
+    (project.work / path).write_bytes(b"#" + written[1:])
+
+    [line] = failed(project, *FINISH)
+
+    assert line.startswith("error: switching to main would overwrite uncommitted changes (")
+    assert (project.work / path).read_bytes() == b"#" + written[1:]
+    assert project.git("symbolic-ref", "--short", "HEAD") == "hotfix/1.2.1"
