@@ -261,7 +261,7 @@ def rollback(repo: Path, options: ReleaseOptions, force: bool) -> None:
     problems = refusals(plan, force)
     if problems:
         raise PreflightError(problems)
-    runner.run(plan, pipeline.ROLLBACK, say, f"release.rollback {plan.version}")
+    runner.run(plan, pipeline.steps(pipeline.ROLLBACK), say, f"release.rollback {plan.version}")
 
 
 def verify(repo: Path, version: str, output_format: str, image: str) -> None:

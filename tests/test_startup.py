@@ -77,3 +77,50 @@ def test_notes_that_credit_people_ask_for_no_github_client_when_there_is_no_toke
     imported = imported_by(f"from pathlib import Path\n{statement}", tmp_path, env)
     assert "release" in imported
     assert sorted(imported & set(HEAVY)) == []
+
+
+def modules_after(statement: str) -> set[str]:
+    """Every module (full dotted name) a fresh interpreter holds after `statement`."""
+    program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+# The adapters only the tagged stages and the rollback use, and those stages' modules.
+TAGGED_ONLY = (
+    "release.oci",
+    "release.registry",
+    "release.cosign",
+    "release.rollback",
+    "release.steps.build",
+    "release.steps.publish",
+    "release.steps.attest",
+    "release.steps.github",
+    "release.steps.check_release",
+)
+
+
+@pytest.mark.parametrize("task", ["release.prepare", "release.ci", "hotfix.finish"])
+def test_a_task_that_stops_at_the_tag_loads_no_tagged_stage(task: str) -> None:
+    """A task imports the steps of its slice only: the git side of a release, which every
+    maintainer's run and most tests start, loads neither the registry nor cosign."""
+    loaded = modules_after(
+        f"from release.pipeline import SLICES, steps_of\nsteps_of(SLICES[{task!r}])"
+    )
+    assert "release.steps.prepare" in loaded
+    assert sorted(loaded & set(TAGGED_ONLY)) == []
+
+
+def test_the_whole_release_loads_every_stage() -> None:
+    """The check above can fail: the release's slice does load the tagged stages."""
+    loaded = modules_after(
+        "from release.pipeline import SLICES, steps_of\nsteps_of(SLICES['release'])"
+    )
+    assert sorted(set(TAGGED_ONLY) - {"release.rollback"} - loaded) == []

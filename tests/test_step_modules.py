@@ -60,10 +60,10 @@ def test_the_check_sees_an_import_of_another_step() -> None:
 def test_what_a_step_needs_an_earlier_stage_makes() -> None:
     """Every declared need names a fact that a stage before it in PIPELINE makes: the runner
     then asks reality for it only when no earlier step of the slice makes it."""
-    from release.pipeline import PIPELINE
+    from release.pipeline import PIPELINE, steps
 
     made: set[str] = set()
-    for step in PIPELINE:
+    for step in steps(PIPELINE):
         unmet = [need.fact for need in step.needs() if need.fact not in made]
         assert unmet == [], f"{step.name} needs {unmet}, which no earlier stage makes"
         made |= step.makes
@@ -75,3 +75,33 @@ def test_no_step_asks_which_other_steps_run() -> None:
     steps = Path(__file__).parent.parent / "release" / "steps"
     asking = [p.name for p in steps.glob("*.py") if "plan.stages" in p.read_text()]
     assert asking == []
+
+
+def test_each_stage_names_its_step() -> None:
+    """A stage of PIPELINE or ROLLBACK holds its step's name and where its class is; the two
+    agree, and no stage appears twice, so slicing by name takes exactly the steps meant."""
+    from release.pipeline import PIPELINE, ROLLBACK
+
+    for order in (PIPELINE, ROLLBACK):
+        assert [stage.step().name for stage in order] == [stage.name for stage in order]
+        assert len({stage.name for stage in order}) == len(order)
+        assert len({stage.step_class for stage in order}) == len(order)
+
+
+def test_every_step_class_has_a_stage() -> None:
+    """No step is defined and left out of the order (it would never run): each class with a
+    step name, in the step modules and the rollback, is a stage's."""
+    import importlib
+    import inspect
+
+    from release.pipeline import PIPELINE, ROLLBACK
+    from release.steps import Step
+
+    modules = [importlib.import_module(name) for name in [*step_modules(), "release.rollback"]]
+    defined = {
+        f"{module.__name__.removeprefix('release.')}:{name}"
+        for module in modules
+        for name, value in inspect.getmembers(module, inspect.isclass)
+        if issubclass(value, Step) and value.name and value.__module__ == module.__name__
+    }
+    assert defined == {stage.step_class for stage in (*PIPELINE, *ROLLBACK)}
