@@ -6,6 +6,7 @@ import compileall
 import os
 import shutil
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -120,12 +121,21 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
 
 # Each test file's time (set-up, call and tear-down of its tests), printed at the end of every
 # run with pytest's ten slowest tests (--durations in pyproject.toml): the CI budget, visible.
+# Beside it, the worker that ran the file and when, in seconds since the run started (when the
+# first and the last of its reports arrived): where two workers left a core idle shows.
 FILE_SECONDS: dict[str, float] = {}
+FILE_SPAN: dict[str, tuple[str, float, float]] = {}
+RUN_STARTED = time.monotonic()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::", 1)[0]
     FILE_SECONDS[path] = FILE_SECONDS.get(path, 0.0) + report.duration
+    node = getattr(report, "node", None)  # xdist's worker, on the process that started them
+    worker = getattr(getattr(node, "gateway", None), "id", "")
+    now = time.monotonic() - RUN_STARTED
+    _, first, _ = FILE_SPAN.get(path, (worker, now - report.duration, now))
+    FILE_SPAN[path] = (worker, first, now)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -134,7 +144,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.write_sep("=", "seconds per test file (summed over workers)")
     for path, seconds in sorted(FILE_SECONDS.items(), key=lambda item: -item[1]):
-        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
+        worker, first, last = FILE_SPAN[path]
+        span = f"  {worker or 'ran'} {first:.0f}-{last:.0f} s" if seconds >= 1 else ""
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}{span}")
 
 
 def report_matrix(terminalreporter: pytest.TerminalReporter) -> None:
