@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("githubkit", "python_on_whales", "rich", "git", "openapi_core", "httpx", "pydantic")
 
 
-def imported_by(statement: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> set[str]:
-    """The top-level packages a fresh interpreter holds after running `statement`."""
+def modules_after(statement: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> set[str]:
+    """Every module (full dotted name) a fresh interpreter holds after running `statement`."""
     program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", program],
@@ -31,7 +31,12 @@ def imported_by(statement: str, cwd: Path = ROOT, env: dict[str, str] | None = N
         check=True,
         timeout=60,
     )
-    return {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def imported_by(statement: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running `statement`."""
+    return {name.split(".")[0] for name in modules_after(statement, cwd, env)}
 
 
 @pytest.mark.parametrize(
@@ -77,20 +82,6 @@ def test_notes_that_credit_people_ask_for_no_github_client_when_there_is_no_toke
     imported = imported_by(f"from pathlib import Path\n{statement}", tmp_path, env)
     assert "release" in imported
     assert sorted(imported & set(HEAVY)) == []
-
-
-def modules_after(statement: str) -> set[str]:
-    """Every module (full dotted name) a fresh interpreter holds after `statement`."""
-    program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return set(json.loads(result.stdout.splitlines()[-1]))
 
 
 # The adapters only the tagged stages and the rollback use, and those stages' modules.
