@@ -42,7 +42,13 @@ def main(argv: list[str]) -> int:
                 preexec_fn=lower_priority,
             )
             try:
-                stack_suite = ["-m", "stack", "-n", stack_workers, "--dist", "loadfile"]
+                # Whole files to workers, in the collection's order (tests/conftest.py: alone
+                # first, then the longest first): by default xdist hands out the files with the
+                # most tests first, which left the longest files and an `alone` one to the end.
+                stack_suite = [
+                    *("-m", "stack", "-n", stack_workers),
+                    *("--dist", "loadfile", "--no-loadscope-reorder"),
+                ]
                 stack = subprocess.run([sys.executable, "-m", "pytest", *stack_suite], check=False)
                 stack_seconds = time.monotonic() - started
                 pure_code = pure.wait()
