@@ -42,13 +42,7 @@ def main(argv: list[str]) -> int:
                 preexec_fn=lower_priority,
             )
             try:
-                # Whole files to workers, in the collection's order (tests/conftest.py: alone
-                # first, then the longest first): by default xdist hands out the files with the
-                # most tests first, which left the longest files and an `alone` one to the end.
-                stack_suite = [
-                    *("-m", "stack", "-n", stack_workers),
-                    *("--dist", "loadfile", "--no-loadscope-reorder"),
-                ]
+                stack_suite = ["-m", "stack", "-n", stack_workers, "--dist", "loadfile"]
                 stack = subprocess.run([sys.executable, "-m", "pytest", *stack_suite], check=False)
                 stack_seconds = time.monotonic() - started
                 pure_code = pure.wait()
