@@ -17,9 +17,10 @@ from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The test files in the order they start: the longest first, with seconds per file as .ci/run's
-# summary printed them. Under `pytest -n N --dist loadfile` no long file then starts last.
-# (The stack files run two at a time in `nox -s tests`; the ones that prune or watch what all
+# The test files in the order they are collected: the longest first, with seconds per file as
+# .ci/run's summary printed them. Under `--dist loadfile` pytest-xdist hands files out by their
+# number of tests, most first, and this order only breaks its ties; a plain run follows it.
+# (The stack files run two at a time in `nox -s tests`; the tests that prune or watch what all
 # share, the engine's build cache or the machine's files, are marked `alone` and run alone.)
 FILES_LONGEST_FIRST = (
     "tests/stack/test_fault_matrix.py",  # 429 s
@@ -79,8 +80,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if path in FILES_LONGEST_FIRST
             else len(FILES_LONGEST_FIRST)
         )
-        # The files that must run alone go first: the suite that needs no stack, run beside,
-        # then uses the core they leave (at the end nothing would).
+        # The files that must run alone are collected first: in a plain run the suite that
+        # needs no stack, run beside, then uses the core they leave.
         alone = item.get_closest_marker("alone") is not None
         # A test that restarts the engine goes last in its file, not last in the session: the
         # file's session-scoped reference release must still match what its rerun builds, and
