@@ -3,11 +3,13 @@
 Each run has a timeout (or none, for local git reads of any size), a process group chosen for
 how the program must be stopped, and secrets kept out of what it returns and of every error.
 
-Ctrl-C. A program in our own process group (git, cosign) gets the terminal's SIGINT as we do;
-it is given a quarter of a second to finish, then killed: exactly `subprocess.run`'s rule. Git
-relies on it: a commit interrupted by Ctrl-C finishes or rolls back its own hooks, and a rerun
-converges. A program that must be stopped whole (`docker buildx`, whose plugin holds our pipes)
-runs in a session of its own and is stopped as a group: SIGTERM, then SIGKILL after a grace.
+Ctrl-C. A program in our own process group (git, cosign) gets the terminal's SIGINT as we do,
+and is waited for while it cleans up, for up to SIGINT_GRACE seconds (a second Ctrl-C ends the
+wait), then killed. Git relies on it: on SIGINT it removes its `index.lock` and ref locks and
+rolls back, and only then can a rerun converge. `subprocess.run` kills after a quarter of a
+second, which a loaded machine's git can miss (CI did: a commit killed holding `index.lock`).
+A program that must be stopped whole (`docker buildx`, whose plugin holds our pipes) runs in a
+session of its own and is stopped as a group: SIGTERM, then SIGKILL after a grace.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from release.errors import ReleaseError
 
 MASK = "***"
 GROUP_GRACE = 10.0  # seconds a stopped group gets between SIGTERM and SIGKILL
-SIGINT_GRACE = 0.25  # what subprocess.run gives a child after Ctrl-C before killing it
+SIGINT_GRACE = 10.0  # seconds a child in our group gets to clean up after Ctrl-C
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -125,9 +127,12 @@ def run(
             stop(process, own_group)
             raise ProcessTimeoutError(shown, timeout or 0) from None
         except KeyboardInterrupt:
-            if bare_read and not own_group:
-                # communicate() already gave the child its grace; a bare read did not.
-                with contextlib.suppress(subprocess.TimeoutExpired):
+            if not own_group:
+                # Let it clean up and exit, unless Ctrl-C comes again. A terminal's Ctrl-C has
+                # reached it already; a SIGTERM to us alone (made our KeyboardInterrupt) has not.
+                with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+                    if process.poll() is None:
+                        process.send_signal(signal.SIGINT)
                     process.wait(SIGINT_GRACE)
             stop(process, own_group)
             raise

@@ -14,12 +14,14 @@ mid-way (a hook, commit signing, a concurrent run, an unfetched develop).
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.gitrepos import Project, git, make_project, refused
-from tests.halfdone import Templates, hotfix_line, ok, released
+from tests.halfdone import Templates, hotfix_line, hotfix_ready, ok, released
 
 pytestmark = pytest.mark.repo
 
@@ -261,6 +263,33 @@ def test_a_merge_in_progress_is_named(project: Project) -> None:
         "error: a merge is in progress: finish it (git merge --continue, or git merge --abort) "
         "before releasing"
     ]
+
+
+# A git killed while it held the index (SIGKILL, a closed terminal's hard stop) leaves
+# index.lock: named before anything is written, with git's own fix, and the fix works.
+@pytest.mark.parametrize(
+    ("make", "args"),
+    [
+        (released, ("release.prepare", "--version", "1.1.0")),
+        (released, ("hotfix", "1.0.1")),
+        (hotfix_ready, ("hotfix.finish", "--version", "1.2.1")),
+    ],
+    ids=["release.prepare", "hotfix", "hotfix.finish"],
+)
+def test_an_index_left_locked_is_named_and_its_fix_works(
+    templates: Templates, tmp_path: Path, make: Callable[[Path], Project], args: tuple[str, ...]
+) -> None:
+    project = templates.copy(make, tmp_path)
+    lock = project.work / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    lines = refused(project, *args)
+    assert lines == [
+        f"error: git's index is locked ({lock} exists, left by a git that was stopped): if no "
+        f"git command is running in this repository, rm {lock}"
+    ]
+    fix = "rm " + lines[0].rsplit(", rm ", 1)[1]
+    subprocess.run(fix, shell=True, check=True, cwd=project.work)
+    ok(project, *args)
 
 
 # 14: a missing or unreachable origin gives one line with git's own reason.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Callable
 from typing import ParamSpec
 
@@ -118,6 +119,18 @@ def branch_ref(repo: GitRepo, branch: str) -> str:
     against what the release branch can reach, whatever is checked out."""
     ref = f"refs/heads/{branch}"
     return ref if repo.rev(ref) is not None else "HEAD"
+
+
+def index_unlocked(repo: GitRepo) -> list[str]:
+    """Git's index is free: `index.lock` makes every commit, merge and switch fail. Git removes
+    it itself, even on Ctrl-C; one that is left was left by a git that was killed."""
+    lock = repo.git_dir / "index.lock"
+    if not lock.exists():
+        return []
+    return [
+        f"git's index is locked ({lock} exists, left by a git that was stopped): if no git "
+        f"command is running in this repository, rm {shlex.quote(str(lock))}"
+    ]
 
 
 def merge_in_progress(repo: GitRepo) -> list[str]:

@@ -19,7 +19,7 @@ from release.merging import (
     merge_undone_on_interrupt,
 )
 from release.plan import Plan
-from release.steps import Say, Status, Step
+from release.steps import Say, State, Status, Step, checks
 
 # What a release commit bumps, kept at develop's own version when develop is ahead.
 VERSION_FILES = ("Cargo.toml", "Cargo.lock")
@@ -72,18 +72,19 @@ class MergeBackIntoDevelop(OnDevelop):
         return Status.todo()
 
     def check(self, plan: Plan) -> list[str]:
-        if plan.develop_branch is None or plan.develop_merge_branch is not None:
+        if plan.develop_branch is None or self.state(plan).state is not State.TODO:
             return []
         develop = plan.develop_branch
         repo = plan.repo
-        if repo.rev(f"refs/heads/{develop}") is None:
+        problems = checks.index_unlocked(repo)
+        if plan.develop_merge_branch is None and repo.rev(f"refs/heads/{develop}") is None:
             upstream = repo.remote_state(plan.remote).heads.get(develop)
             if upstream and not repo.has_object(upstream):
-                return [
+                problems.append(
                     f"{plan.remote}/{develop} is not fetched here, and the hotfix must be "
                     f"merged into it: git fetch {plan.remote} {develop}"
-                ]
-        return []
+                )
+        return problems
 
     def describe(self, plan: Plan) -> list[str]:
         develop = plan.develop_branch

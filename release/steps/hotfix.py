@@ -63,7 +63,8 @@ class StartHotfix(OfHotfix):
         if self.state(plan).state is not State.TODO:
             return []
         repo = plan.repo
-        problems = checks.merge_in_progress(repo) or checks.clean(repo)
+        problems = checks.index_unlocked(repo)
+        problems += checks.merge_in_progress(repo) or checks.clean(repo)
         branch = hotfix_branch(plan)
         if repo.rev(f"refs/heads/{branch}") is not None:
             return problems  # only to be checked out
@@ -149,7 +150,7 @@ class MergeIntoMain(OfHotfix):
         main = plan.release_branch
         remote = repo.remote_state(plan.remote).heads.get(main)
         local = repo.rev(f"refs/heads/{main}")
-        problems = []
+        problems = checks.index_unlocked(repo)
         if (
             local
             and remote

@@ -103,7 +103,7 @@ class Prepare(Step):
                 f"CHANGELOG.md on {plan.release_branch} and push it, then release"
             ]
         merging = checks.merge_in_progress(repo)
-        problems = [*merging]
+        problems = [*checks.index_unlocked(repo), *merging]
 
         if plan.flow == "release":
             problems += checks.on_branch(repo, plan.release_branch)

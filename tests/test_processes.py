@@ -1,0 +1,91 @@
+"""Stopping a run while a program of ours runs: git, in our process group, is let clean up (its
+`index.lock`, its ref locks) before it is killed, or a rerun finds the repository locked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.gitrepos import REPO_ROOT
+
+# A program that, like git, needs a moment after SIGINT to remove what it holds; `ready` says
+# its trap is set. Its cleanup takes a second: four times what subprocess.run would allow.
+SLOW_CLEANUP = (
+    "trap 'sleep {cleanup}; echo removed > {done}; exit 130' INT; "
+    ": > {ready}; while :; do sleep 0.05; done"
+)
+
+# A task body run as tasks.py runs one; invoke prints an Exit's message and exits with its code.
+RUNNER = """
+import sys
+from invoke.exceptions import Exit
+from release import commands, processes
+try:
+    commands.run(lambda: processes.run(["sh", "-c", sys.argv[1]]))
+except Exit as stopped:
+    print(stopped.message, file=sys.stderr)
+    sys.exit(stopped.code)
+"""
+
+
+def started(tmp_path: Path, cleanup: float) -> tuple[subprocess.Popen[str], Path]:
+    """Our runner, in a session of its own as a terminal's job is, running the slow program;
+    returns once the program's trap is set."""
+    ready, done = tmp_path / "ready", tmp_path / "done"
+    program = SLOW_CLEANUP.format(cleanup=cleanup, done=done, ready=ready)
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, program],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert runner.poll() is None, runner.communicate()
+        assert time.monotonic() < deadline, "the program never started"
+        time.sleep(0.02)
+    return runner, done
+
+
+def test_ctrl_c_lets_a_program_in_our_group_finish_its_cleanup(tmp_path: Path) -> None:
+    runner, done = started(tmp_path, cleanup=1)
+    os.killpg(runner.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    _, stderr = runner.communicate(timeout=60)
+
+    assert runner.returncode == 130, stderr
+    assert done.read_text() == "removed\n"
+    assert stderr.strip() == (
+        "error: interrupted: run the same command again; it continues where it stopped"
+    )
+
+
+def test_sigterm_to_us_alone_passes_ctrl_c_on_to_the_program(tmp_path: Path) -> None:
+    runner, done = started(tmp_path, cleanup=1)
+    runner.send_signal(signal.SIGTERM)  # a CI runner cancelling the job signals our pid only
+    _, stderr = runner.communicate(timeout=60)
+
+    assert runner.returncode == 143, stderr
+    assert done.read_text() == "removed\n"
+
+
+def test_a_second_ctrl_c_stops_waiting_for_the_cleanup(tmp_path: Path) -> None:
+    runner, done = started(tmp_path, cleanup=600)
+    try:
+        os.killpg(runner.pid, signal.SIGINT)
+        time.sleep(0.5)  # past subprocess's own quarter second: in our wait for the cleanup
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)  # the cleanup's sleep, orphaned
+
+    assert runner.returncode == 130, stderr
+    assert not done.exists()
