@@ -14,6 +14,7 @@ mid-way (a hook, commit signing, a concurrent run, an unfetched develop).
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -287,8 +288,8 @@ def test_an_index_left_locked_is_named_and_its_fix_works(
         f"error: git's index is locked ({lock} exists, left by a git that was stopped): if no "
         f"git command is running in this repository, rm {lock}"
     ]
-    fix = "rm " + lines[0].rsplit(", rm ", 1)[1]
-    subprocess.run(fix, shell=True, check=True, cwd=project.work)
+    fix = shlex.split("rm " + lines[0].rsplit(", rm ", 1)[1])
+    subprocess.run(fix, check=True, cwd=project.work)
     ok(project, *args)
 
 
