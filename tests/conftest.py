@@ -12,36 +12,38 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_turns import exclusive_turn, shared_turn
+from tests.engine_turns import Turns
 from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The test files in the order they are collected: the longest first, with seconds per file as
-# .ci/run's summary printed them. Under `--dist loadfile` pytest-xdist hands files out by their
-# number of tests, most first, and this order only breaks its ties; a plain run follows it.
-# (The stack files run two at a time in `nox -s tests`; the tests that prune or watch what all
-# share, the engine's build cache or the machine's files, are marked `alone` and run alone.)
+# .ci/run's summary printed them (stack files: CI of 3b75a66). The stack suite runs two files at
+# a time in `nox -s tests`, handed out in this order (`--no-loadscope-reorder`), after the files
+# marked `alone` (they prune or watch what all share, the engine's build cache or the machine's
+# files, and hold the engine alone from their first test to their last): the other worker then
+# waits on them at the start, not while the run ends with one file left.
 FILES_LONGEST_FIRST = (
-    "tests/stack/test_fault_matrix.py",  # 429 s
-    "tests/stack/test_rehearsal.py",  # 419 s
-    "tests/test_interrupted.py",  # 318 s
-    "tests/stack/test_release_through_pull_requests.py",  # 205 s
-    "tests/e2e/test_release_sequence.py",  # 182 s
-    "tests/stack/test_reproduce.py",  # 170 s
-    "tests/test_release_pull_request.py",  # 164 s
-    "tests/stack/test_user_rehearsal.py",  # 155 s
-    "tests/stack/test_verify_tamper.py",  # 130 s
-    "tests/stack/test_release_races.py",  # 74 s
-    "tests/stack/test_dockerfile_builds.py",  # 69 s
-    "tests/test_release_flow.py",  # 64 s
-    "tests/stack/test_release_pipeline.py",  # 48 s
-    "tests/test_stray_tags.py",  # 47 s
-    "tests/test_hotfix_flow.py",  # 47 s
-    "tests/stack/test_secrets_canary.py",  # 38 s
-    "tests/stack/test_publish_policy.py",  # 37 s
-    "tests/stack/test_build_publish.py",  # 34 s
-    "tests/stack/test_workflow_artifacts_built.py",  # 32 s
+    "tests/stack/test_rehearsal.py",  # 582 s
+    "tests/stack/test_fault_matrix.py",  # 481 s
+    "tests/test_interrupted.py",  # 305 s
+    "tests/stack/test_release_through_pull_requests.py",  # 265 s
+    "tests/stack/test_reproduce.py",  # 219 s
+    "tests/e2e/test_release_sequence.py",  # 218 s
+    "tests/test_release_pull_request.py",  # 208 s
+    "tests/stack/test_verify_tamper.py",  # 172 s
+    "tests/stack/test_user_rehearsal.py",  # 162 s
+    "tests/stack/test_dockerfile_builds.py",  # 112 s
+    "tests/test_release_flow.py",  # 93 s
+    "tests/stack/test_release_races.py",  # 92 s
+    "tests/stack/test_release_pipeline.py",  # 81 s
+    "tests/test_stray_tags.py",  # 80 s
+    "tests/stack/test_secrets_canary.py",  # 62 s
+    "tests/stack/test_publish_policy.py",  # 59 s
+    "tests/stack/test_build_publish.py",  # 51 s
+    "tests/stack/test_machine_refusals.py",  # 51 s
+    "tests/stack/test_workflow_artifacts_built.py",  # 34 s
+    "tests/stack/test_attest.py",  # 14 s
 )
 
 
@@ -80,8 +82,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if path in FILES_LONGEST_FIRST
             else len(FILES_LONGEST_FIRST)
         )
-        # The files that must run alone are collected first: in a plain run the suite that
-        # needs no stack, run beside, then uses the core they leave.
+        # The files that must run alone are collected first, so go out first: while one holds
+        # the engine, the other stack worker waits, and the suite that needs no stack, run
+        # beside, uses the core it leaves.
         alone = item.get_closest_marker("alone") is not None
         # A test that restarts the engine goes last in its file, not last in the session: the
         # file's session-scoped reference release must still match what its rerun builds, and
@@ -91,15 +94,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=order)  # stable: the other files, and each file's tests, in their order
 
 
+ENGINE_TURNS = Turns()
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> object:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,
-    or the only one if it restarts the engine or must be alone (tests/engine_turns.py)."""
+    the only one if it restarts the engine, or the only one for its whole file if the file
+    must run alone (tests/engine_turns.py)."""
     if item.get_closest_marker("stack") is None:
         return (yield)
-    alone = item.get_closest_marker("restarts_engine") or item.get_closest_marker("alone")
-    turn = exclusive_turn if alone else shared_turn
-    with turn():
+    kind = (
+        "file"
+        if item.get_closest_marker("alone")
+        else "exclusive"
+        if item.get_closest_marker("restarts_engine")
+        else "shared"
+    )
+    following = None if nextitem is None else str(nextitem.path)
+    with ENGINE_TURNS.around(str(item.path), kind, following):
         return (yield)
 
 

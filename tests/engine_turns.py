@@ -4,7 +4,10 @@ and across pytest runs on the same machine.
 Most stack tests only use the engine: they hold a shared turn while they run, set-up and
 tear-down included, so several run at once. A test that stops the engine (marked
 `restarts_engine`) holds the only turn: it waits for the running ones to finish, and none
-starts until it is done. The lock files are `flock`ed, so a killed run releases its turn.
+starts until it is done. A file whose tests prune or watch what all share (marked `alone`)
+holds the only turn from its first test's set-up to its last test's tear-down: its module
+fixtures prune the build cache too, and between two of its tests another file's build would
+meet a cache half pruned. The lock files are `flock`ed, so a killed run releases its turn.
 
 Linux's flock does not queue waiters, so a steady stream of shared turns could keep the
 exclusive one waiting for ever. A turnstile prevents that: every taker passes it first, and
@@ -16,7 +19,7 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 DIRECTORY = Path(tempfile.gettempdir())
@@ -58,3 +61,37 @@ def exclusive_turn(directory: Path = DIRECTORY) -> Iterator[None]:
 def stack_up_turn(directory: Path = DIRECTORY) -> AbstractContextManager[None]:
     """One `stack.up` at a time: the workers that ask while one brings the stack up wait."""
     return _flocked(directory / "barycenter-stack-up.lock", fcntl.LOCK_EX)
+
+
+class Turns:
+    """The turn each stack test of one pytest process takes, in the order they run: `alone`
+    files hold theirs across their tests, other tests take one each."""
+
+    def __init__(self, directory: Path = DIRECTORY) -> None:
+        self.directory = directory
+        self.file: str | None = None  # the `alone` file holding the only turn
+        self.held = ExitStack()
+
+    @contextmanager
+    def around(self, file: str, kind: str, next_file: str | None) -> Iterator[None]:
+        """Hold the turn a test of `file` needs while it runs: kind "shared", "exclusive" (for
+        this test), or "file" (for `file`'s tests: kept while `next_file`, the test that runs
+        next, if one is known, is in `file` too)."""
+        if kind != "file":
+            self.release()
+            with (exclusive_turn if kind == "exclusive" else shared_turn)(self.directory):
+                yield
+            return
+        if self.file != file:
+            self.release()
+            self.held.enter_context(exclusive_turn(self.directory))
+            self.file = file
+        try:
+            yield
+        finally:
+            if next_file != file:
+                self.release()
+
+    def release(self) -> None:
+        self.held.close()
+        self.file = None

@@ -3,9 +3,9 @@ need no stack beside them on one core, rather than before them on every core.
 
 One stack file at a time keeps two cores only about three quarters busy: much of it waits (on
 act's containers, registries, timeouts that a fault-matrix point must reach). So the stack
-files run on two pytest-xdist workers (`--dist loadfile`, the longest first), taking turns on
-the engine (tests/engine_turns.py: those marked `restarts_engine` or `alone` run with no other
-stack test beside them). The other suite runs beside at a lower priority (nice 10): it fills
+files run on two pytest-xdist workers (`--dist loadfile`, the `alone` files first, then the
+longest first), taking turns on the engine (tests/engine_turns.py: a test marked
+`restarts_engine`, and a file marked `alone`, run with no other stack test beside them). The other suite runs beside at a lower priority (nice 10): it fills
 what the stack suite leaves idle instead of taking a core its builds would have used, since
 the stack suite is the longer one. The stack suite prints to the terminal as it goes; the other
 suite's output is kept in a file and printed whole when both have finished, so that neither's
@@ -42,7 +42,14 @@ def main(argv: list[str]) -> int:
                 preexec_fn=lower_priority,
             )
             try:
-                stack_suite = ["-m", "stack", "-n", stack_workers, "--dist", "loadfile"]
+                # Whole files to workers, in the collection's order (tests/conftest.py: the
+                # `alone` files first, then the longest first): xdist's default hands out the
+                # files with the most tests first, which left the longest and an `alone` file
+                # to the end, one worker idle.
+                stack_suite = [
+                    *("-m", "stack", "-n", stack_workers),
+                    *("--dist", "loadfile", "--no-loadscope-reorder"),
+                ]
                 stack = subprocess.run([sys.executable, "-m", "pytest", *stack_suite], check=False)
                 stack_seconds = time.monotonic() - started
                 pure_code = pure.wait()

@@ -1,6 +1,7 @@
 """The stack tests' turns on the shared Docker engine (tests/engine_turns.py): shared turns
 run together; an exclusive turn waits for them and holds back the shared turns asked after
-it, so the test that restarts the engine neither cuts off a build nor waits for ever."""
+it, so the test that restarts the engine neither cuts off a build nor waits for ever; an
+`alone` file holds the only turn from its first test to its last."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from tests.engine_turns import exclusive_turn, shared_turn
+from tests.engine_turns import Turns, exclusive_turn, shared_turn
 
 PATIENCE = 10.0  # what a turn that should come is given
 GLANCE = 0.3  # how long a turn that should not come is watched for
@@ -65,3 +66,38 @@ def test_an_exclusive_turn_waits_for_the_shared_ones_and_goes_before_later_ones(
     assert later.taken.wait(PATIENCE)
     later.end()
     assert log == ["running build", "engine restart", "later build"]
+
+
+def test_an_alone_file_holds_the_only_turn_from_its_first_test_to_its_last(
+    tmp_path: Path,
+) -> None:
+    log: list[str] = []
+    turns = Turns(tmp_path)
+    with turns.around("test_prunes.py", "file", next_file="test_prunes.py"):
+        log.append("first test")
+    # Between its tests, as its module fixture prunes the cache: nobody else builds.
+    other = Holder(lambda: shared_turn(tmp_path), log, "other file's build")
+    assert not other.taken.wait(GLANCE), "another file built between two tests of an alone file"
+    with turns.around("test_prunes.py", "file", next_file="test_builds.py"):
+        log.append("last test")
+    assert other.taken.wait(PATIENCE), "the alone file kept the turn after its last test"
+    other.end()
+    assert log == ["first test", "last test", "other file's build"]
+
+
+def test_an_alone_file_waits_for_running_tests_and_its_last_test_may_be_the_runs_last(
+    tmp_path: Path,
+) -> None:
+    running = Holder(lambda: shared_turn(tmp_path), [], "running build")
+    assert running.taken.wait(PATIENCE)
+    log: list[str] = []
+    alone = Holder(
+        lambda: Turns(tmp_path).around("test_prunes.py", "file", next_file=None), log, "alone"
+    )
+    assert not alone.taken.wait(GLANCE), "the alone file did not wait for the running build"
+    running.end()
+    assert alone.taken.wait(PATIENCE)
+    alone.end()
+    later = Holder(lambda: exclusive_turn(tmp_path), log, "later")
+    assert later.taken.wait(PATIENCE), "the run's last test kept the turn"
+    later.end()
