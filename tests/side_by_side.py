@@ -5,11 +5,12 @@ One stack file at a time keeps two cores only about three quarters busy: much of
 act's containers, registries, timeouts that a fault-matrix point must reach). So the stack
 files run on two pytest-xdist workers (`--dist loadfile`, the `alone` files first, then the
 longest first), taking turns on the engine (tests/engine_turns.py: a test marked
-`restarts_engine`, and a file marked `alone`, run with no other stack test beside them). The other suite runs beside at a lower priority (nice 10): it fills
-what the stack suite leaves idle instead of taking a core its builds would have used, since
-the stack suite is the longer one. The stack suite prints to the terminal as it goes; the other
-suite's output is kept in a file and printed whole when both have finished, so that neither's
-report is interleaved with the other's. It exits non-zero if either failed.
+`restarts_engine`, and a file marked `alone`, run with no other stack test beside them). The
+other suite runs beside at a lower priority (nice 10): it fills what the stack suite leaves idle
+instead of taking a core its builds would have used, since the stack suite is the longer one.
+The stack suite prints to the terminal as it goes; the other suite's output is kept in a file
+and printed whole when both have finished, so that neither's report is interleaved with the
+other's. It exits non-zero if either failed.
 
 Usage: python tests/side_by_side.py [PURE_WORKERS [STACK_WORKERS]]   (default 1 and 2)"""
 
