@@ -114,8 +114,8 @@ def run(
         raise ReleaseError(
             f"cannot run {name} ({failure.strerror})", missing_fix or f"install {name}"
         ) from None
+    bare_read = large_output and stdin is None and timeout is None
     with process:
-        bare_read = large_output and stdin is None and timeout is None
         try:
             if bare_read:
                 stdout = process.stdout.read()  # type: ignore[union-attr]

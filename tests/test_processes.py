@@ -13,11 +13,13 @@ from pathlib import Path
 
 from tests.gitrepos import REPO_ROOT
 
-# A program that, like git, needs a moment after SIGINT to remove what it holds; `ready` says
-# its trap is set. Its cleanup takes a second: four times what subprocess.run would allow.
+# A program that, like git, needs a moment after SIGINT to remove what it holds. `ready` says
+# its trap is set and that the runner waits on it: it reads the runner's input first, which
+# the runner writes from inside that wait (a Ctrl-C before it would test Python's start-up).
+# Its cleanup takes a second: four times what subprocess.run would allow.
 SLOW_CLEANUP = (
     "trap 'sleep {cleanup}; echo removed > {done}; exit 130' INT; "
-    ": > {ready}; while :; do sleep 0.05; done"
+    "read -r go; : > {ready}; while :; do sleep 0.05; done"
 )
 
 # A task body run as tasks.py runs one; invoke prints an Exit's message and exits with its code.
@@ -26,7 +28,7 @@ import sys
 from invoke.exceptions import Exit
 from release import commands, processes
 try:
-    commands.run(lambda: processes.run(["sh", "-c", sys.argv[1]]))
+    commands.run(lambda: processes.run(["sh", "-c", sys.argv[1]], stdin=b"go\\n"))
 except Exit as stopped:
     print(stopped.message, file=sys.stderr)
     sys.exit(stopped.code)
