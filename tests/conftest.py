@@ -9,20 +9,19 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.engine_turns import Turns
+from tests.engine_turns import TurnKind, Turns
 from tests.halfdone import Templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The test files in the order they are collected: the longest first, with seconds per file as
 # .ci/run's summary printed them (stack files: CI of 3b75a66). The stack suite runs two files at
-# a time in `nox -s tests`, handed out in this order (`--no-loadscope-reorder`), after the files
-# marked `alone` (they prune or watch what all share, the engine's build cache or the machine's
-# files, and hold the engine alone from their first test to their last): the other worker then
-# waits on them at the start, not while the run ends with one file left.
+# a time in `nox -s tests`, handed out in this order (`--no-loadscope-reorder`), after the
+# `alone` files.
 FILES_LONGEST_FIRST = (
     "tests/stack/test_rehearsal.py",  # 582 s
     "tests/stack/test_fault_matrix.py",  # 481 s
@@ -45,6 +44,39 @@ FILES_LONGEST_FIRST = (
     "tests/stack/test_workflow_artifacts_built.py",  # 34 s
     "tests/stack/test_attest.py",  # 14 s
 )
+
+# The files marked `alone`: they prune or watch what all share (the engine's build cache, the
+# machine's files) and hold the engine alone from their first test to their last. pytest-xdist
+# hands them out as one unit of work, first: one worker runs them back to back, holding the
+# engine throughout, while the other waits once, at the start, when the suite that needs no
+# stack, run beside, takes the core it leaves. Handed out file by file, an `alone` file could
+# reach a worker just after the other had started a long file, and wait for its running test.
+ALONE_FILES = (
+    "tests/stack/test_reproduce.py",
+    "tests/stack/test_user_rehearsal.py",
+    "tests/stack/test_dockerfile_builds.py",
+)
+ALONE_UNIT = "the alone files"
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work pytest-xdist's loadfile hands out whole that a test belongs to: its
+    file, or the one unit of every `alone` file."""
+    path = nodeid.split("::", 1)[0]
+    return ALONE_UNIT if path in ALONE_FILES else path
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> object:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class AloneFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return AloneFilesTogether(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +106,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(("tests/stack/", "tests/e2e/")):
             item.add_marker(pytest.mark.stack)
+        path = item.nodeid.split("::", 1)[0]
+        if (item.get_closest_marker("alone") is not None) != (path in ALONE_FILES):
+            raise pytest.UsageError(
+                f"{path}: a file is marked `alone` exactly when tests/conftest.py's ALONE_FILES "
+                "names it: add or remove the one that is missing"
+            )
 
     def order(item: pytest.Item) -> tuple[bool, int, bool]:
         path = item.nodeid.split("::", 1)[0]
@@ -100,19 +138,19 @@ ENGINE_TURNS = Turns()
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,
-    the only one if it restarts the engine, or the only one for its whole file if the file
-    must run alone (tests/engine_turns.py)."""
+    the only one if it restarts the engine, or, for the `alone` files, the only one from the
+    first of their tests to the last (tests/engine_turns.py)."""
     if item.get_closest_marker("stack") is None:
         return (yield)
-    kind = (
-        "file"
+    kind: TurnKind = (
+        "alone"
         if item.get_closest_marker("alone")
         else "exclusive"
         if item.get_closest_marker("restarts_engine")
         else "shared"
     )
-    following = None if nextitem is None else str(nextitem.path)
-    with ENGINE_TURNS.around(str(item.path), kind, following):
+    next_is_alone = nextitem is not None and nextitem.get_closest_marker("alone") is not None
+    with ENGINE_TURNS.around(kind, next_is_alone):
         return (yield)
 
 

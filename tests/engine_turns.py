@@ -4,10 +4,11 @@ and across pytest runs on the same machine.
 Most stack tests only use the engine: they hold a shared turn while they run, set-up and
 tear-down included, so several run at once. A test that stops the engine (marked
 `restarts_engine`) holds the only turn: it waits for the running ones to finish, and none
-starts until it is done. A file whose tests prune or watch what all share (marked `alone`)
-holds the only turn from its first test's set-up to its last test's tear-down: its module
-fixtures prune the build cache too, and between two of its tests another file's build would
-meet a cache half pruned. The lock files are `flock`ed, so a killed run releases its turn.
+starts until it is done. The files whose tests prune or watch what all share (marked `alone`)
+run back to back on one worker and hold the only turn from their first test's set-up to their
+last test's tear-down: their module fixtures prune the build cache too, and between two of
+their tests another file's build would meet a cache half pruned. The lock files are
+`flock`ed, so a killed run releases its turn.
 
 Linux's flock does not queue waiters, so a steady stream of shared turns could keep the
 exclusive one waiting for ever. A turnstile prevents that: every taker passes it first, and
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import Literal
 
 DIRECTORY = Path(tempfile.gettempdir())
 
@@ -63,35 +65,38 @@ def stack_up_turn(directory: Path = DIRECTORY) -> AbstractContextManager[None]:
     return _flocked(directory / "barycenter-stack-up.lock", fcntl.LOCK_EX)
 
 
+TurnKind = Literal["shared", "exclusive", "alone"]
+
+
 class Turns:
-    """The turn each stack test of one pytest process takes, in the order they run: `alone`
-    files hold theirs across their tests, other tests take one each."""
+    """The turn each stack test of one pytest process takes, in the order they run: the tests
+    of `alone` files hold the only turn from the first to the last of a run of them, other tests
+    take one each."""
 
     def __init__(self, directory: Path = DIRECTORY) -> None:
         self.directory = directory
-        self.file: str | None = None  # the `alone` file holding the only turn
-        self.held = ExitStack()
+        self.held = ExitStack()  # the only turn, while `alone` tests run one after another
+        self.holding = False
 
     @contextmanager
-    def around(self, file: str, kind: str, next_file: str | None) -> Iterator[None]:
-        """Hold the turn a test of `file` needs while it runs: kind "shared", "exclusive" (for
-        this test), or "file" (for `file`'s tests: kept while `next_file`, the test that runs
-        next, if one is known, is in `file` too)."""
-        if kind != "file":
+    def around(self, kind: TurnKind, next_is_alone: bool) -> Iterator[None]:
+        """Hold the turn a test needs while it runs: "shared", "exclusive" (for this test), or
+        "alone" (kept while the test that runs next in this process, `next_is_alone`, is of an
+        `alone` file too: such files run back to back, tests/conftest.py)."""
+        if kind != "alone":
             self.release()
             with (exclusive_turn if kind == "exclusive" else shared_turn)(self.directory):
                 yield
             return
-        if self.file != file:
-            self.release()
+        if not self.holding:
             self.held.enter_context(exclusive_turn(self.directory))
-            self.file = file
+            self.holding = True
         try:
             yield
         finally:
-            if next_file != file:
+            if not next_is_alone:
                 self.release()
 
     def release(self) -> None:
         self.held.close()
-        self.file = None
+        self.holding = False

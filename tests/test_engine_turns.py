@@ -1,15 +1,21 @@
 """The stack tests' turns on the shared Docker engine (tests/engine_turns.py): shared turns
 run together; an exclusive turn waits for them and holds back the shared turns asked after
 it, so the test that restarts the engine neither cuts off a build nor waits for ever; an
-`alone` file holds the only turn from its first test to its last."""
+run of `alone` files holds the only turn from its first test to its last, and the `alone`
+files are handed out to one worker, as one unit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import ALONE_FILES, ALONE_UNIT, work_unit
 from tests.engine_turns import Turns, exclusive_turn, shared_turn
 
 PATIENCE = 10.0  # what a turn that should come is given
@@ -68,21 +74,30 @@ def test_an_exclusive_turn_waits_for_the_shared_ones_and_goes_before_later_ones(
     assert log == ["running build", "engine restart", "later build"]
 
 
-def test_an_alone_file_holds_the_only_turn_from_its_first_test_to_its_last(
+def test_alone_files_hold_the_only_turn_from_their_first_test_to_their_last(
     tmp_path: Path,
 ) -> None:
     log: list[str] = []
     turns = Turns(tmp_path)
-    with turns.around("test_prunes.py", "file", next_file="test_prunes.py"):
-        log.append("first test")
+    with turns.around("alone", next_is_alone=True):
+        log.append("first test of test_prunes.py")
     # Between its tests, as its module fixture prunes the cache: nobody else builds.
     other = Holder(lambda: shared_turn(tmp_path), log, "other file's build")
     assert not other.taken.wait(GLANCE), "another file built between two tests of an alone file"
-    with turns.around("test_prunes.py", "file", next_file="test_builds.py"):
-        log.append("last test")
-    assert other.taken.wait(PATIENCE), "the alone file kept the turn after its last test"
+    with turns.around("alone", next_is_alone=True):
+        log.append("last test of test_prunes.py")
+    # Nor between two alone files that run back to back.
+    assert not other.taken.wait(GLANCE), "another file built between two alone files"
+    with turns.around("alone", next_is_alone=False):
+        log.append("only test of test_watches.py")
+    assert other.taken.wait(PATIENCE), "the alone files kept the turn after their last test"
     other.end()
-    assert log == ["first test", "last test", "other file's build"]
+    assert log == [
+        "first test of test_prunes.py",
+        "last test of test_prunes.py",
+        "only test of test_watches.py",
+        "other file's build",
+    ]
 
 
 def test_an_alone_file_waits_for_running_tests_and_its_last_test_may_be_the_runs_last(
@@ -91,9 +106,7 @@ def test_an_alone_file_waits_for_running_tests_and_its_last_test_may_be_the_runs
     running = Holder(lambda: shared_turn(tmp_path), [], "running build")
     assert running.taken.wait(PATIENCE)
     log: list[str] = []
-    alone = Holder(
-        lambda: Turns(tmp_path).around("test_prunes.py", "file", next_file=None), log, "alone"
-    )
+    alone = Holder(lambda: Turns(tmp_path).around("alone", next_is_alone=False), log, "alone")
     assert not alone.taken.wait(GLANCE), "the alone file did not wait for the running build"
     running.end()
     assert alone.taken.wait(PATIENCE)
@@ -101,3 +114,31 @@ def test_an_alone_file_waits_for_running_tests_and_its_last_test_may_be_the_runs
     later = Holder(lambda: exclusive_turn(tmp_path), log, "later")
     assert later.taken.wait(PATIENCE), "the run's last test kept the turn"
     later.end()
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "unit"),
+    [
+        ("tests/stack/test_reproduce.py::test_a", ALONE_UNIT),
+        ("tests/stack/test_dockerfile_builds.py::test_b[linux/arm64]", ALONE_UNIT),
+        ("tests/stack/test_user_rehearsal.py::test_c", ALONE_UNIT),
+        ("tests/stack/test_rehearsal.py::test_d", "tests/stack/test_rehearsal.py"),
+        ("tests/e2e/test_release_sequence.py::test_e", "tests/e2e/test_release_sequence.py"),
+    ],
+)
+def test_the_alone_files_are_one_unit_of_work_and_other_files_one_each(
+    nodeid: str, unit: str
+) -> None:
+    assert work_unit(nodeid) == unit
+
+
+def test_the_alone_files_are_the_files_marked_alone(repo_root: Path) -> None:
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "alone", "-p", "no:xdist"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    marked = {line.split("::", 1)[0] for line in listed.splitlines() if "::" in line}
+    assert marked == set(ALONE_FILES)
