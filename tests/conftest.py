@@ -135,6 +135,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 ENGINE_TURNS = Turns()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None and any(i.get_closest_marker("alone") for i in session.items):
+        ENGINE_TURNS.alone_first(workerinput["testrunuid"])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,

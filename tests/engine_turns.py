@@ -19,12 +19,16 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Literal
 
 DIRECTORY = Path(tempfile.gettempdir())
+# How long the other workers wait for the `alone` files to begin before they go on regardless
+# (their worker failed to start, say): longer than a worker's start-up on a loaded machine.
+ALONE_PATIENCE = 300.0
 
 
 @contextmanager
@@ -77,6 +81,26 @@ class Turns:
         self.directory = directory
         self.held = ExitStack()  # the only turn, while `alone` tests run one after another
         self.holding = False
+        self.run_going_alone_first: str | None = None
+
+    def alone_first(self, run: str) -> None:
+        """The `alone` files of the test run `run` (its pytest-xdist id) go first, on another
+        worker: this process's first stack test waits until they hold the engine. Otherwise it
+        could take a shared turn a moment before they ask, and they would wait for that whole
+        test (a rehearsal: 217 s in CI) with the other workers held back behind them."""
+        self.run_going_alone_first = run
+
+    @property
+    def flag(self) -> Path:
+        return self.directory / "barycenter-engine.alone-began"
+
+    def wait_for_the_alone_files(self) -> None:
+        run, self.run_going_alone_first = self.run_going_alone_first, None
+        deadline = time.monotonic() + ALONE_PATIENCE
+        while time.monotonic() < deadline:
+            if self.flag.exists() and self.flag.read_text() == run:
+                return
+            time.sleep(0.2)
 
     @contextmanager
     def around(self, kind: TurnKind, next_is_alone: bool) -> Iterator[None]:
@@ -85,12 +109,17 @@ class Turns:
         `alone` file too: such files run back to back, tests/conftest.py)."""
         if kind != "alone":
             self.release()
+            if self.run_going_alone_first is not None:
+                self.wait_for_the_alone_files()
             with (exclusive_turn if kind == "exclusive" else shared_turn)(self.directory):
                 yield
             return
         if not self.holding:
             self.held.enter_context(exclusive_turn(self.directory))
             self.holding = True
+            if self.run_going_alone_first is not None:
+                self.flag.write_text(self.run_going_alone_first)
+                self.run_going_alone_first = None
         try:
             yield
         finally:

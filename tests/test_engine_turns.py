@@ -142,3 +142,20 @@ def test_the_alone_files_are_the_files_marked_alone(repo_root: Path) -> None:
     ).stdout
     marked = {line.split("::", 1)[0] for line in listed.splitlines() if "::" in line}
     assert marked == set(ALONE_FILES)
+
+
+def test_the_other_workers_first_stack_test_waits_until_the_alone_files_hold_the_engine(
+    tmp_path: Path,
+) -> None:
+    log: list[str] = []
+    alone_worker, other_worker = Turns(tmp_path), Turns(tmp_path)
+    for turns in (alone_worker, other_worker):
+        turns.alone_first("run-1")
+    (tmp_path / "barycenter-engine.alone-began").write_text("run-0")  # an earlier run's
+    other = Holder(lambda: other_worker.around("shared", next_is_alone=False), log, "rehearsal")
+    assert not other.taken.wait(GLANCE), "a shared turn was taken before the alone files began"
+    with alone_worker.around("alone", next_is_alone=False):
+        log.append("alone files")
+    assert other.taken.wait(PATIENCE), "the other worker did not go on after the alone files"
+    other.end()
+    assert log == ["alone files", "rehearsal"]
