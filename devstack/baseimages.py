@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.debs import write_uncompressed
 from devstack.packages import debian_mirror
 from devstack.paths import StackPaths
 from devstack.registry import MIRROR
@@ -163,6 +164,16 @@ class RootfsJob:
     def debs(self) -> Path:
         return self.paths.rootfs_cache / f"debs-{self.image.slug}-{self.arch}"
 
+    @property
+    def emulated(self) -> bool:
+        """Whether dpkg runs under qemu in this tree (the stack's machines are amd64)."""
+        return self.arch != "amd64"
+
+    @property
+    def uncompressed_debs(self) -> Path:
+        """The downloaded packages rewritten for dpkg under qemu (devstack/debs.py)."""
+        return self.paths.rootfs_cache / f"uncompressed-{self.image.slug}-{self.arch}"
+
     def line(self) -> str:
         took = (self.finished or time.monotonic()) - self.started
         stage = self.stage
@@ -222,12 +233,14 @@ def debootstrap_tree(job: RootfsJob) -> Path:
     job.debs.mkdir(parents=True, exist_ok=True)
     job.log.write_bytes(b"")
     argv = ["debootstrap", "--variant=minbase", f"--arch={job.arch}", f"--cache-dir={job.debs}"]
-    foreign = job.arch != "amd64"
-    if foreign:
+    if job.emulated:
         argv.append("--foreign")
     what = f"debootstrap {job.image.tag} {job.arch}"
     run_logged([*argv, SUITE, str(job.work), debian_mirror()], job.log, what)
-    if foreign:
+    if job.emulated:
+        # The packages the second stage installs under qemu, where the first stage put them.
+        for deb in (job.work / "var/cache/apt/archives").glob("*.deb"):
+            write_uncompressed(deb, deb)
         second = ["chroot", str(job.work), "/debootstrap/debootstrap", "--second-stage"]
         run_logged(second, job.log, f"debootstrap second stage {job.image.tag} {job.arch}")
     clean(job.work)
@@ -258,6 +271,12 @@ def download_included(job: RootfsJob) -> list[Path]:
     run_logged([*argv, SUITE, str(scratch), debian_mirror()], job.log, what)
     shutil.rmtree(scratch, ignore_errors=True)
     debs = sorted(job.debs.glob("*.deb"))
+    if job.emulated:
+        job.stage = f"rewriting {len(debs)} packages uncompressed"
+        shutil.rmtree(job.uncompressed_debs, ignore_errors=True)
+        job.uncompressed_debs.mkdir(parents=True)
+        for deb in debs:
+            write_uncompressed(deb, job.uncompressed_debs / deb.name)
     job.stage = f"downloaded {len(debs)} packages, waiting for the slim tree"
     return debs
 
@@ -296,7 +315,8 @@ def install_on(base: Path, job: RootfsJob, debs: list[Path]) -> Path:
     # Where apt keeps the packages it installs; clean() empties it again.
     archives = Path("/var/cache/apt/archives")
     for deb in extras:
-        shutil.copy2(deb, job.work / archives.relative_to("/") / deb.name)
+        source = job.uncompressed_debs / deb.name if job.emulated else deb
+        shutil.copy2(source, job.work / archives.relative_to("/") / deb.name)
     job.installing = len(extras)
     job.stage = "dpkg"
     argv = ["chroot", str(job.work), "dpkg", "--force-unsafe-io", "-i"]
@@ -346,6 +366,7 @@ def build_arch(jobs: list[RootfsJob]) -> None:
         for job in todo:
             finish(job, install_on(tree, job, downloads[job.image.tag].result()))
             shutil.rmtree(job.work, ignore_errors=True)
+            shutil.rmtree(job.uncompressed_debs, ignore_errors=True)
     shutil.rmtree(base.work, ignore_errors=True)
 
 

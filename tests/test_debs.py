@@ -1,0 +1,60 @@
+"""devstack/debs.py: a package rewritten with an uncompressed data member installs the same
+files, as dpkg-deb itself reads it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devstack.debs import members, uncompressed, write_uncompressed
+
+
+def dpkg_deb(*argv: str | Path) -> bytes:
+    return subprocess.run(["dpkg-deb", *map(str, argv)], capture_output=True, check=True).stdout
+
+
+@pytest.fixture(params=["xz", "gzip"])
+def package(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    tree = tmp_path / "tree"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN/control").write_text(
+        "Package: hello-odd\nVersion: 1.0\nArchitecture: arm64\n"
+        "Maintainer: Barycenter <dev@example.org>\nDescription: a test package\n"
+    )
+    (tree / "usr/bin").mkdir(parents=True)
+    (tree / "usr/bin/hello").write_bytes(b"#!/bin/sh\necho hello\n" * 101)  # odd-sized members
+    (tree / "usr/bin/hello").chmod(0o755)
+    deb = tmp_path / "hello-odd_1.0_arm64.deb"
+    dpkg_deb("--root-owner-group", f"-Z{request.param}", "--build", tree, deb)
+    return deb
+
+
+def test_the_data_member_is_uncompressed_and_installs_the_same_files(
+    package: Path, tmp_path: Path
+) -> None:
+    rewritten = tmp_path / "rewritten.deb"
+    write_uncompressed(package, rewritten)
+    names = [name for name, _ in members(rewritten.read_bytes())]
+    assert names[0] == "debian-binary" and names[-1] == "data.tar"
+    assert dpkg_deb("--fsys-tarfile", rewritten) == dpkg_deb("--fsys-tarfile", package)
+    assert dpkg_deb("--field", rewritten) == dpkg_deb("--field", package)
+    for deb, root in ((package, tmp_path / "a"), (rewritten, tmp_path / "b")):
+        dpkg_deb("--extract", deb, root)
+    assert (tmp_path / "b/usr/bin/hello").read_bytes() == (
+        tmp_path / "a/usr/bin/hello"
+    ).read_bytes()
+
+
+def test_rewriting_in_place_leaves_an_uncompressed_package_and_no_partial_file(
+    package: Path,
+) -> None:
+    write_uncompressed(package, package)
+    assert [name for name, _ in members(package.read_bytes())][-1] == "data.tar"
+    assert [p.name for p in package.parent.glob(".*partial")] == []
+
+
+def test_what_is_not_an_ar_archive_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an ar archive"):
+        uncompressed(b"PK\x03\x04 a zip file")
