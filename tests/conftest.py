@@ -141,6 +141,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         ENGINE_TURNS.alone_first(workerinput["testrunuid"])
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        ENGINE_TURNS.forget(workerinput["testrunuid"])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     """A stack test holds a turn on the engine from its set-up to its tear-down: a shared one,

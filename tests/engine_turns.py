@@ -82,6 +82,7 @@ class Turns:
         self.held = ExitStack()  # the only turn, while `alone` tests run one after another
         self.holding = False
         self.run_going_alone_first: str | None = None
+        self.made_flag = False
 
     def alone_first(self, run: str) -> None:
         """The `alone` files of the test run `run` (its pytest-xdist id) go first, on another
@@ -90,17 +91,20 @@ class Turns:
         test (a rehearsal: 217 s in CI) with the other workers held back behind them."""
         self.run_going_alone_first = run
 
-    @property
-    def flag(self) -> Path:
-        return self.directory / "barycenter-engine.alone-began"
+    def flag(self, run: str) -> Path:
+        """Made when the `alone` files of the test run `run` hold the engine."""
+        return self.directory / f"barycenter-engine.alone-began-{run}"
 
     def wait_for_the_alone_files(self) -> None:
         run, self.run_going_alone_first = self.run_going_alone_first, None
         deadline = time.monotonic() + ALONE_PATIENCE
-        while time.monotonic() < deadline:
-            if self.flag.exists() and self.flag.read_text() == run:
-                return
+        while time.monotonic() < deadline and run is not None and not self.flag(run).exists():
             time.sleep(0.2)
+
+    def forget(self, run: str) -> None:
+        """At the end of the test run: its flag, if this process made it."""
+        if self.made_flag:
+            self.flag(run).unlink(missing_ok=True)
 
     @contextmanager
     def around(self, kind: TurnKind, next_is_alone: bool) -> Iterator[None]:
@@ -118,7 +122,8 @@ class Turns:
             self.held.enter_context(exclusive_turn(self.directory))
             self.holding = True
             if self.run_going_alone_first is not None:
-                self.flag.write_text(self.run_going_alone_first)
+                self.flag(self.run_going_alone_first).touch()
+                self.made_flag = True
                 self.run_going_alone_first = None
         try:
             yield

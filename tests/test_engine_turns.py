@@ -151,7 +151,7 @@ def test_the_other_workers_first_stack_test_waits_until_the_alone_files_hold_the
     alone_worker, other_worker = Turns(tmp_path), Turns(tmp_path)
     for turns in (alone_worker, other_worker):
         turns.alone_first("run-1")
-    (tmp_path / "barycenter-engine.alone-began").write_text("run-0")  # an earlier run's
+    (tmp_path / "barycenter-engine.alone-began-run-0").touch()  # another run's
     other = Holder(lambda: other_worker.around("shared", next_is_alone=False), log, "rehearsal")
     assert not other.taken.wait(GLANCE), "a shared turn was taken before the alone files began"
     with alone_worker.around("alone", next_is_alone=False):
@@ -159,3 +159,8 @@ def test_the_other_workers_first_stack_test_waits_until_the_alone_files_hold_the
     assert other.taken.wait(PATIENCE), "the other worker did not go on after the alone files"
     other.end()
     assert log == ["alone files", "rehearsal"]
+    for turns in (other_worker, alone_worker):
+        turns.forget("run-1")
+    assert sorted(p.name for p in tmp_path.glob("*alone-began*")) == [
+        "barycenter-engine.alone-began-run-0"
+    ]
