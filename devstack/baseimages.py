@@ -330,7 +330,9 @@ def install_on(base: Path, job: RootfsJob, debs: list[Path]) -> Path:
 
 
 def clean(tree: Path) -> None:
-    for leftover in (tree / "var/cache/apt/archives").glob("*.deb"):
+    archives = tree / "var/cache/apt/archives"
+    # A rewrite's `.NAME.partial` too (devstack/debs.py), were one ever left there.
+    for leftover in [*archives.glob("*.deb"), *archives.glob(".*.partial")]:
         leftover.unlink()
     for leftover in (tree / "var/lib/apt/lists").glob("*"):
         if leftover.is_file():

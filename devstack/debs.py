@@ -18,6 +18,8 @@ import lzma
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from release.errors import ReleaseError
+
 MAGIC = b"!<arch>\n"
 HEADER = 60
 DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
@@ -35,10 +37,10 @@ def members(archive: bytes) -> Iterator[tuple[str, bytes]]:
         if len(header) < HEADER or header[58:60] != b"`\n":
             raise ValueError(f"a damaged member header at byte {at}")
         size = int(header[48:58])
-        yield (
-            header[:16].decode().rstrip().removesuffix("/"),
-            archive[at + HEADER : at + HEADER + size],
-        )
+        name = header[:16].decode().rstrip().removesuffix("/")
+        if at + HEADER + size > len(archive):
+            raise ValueError(f"its member {name} is cut short")
+        yield name, archive[at + HEADER : at + HEADER + size]
         at += HEADER + size + size % 2
 
 
@@ -54,12 +56,21 @@ def uncompressed(deb: bytes) -> bytes:
     for name, data in members(deb):
         decompress = DECOMPRESSORS.get(name)
         parts.append(member("data.tar", decompress(data)) if decompress else member(name, data))
+    if not any(part.startswith(b"data.tar") for part in parts[1:]):
+        raise ValueError("it has no data member")
     return b"".join(parts)
 
 
 def write_uncompressed(source: Path, target: Path) -> None:
     """`source` rewritten as `uncompressed` at `target` (which may be `source`)."""
-    rewritten = uncompressed(source.read_bytes())
+    try:
+        rewritten = uncompressed(source.read_bytes())
+    except (ValueError, EOFError, lzma.LZMAError, gzip.BadGzipFile) as error:
+        # A cut download, say: stack.up fetches a deleted package again.
+        raise ReleaseError(
+            f"{source} is not a Debian package that can be read ({error})",
+            f"delete {source}, then run invoke stack.up again",
+        ) from None
     partial = target.with_name(f".{target.name}.partial")
     partial.write_bytes(rewritten)
     partial.replace(target)

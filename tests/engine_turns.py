@@ -97,8 +97,10 @@ class Turns:
 
     def wait_for_the_alone_files(self) -> None:
         run, self.run_going_alone_first = self.run_going_alone_first, None
+        if run is None:
+            return
         deadline = time.monotonic() + ALONE_PATIENCE
-        while time.monotonic() < deadline and run is not None and not self.flag(run).exists():
+        while time.monotonic() < deadline and not self.flag(run).exists():
             time.sleep(0.2)
 
     def forget(self, run: str) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.baseimages import clean
 from devstack.debs import members, uncompressed, write_uncompressed
+from release.errors import ReleaseError
 
 
 def dpkg_deb(*argv: str | Path) -> bytes:
@@ -58,3 +60,32 @@ def test_rewriting_in_place_leaves_an_uncompressed_package_and_no_partial_file(
 def test_what_is_not_an_ar_archive_is_refused() -> None:
     with pytest.raises(ValueError, match="not an ar archive"):
         uncompressed(b"PK\x03\x04 a zip file")
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.9])
+def test_a_cut_package_is_refused_in_one_line_naming_the_file_and_deleting_it_mends_it(
+    package: Path, tmp_path: Path, cut: float
+) -> None:
+    whole = package.read_bytes()
+    package.write_bytes(whole[: int(len(whole) * cut)])
+    with pytest.raises(ReleaseError) as refused:
+        write_uncompressed(package, package)
+    assert str(package) in refused.value.problem and "\n" not in str(refused.value)
+    assert refused.value.fix == f"delete {package}, then run invoke stack.up again"
+    assert [p.name for p in package.parent.glob(".*partial")] == []
+    # What the fix says: the deleted package comes back whole (stack.up downloads it again).
+    package.unlink()
+    package.write_bytes(whole)
+    write_uncompressed(package, tmp_path / "mended.deb")
+    assert dpkg_deb("--fsys-tarfile", tmp_path / "mended.deb") == dpkg_deb(
+        "--fsys-tarfile", package
+    )
+
+
+def test_clean_leaves_no_package_and_no_partial_rewrite_in_the_tree(tmp_path: Path) -> None:
+    archives = tmp_path / "var/cache/apt/archives"
+    (archives / "partial").mkdir(parents=True)
+    for name in ("a_1.0_arm64.deb", ".a_1.0_arm64.deb.partial", "lock"):
+        (archives / name).write_bytes(b"x")
+    clean(tmp_path)
+    assert sorted(p.name for p in archives.iterdir()) == ["lock", "partial"]
