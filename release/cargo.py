@@ -7,6 +7,7 @@ own crates that inherit or carry that version, never a dependency's.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ class CrateVersion:
     crates: tuple[str, ...]
 
 
-def read_document(path: Path) -> tomlkit.TOMLDocument:
+def read_document(path: Path, missing_fix: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(path.read_text())
     except FileNotFoundError:
-        raise ReleaseError(f"{path} is missing", "run from the repository's top level") from None
+        raise ReleaseError(f"{path} is missing", missing_fix) from None
     except tomlkit.exceptions.TOMLKitError as error:
         raise ReleaseError(f"{path} is not valid TOML ({error})", "fix its syntax") from None
 
@@ -61,7 +62,12 @@ def workspace_members(root: Path, manifest: tomlkit.TOMLDocument) -> list[Path]:
 
 
 def crate_version(root: Path) -> CrateVersion:
-    manifest = read_document(root / "Cargo.toml")
+    # The root is git's top level already: the fix is another repository.
+    manifest = read_document(
+        root / "Cargo.toml",
+        "pass --repo the top level of Barycenter's checkout, which holds pyproject.toml and "
+        "Cargo.toml",
+    )
     package = manifest.get("package")
     workspace_package = manifest.get("workspace", {}).get("package", {})
     crates: list[str] = []
@@ -71,7 +77,11 @@ def crate_version(root: Path) -> CrateVersion:
     else:
         inherited = True
     for member in workspace_members(root, manifest):
-        member_manifest = read_document(member / "Cargo.toml")
+        member_manifest = read_document(
+            member / "Cargo.toml",
+            f"add it, or take {os.path.relpath(member, root)} out of the workspace members in "
+            "Cargo.toml",
+        )
         member_package = member_manifest.get("package", {})
         if is_inherited(member_package.get("version")):
             crates.append(str(member_package["name"]))

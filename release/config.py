@@ -210,8 +210,11 @@ def load_config(
             document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if not missing_ok:
+            # The root is already git's top level: the fix is another repository.
             raise ReleaseError(
-                f"no pyproject.toml in {root}", "run from the repository's top level"
+                f"no pyproject.toml in {root}",
+                "pass --repo the top level of Barycenter's checkout, which holds pyproject.toml "
+                "and Cargo.toml",
             ) from None
         document = {}  # the defaults, and still the overrides below
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

@@ -139,6 +139,31 @@ def test_a_workspace_bumps_workspace_package_and_the_crates_that_inherit_it(
     assert (tmp_path / "crates/core/Cargo.toml").read_text() == MEMBER_INHERITS
 
 
+def test_a_member_without_its_manifest_is_refused_and_the_named_fix_works(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "Cargo.toml": WORKSPACE,
+            "crates/core/Cargo.toml": MEMBER_INHERITS,
+            "Cargo.lock": WORKSPACE_LOCK,
+        },
+    )
+    (tmp_path / "crates/cli").mkdir()
+    with pytest.raises(ReleaseError) as refused:
+        cargo.crate_version(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path}/crates/cli/Cargo.toml is missing: add it, or take crates/cli out of the "
+        "workspace members in Cargo.toml"
+    )
+    # The second way it names: crates/cli out of the members.
+    (tmp_path / "Cargo.toml").write_text(
+        WORKSPACE.replace('members = ["crates/core", "crates/cli"]', 'members = ["crates/core"]')
+    )
+    assert cargo.crate_version(tmp_path).crates == ("barycenter", "barycenter-core")
+
+
 def test_bumping_to_the_current_version_changes_nothing(tmp_path: Path) -> None:
     write(tmp_path, {"Cargo.toml": ODD_MANIFEST, "Cargo.lock": LOCK})
     assert cargo.bump(tmp_path, "0.9.1") == []

@@ -61,8 +61,8 @@ def test_bad_configuration_is_refused_with_the_fix(
     assert refused.value.fix
 
 
-def test_a_missing_pyproject_names_where_to_run(tmp_path: Path) -> None:
-    with pytest.raises(ReleaseError, match="run from the repository's top level"):
+def test_a_missing_pyproject_names_the_repository_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match="pass --repo the top level of Barycenter's checkout"):
         load_config(tmp_path)
 
 

@@ -435,3 +435,23 @@ def test_repo_pointing_at_a_subdirectory_uses_the_enclosing_repository(project: 
     ok(sub, "release.prepare", "--version", "1.1.0")
     assert project.version("HEAD") == "1.1.0"
     assert project.git("status", "--porcelain") == ""
+
+
+def test_a_repository_that_is_not_barycenters_is_refused_and_the_named_fix_works(
+    tmp_path: Path,
+) -> None:
+    """--repo at the top level of another project (its own origin and history): one line,
+    nothing changed, and a --repo as the line says prepares the release."""
+    (tmp_path / "other").mkdir()
+    (tmp_path / "barycenter").mkdir()
+    other = make_project(tmp_path / "other")
+    other.git("rm", "-q", "pyproject.toml")
+    other.git("commit", "-q", "-m", "chore: not barycenter")
+    other.push("main")
+    assert refused(other, "release.prepare", "--version", "0.2.0", "--dry-run") == [
+        f"error: no pyproject.toml in {other.work}: pass --repo the top level of Barycenter's "
+        "checkout, which holds pyproject.toml and Cargo.toml"
+    ]
+    barycenter = make_project(tmp_path / "barycenter")
+    dry = barycenter.invoke("release.prepare", "--version", "0.2.0", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
