@@ -112,11 +112,9 @@ version = "2.3.4"
 """
 
 
-def test_a_workspace_bumps_workspace_package_and_the_crates_that_inherit_it(
-    tmp_path: Path,
-) -> None:
+def write_workspace(root: Path) -> None:
     write(
-        tmp_path,
+        root,
         {
             "Cargo.toml": WORKSPACE,
             "crates/core/Cargo.toml": MEMBER_INHERITS,
@@ -124,6 +122,12 @@ def test_a_workspace_bumps_workspace_package_and_the_crates_that_inherit_it(
             "Cargo.lock": WORKSPACE_LOCK,
         },
     )
+
+
+def test_a_workspace_bumps_workspace_package_and_the_crates_that_inherit_it(
+    tmp_path: Path,
+) -> None:
+    write_workspace(tmp_path)
     found = cargo.crate_version(tmp_path)
     assert found == cargo.CrateVersion("2.3.4", True, ("barycenter", "barycenter-core"))
 
@@ -142,15 +146,8 @@ def test_a_workspace_bumps_workspace_package_and_the_crates_that_inherit_it(
 def test_a_member_without_its_manifest_is_refused_and_the_named_fix_works(
     tmp_path: Path,
 ) -> None:
-    write(
-        tmp_path,
-        {
-            "Cargo.toml": WORKSPACE,
-            "crates/core/Cargo.toml": MEMBER_INHERITS,
-            "Cargo.lock": WORKSPACE_LOCK,
-        },
-    )
-    (tmp_path / "crates/cli").mkdir()
+    write_workspace(tmp_path)
+    (tmp_path / "crates/cli/Cargo.toml").unlink()
     with pytest.raises(ReleaseError) as refused:
         cargo.crate_version(tmp_path)
     assert str(refused.value) == (
