@@ -312,8 +312,14 @@ def render(root: Path, version_text: str = "", output_format: str = "md") -> str
         return as_json(notes, config.source_url) + "\n"
     if output_format == "md":
         from release.credits import people_for
+        from release.git import succeeds
 
-        people = people_for(root, notes, config, "notes", say=print_to_stderr)
+        # The next release's notes are those at HEAD: its tag does not exist yet.
+        tagged = notes.tag is not None and succeeds(
+            root, "rev-parse", "--verify", "--quiet", f"refs/tags/{notes.tag}^{{commit}}"
+        )
+        tip = None if tagged else "HEAD"
+        people = people_for(root, notes, config, "notes", say=print_to_stderr, tip=tip)
         return markdown(notes, config.source_url, people)
     raise ReleaseError(f"unknown format '{output_format}'", "use --format md or --format json")
 

@@ -138,6 +138,28 @@ def test_a_version_is_an_existing_tag_or_the_next_release(
         assert notes(history.root, "--version", version).endswith(outcome)
 
 
+@pytest.mark.parametrize("version", ["1.1.0", "2.0.0"])
+def test_with_links_a_tag_and_the_next_release_have_their_notes(
+    tmp_path: Path, version: str
+) -> None:
+    """With a source-url (Barycenter's own configuration), entries link their commits, and the
+    next release's notes are read at HEAD, where its tag does not exist yet."""
+    history = History(tmp_path / "repo")
+    (history.root / "pyproject.toml").write_text(
+        '[tool.barycenter.release]\nsource-url = "https://github.com/example/barycenter"\n'
+    )
+    history.run("add", "pyproject.toml")
+    history.commit("chore: initial commit")
+    history.tag("1.0.0")
+    in_tag = history.commit("feat: in 1.1.0")
+    history.tag("1.1.0")
+    unreleased = history.commit("fix: unreleased")
+    sha = in_tag if version == "1.1.0" else unreleased
+    subject = "feat: in 1.1.0" if version == "1.1.0" else "fix: unreleased"
+    link = f"([{sha[:7]}](https://github.com/example/barycenter/commit/{sha}))"
+    assert f"- {subject} {link}\n" in notes(history.root, "--version", version)
+
+
 def test_a_shallow_clone_is_refused_with_the_fix(tmp_path: Path) -> None:
     history = History(tmp_path / "repo")
     history.commit("chore: initial commit")
