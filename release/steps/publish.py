@@ -102,7 +102,7 @@ class PublishIndex(Step):
     def state(self, plan: Plan) -> Status:
         problems, sources = source_problems(plan)
         if problems:
-            return Status.todo(problems[0].split(":")[0])
+            return Status.todo(problems[0].split(": ", 1)[0])
         stale = stale_tags(plan, planned_children(plan, sources))
         if stale:
             return Status.todo("to tag: " + ", ".join(stale))

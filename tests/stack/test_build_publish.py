@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
 import tarfile
 import uuid
@@ -218,3 +219,11 @@ def test_dry_runs_describe_the_builds_and_push_nothing(
     )
     assert published.returncode == 1
     assert published.stderr.count("is not in the registry: run invoke release.build") == 2
+    # release.status names the first missing image whole, the registry's port included.
+    status = checkout.invoke(
+        "release.status", "--version", VERSION, "--image", fresh, "--format", "json"
+    )
+    assert status.returncode == 0, status.stderr
+    rows = {row["step"]: row for row in json.loads(status.stdout)["steps"]}
+    assert rows["publish"]["state"] == "to do"
+    assert rows["publish"]["detail"] == f"{fresh}:v{VERSION}-amd64 is not in the registry"
