@@ -20,7 +20,7 @@ from release.bump import rules_of
 from release.config import ReleaseConfig, load_config
 from release.dist import release_assets
 from release.errors import ReleaseError
-from release.git import GitRepo, RemoteState
+from release.git import GitError, GitRepo, RemoteState
 from release.history import Range, Release, previous_release, read_commits
 from release.image_tags import image_tags, successors
 from release.images import arch_of
@@ -73,6 +73,8 @@ class Plan:
     # A hotfix's: the release it patches, and hotfix/X. A release has neither.
     hotfix_base: semver.Version | None = None
     hotfix_branch: str | None = None
+    # Commits hotfix/X holds that main or develop carried and no release has (`%h %s`).
+    hotfix_foreign: tuple[str, ...] = ()
     allow_empty: bool = False
     move_version_tag: bool = False
     push_hotfix_branch: bool = False
@@ -349,6 +351,11 @@ def make_plan(
         released = since_release(
             repo, version, revision, f"refs/heads/{tag_branch}", tag_branch, rules_of(config)
         )
+    foreign = (
+        hotfix_foreign_commits(repo, remote, config, branch, tag_name(base_version))
+        if revision is None
+        else ()
+    )
     return Plan(
         flow="hotfix",
         previous=base_version,
@@ -358,6 +365,7 @@ def make_plan(
         released=released,
         hotfix_base=base_version,
         hotfix_branch=branch,
+        hotfix_foreign=foreign,
         platforms=config.platforms,
         push_hotfix_branch=options.push_branch,
         keep_branch=options.keep_branch,
@@ -401,6 +409,34 @@ def unreleased_commits(repo: GitRepo, main: str) -> list[str]:
         "rev-list", "--format=%h %s", "--no-commit-header", main, "--not", *releases, "--"
     )
     return [line for line in output.splitlines() if line]
+
+
+def hotfix_foreign_commits(
+    repo: GitRepo, remote: RemoteState, config: ReleaseConfig, branch: str, base_tag: str
+) -> tuple[str, ...]:
+    """The commits of `branch` that main or develop carried (their tips on the remote, which
+    the hotfix's merges reach only with its tag) and that no release holds: the next release's
+    work, which a patch must not ship. None for a branch made by `invoke hotfix` from its base
+    tag, whatever fixes it holds. What both reach is what their merge bases reach."""
+    tip = repo.rev(f"refs/heads/{branch}")
+    if tip is None or repo.tag_target(base_tag) is None:
+        return ()
+    releases = [tag_name(v) for v in release_versions(repo.tags())]
+    found: dict[str, None] = {}
+    for name in (config.release_branch, config.develop_branch):
+        other = remote.heads.get(name) if name else None
+        if other is None or not repo.has_object(other):
+            continue
+        try:
+            bases = repo.output("merge-base", "--all", tip, other).split()
+        except GitError:  # exit 1: no common commit at all
+            bases = []
+        if bases:
+            listed = repo.output(
+                "rev-list", "--format=%h %s", "--no-commit-header", *bases, "--not", *releases
+            )
+            found.update(dict.fromkeys(line for line in listed.splitlines() if line))
+    return tuple(found)
 
 
 def main_before_hotfix(repo: GitRepo, remote: RemoteState, main: str) -> str | None:

@@ -96,6 +96,51 @@ def test_an_existing_hotfix_branch_is_refused(project: Project) -> None:
     ]
 
 
+@pytest.mark.parametrize("made_from", ["develop", "main"])
+def test_a_hotfix_branch_holding_the_next_releases_work_is_refused_and_the_fix_works(
+    project: Project, made_from: str
+) -> None:
+    """hotfix/X made by hand from develop (or from main carrying unreleased work) holds commits
+    of no release: taking it over, or finishing it, would ship them as a patch."""
+    if made_from == "main":
+        project.commit("feat: pushed to main, in no release yet (#50)", "src/main.txt", "m\n")
+        project.push("main")
+    project.git("switch", "-q", "-c", "hotfix/1.2.1", made_from)
+    fix = project.commit("fix: prevent double consumption of authorization codes (#43)")
+    project.git("switch", "-q", "main")
+    foreign = (
+        "feat: pushed to main, in no release yet (#50)"
+        if made_from == "main"
+        else "docs: changelog entry for the device flow"
+    )
+    for args in (("hotfix", "1.2.1"), ("hotfix.finish", "--version", "1.2.1")):
+        # Finishing from main's unreleased work also says that main holds it: every problem.
+        ours = [line for line in refused(project, *args) if "hotfix/1.2.1 holds" in line]
+        count = 1 if made_from == "main" else 3
+        assert len(ours) == 1, ours
+        assert ours[0].startswith(f"error: hotfix/1.2.1 holds {count} commit(s) of main or ")
+        assert foreign in ours[0]
+        assert ours[0].endswith(
+            "a hotfix branch starts at v1.2.0 and holds only fixes; git branch -m hotfix/1.2.1 "
+            "hotfix/1.2.1-unreleased, then invoke hotfix 1.2.1 and git cherry-pick the fixes "
+            "onto it"
+        )
+    if made_from == "main":
+        return  # main itself then holds unreleased work: finishing says so (tested elsewhere)
+    # What the line says, done.
+    project.git("branch", "-m", "hotfix/1.2.1", "hotfix/1.2.1-unreleased")
+    ok(project, "hotfix", "1.2.1")
+    project.git("cherry-pick", fix)
+    ok(project, "hotfix.finish")
+    assert project.git("log", "--format=%s", "v1.2.0..v1.2.1") == "\n".join(
+        [
+            "Merge branch 'hotfix/1.2.1'",
+            "chore(release): v1.2.1",
+            "fix: prevent double consumption of authorization codes (#43)",
+        ]
+    )
+
+
 def test_force_skips_a_patch_on_purpose(project: Project) -> None:
     ok(project, "hotfix", "1.2.2", "--force")
     assert project.git("branch", "--show-current") == "hotfix/1.2.2"

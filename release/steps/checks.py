@@ -5,13 +5,16 @@ from __future__ import annotations
 import functools
 import shlex
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import TYPE_CHECKING, ParamSpec
 
 import semver
 
 from release.errors import ReleaseError
 from release.git import GitRepo, RemoteState
 from release.version import release_versions, tag_name
+
+if TYPE_CHECKING:
+    from release.plan import Plan
 
 P = ParamSpec("P")
 
@@ -145,3 +148,17 @@ def merge_in_progress(repo: GitRepo) -> list[str]:
         if (git_dir / marker).exists():
             return [f"{what} is in progress: finish it ({finish}) before releasing"]
     return []
+
+
+def hotfix_holds_only_its_line(plan: Plan) -> list[str]:
+    """hotfix/X must hold its line's release and its fixes, not the next release's work
+    (plan.hotfix_foreign): a patch that shipped it would release features as a fix."""
+    if not plan.hotfix_foreign:
+        return []
+    branch, count = plan.hotfix_branch, len(plan.hotfix_foreign)
+    return [
+        f"{branch} holds {count} commit(s) of {plan.release_branch} or develop that are in no "
+        f"release ({plan.hotfix_foreign[0]}): a hotfix branch starts at {plan.base_tag} and "
+        f"holds only fixes; git branch -m {branch} {branch}-unreleased, then invoke hotfix "
+        f"{plan.version} and git cherry-pick the fixes onto it"
+    ]

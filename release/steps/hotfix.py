@@ -67,7 +67,8 @@ class StartHotfix(OfHotfix):
         problems += checks.merge_in_progress(repo) or checks.clean(repo)
         branch = hotfix_branch(plan)
         if repo.rev(f"refs/heads/{branch}") is not None:
-            return problems  # only to be checked out
+            # Only to be checked out: if it is a hotfix branch at all.
+            return problems + checks.hotfix_holds_only_its_line(plan)
         problems += [*checks.not_shallow(repo), *checks.identity(repo)]
         if repo.tag_target(plan.base_tag) is None:
             problems.append(f"tag {plan.base_tag} is not here: git fetch --tags {plan.remote}")

@@ -156,7 +156,7 @@ class Prepare(Step):
             return [f"branch {branch} does not exist: start it with invoke hotfix {plan.version}"]
         if repo.count(f"{plan.base_tag}..refs/heads/{branch}") < 1:
             return [f"{branch} has no commit beyond {plan.base_tag}: commit the fix first"]
-        return []
+        return checks.hotfix_holds_only_its_line(plan)
 
     def describe(self, plan: Plan) -> list[str]:
         lines = []
