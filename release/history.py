@@ -53,6 +53,21 @@ def git_dir(root: Path) -> Path:
     return directory
 
 
+def tip_commit(root: Path, target: str) -> str:
+    """The commit `target` names; refused in one line where it names none (a repository with
+    no commit yet, an unborn branch checked out)."""
+    try:
+        return read(root, "rev-parse", "--verify", f"{target}^{{commit}}").decode().strip()
+    except ReleaseError:
+        if not read(root, "for-each-ref", "--count=1", "refs/heads").strip():
+            raise ReleaseError(
+                "the repository has no commit yet", "commit the project first"
+            ) from None
+        raise ReleaseError(
+            f"{target} names no commit", "switch to a branch that has commits: git switch main"
+        ) from None
+
+
 def toplevel(path: Path) -> Path:
     """The repository `path` is in (a subdirectory names its repository); for a bare
     repository, its git directory: notes and changelogs need no work tree, as git-cliff's."""
@@ -140,9 +155,10 @@ def refuse_unmatched_prefix(names: Sequence[str], prefix: str) -> None:
     likely = max(by_prefix, key=lambda candidate: len(by_prefix[candidate]))
     examples = [name for _, name in sorted(by_prefix[likely], reverse=True)[:3]]
     count = sum(map(len, by_prefix.values()))
+    look = "1 tag looks like a release" if count == 1 else f"{count} tags look like releases"
     raise ReleaseError(
-        f'no tag matches tag-prefix "{prefix}" ({prefix}1.2.0), but {count} tags look like '
-        f"releases ({', '.join(examples)}{', ...' if count > len(examples) else ''})",
+        f'no tag matches tag-prefix "{prefix}" ({prefix}1.2.0), but {look} '
+        f"({', '.join(examples)}{', ...' if count > len(examples) else ''})",
         f'set tag-prefix = "{likely}" in [tool.barycenter.release] of pyproject.toml',
     )
 
@@ -231,6 +247,8 @@ def release_range(
     git_dir(root)
     releases = release_tags(root, prefix)
     this = releases.get(version) if version is not None else None
+    if this is None:
+        target = tip_commit(root, target)
     if version is not None and this is None and only_next:
         highest = find_previous(root, None, releases, target, prefix)
         if highest is not None and version <= highest:
@@ -460,7 +478,7 @@ def read_full_history(
     release the walk `git log release ^previous` would make."""
     from concurrent.futures import ThreadPoolExecutor
 
-    head_commit = read(root, "rev-parse", "--verify", f"{head}^{{commit}}").decode().strip()
+    head_commit = tip_commit(root, head)
     tips = list(dict.fromkeys([*(r.commit for r in releases.values()), head_commit]))
     dates = sorted(
         int(line) for line in read(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()

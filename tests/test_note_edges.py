@@ -274,3 +274,33 @@ def test_a_git_directory_that_cannot_hold_the_cache_still_gets_notes(tmp_path: P
     assert regenerate(history.root, full=True) == cold
     assert notes(history.root) == "## What's Changed\n\n### Features\n\n- feat: two\n"
     assert cached(history.root).parent.read_text() == "not a directory\n"
+
+
+def test_one_tag_the_prefix_misses_is_named_in_the_singular(tmp_path: Path) -> None:
+    history = History(tmp_path / "repo", "name-v")
+    history.commit("feat: one")
+    history.tag("0.3.158")
+    assert refusal("release.notes", history.root) == (
+        'error: no tag matches tag-prefix "v" (v1.2.0), but 1 tag looks like a release '
+        "(name-v0.3.158): "
+        'set tag-prefix = "name-v" in [tool.barycenter.release] of pyproject.toml\n'
+    )
+
+
+@pytest.mark.parametrize("module", ["release.notes", "release.changelog_from_history"])
+def test_a_repository_with_no_commit_or_an_unborn_branch_is_refused_and_the_fix_works(
+    tmp_path: Path, module: str
+) -> None:
+    history = History(tmp_path / "repo")
+    root = history.root
+    args = ("--full", "--output", "-") if module != "release.notes" else ()
+    assert refusal(module, root, *args) == (
+        "error: the repository has no commit yet: commit the project first\n"
+    )
+    history.commit("feat: the first")
+    git(root, "switch", "-q", "--orphan", "unborn")
+    assert refusal(module, root, *args) == (
+        "error: HEAD names no commit: switch to a branch that has commits: git switch main\n"
+    )
+    git(root, "switch", "-q", "main")
+    assert "feat: the first" in run(module, root, *args).stdout
