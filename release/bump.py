@@ -279,9 +279,16 @@ def propose(
     manifest = None
     if stable is None and (root / "Cargo.toml").is_file():
         manifest = manifest_version(crate_version(root).version)
-    return next_release(
+    proposal = next_release(
         list(reached), since_stable, since_latest, manifest, pre, final, rules_of(config), taken
     )
+    if max(proposal.version.major, proposal.version.minor, proposal.version.patch) >= 2**64:
+        raise ReleaseError(
+            f"the next release would be {proposal.version}, which has a number above "
+            "18446744073709551615 (Cargo's limit)",
+            "pass the version to release yourself: --version X.Y.Z",
+        )
+    return proposal
 
 
 def rules_of(config: ReleaseConfig) -> BumpRules:

@@ -223,3 +223,21 @@ def test_a_version_choice_that_cannot_work_is_refused_with_nothing_changed(
 ) -> None:
     for args, line in REFUSALS:
         assert refused(project, *args) == [line], args
+
+
+def test_a_next_version_past_cargos_limit_is_refused_and_the_named_fix_works(
+    tmp_path: Path,
+) -> None:
+    """A patch line at 2**64 - 1: the next patch would not fit in Cargo's 64 bits."""
+    project = make_project(tmp_path, version="1.0.18446744073709551615")
+    released(project, "1.0.18446744073709551615", allow_empty=True)
+    project.commit("fix: one more")
+    project.push("main")
+    assert refused(project, "release.notes", "--bump") == [
+        "error: the next release would be 1.0.18446744073709551616, which has a number above "
+        "18446744073709551615 (Cargo's limit): pass the version to release yourself: "
+        "--version X.Y.Z"
+    ]
+    notes = project.invoke("release.notes", "--version", "1.1.0")
+    assert notes.returncode == 0, notes.stderr
+    assert "fix: one more" in notes.stdout
