@@ -129,10 +129,21 @@ def hotfix_base(
             f"tag {tag_name(version)} already exists", "choose the next patch of the line"
         )
     base = latest_of_line(version, tags)
+    stable = [v for v in release_versions(tags) if is_stable(v)]
+    if version.patch == 0:
+        raise ReleaseError(
+            f"hotfix {version} is not a patch: a .0 version is a release",
+            f"release it with invoke release --version {version}"
+            + (f", or hotfix {base.bump_patch()}" if base is not None else ""),
+        )
     if base is None:
+        # Its .0 can still come only if it is above every release (a line of the future).
+        line = semver.Version(version.major, version.minor, 0)
+        ways = [f"release {line} first"] if not stable or line > max(stable) else []
+        ways += [f"hotfix an existing line, such as {max(stable).bump_patch()}"] if stable else []
         raise ReleaseError(
             f"there is no {version.major}.{version.minor} release line to hotfix",
-            f"release {version.major}.{version.minor}.0 first, or hotfix an existing line",
+            ", or ".join(ways),
         )
     newer = [
         v

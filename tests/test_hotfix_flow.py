@@ -71,7 +71,20 @@ def test_push_publishes_the_hotfix_branch(project: Project) -> None:
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        ("1.3.1", "error: there is no 1.3 release line to hotfix: release 1.3.0 first"),
+        (
+            "1.3.1",
+            "error: there is no 1.3 release line to hotfix: release 1.3.0 first, or hotfix an "
+            "existing line, such as 1.2.1",
+        ),
+        (
+            "1.1.1",
+            "error: there is no 1.1 release line to hotfix: hotfix an existing line, such as 1.2.1",
+        ),
+        (
+            "1.3.0",
+            "error: hotfix 1.3.0 is not a patch: a .0 version is a release: release it with "
+            "invoke release --version 1.3.0",
+        ),
         ("1.2.2", "error: hotfix 1.2.2 skips patches after 1.2.0: use 1.2.1, or pass --force"),
         ("1.2.0", "error: tag v1.2.0 already exists: choose the next patch of the line"),
         ("1.2.1-rc.1", "error: hotfix 1.2.1-rc.1 is a pre-release"),
