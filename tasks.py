@@ -77,9 +77,11 @@ def release_all(
     yes: bool = False,
     merge_method: str = "",
 ) -> None:
-    """Release VERSION from main, every step in turn: release-branch, prepare, pull-request,
-    merged, tag, push, merge-develop, push-develop, develop-pull-request, develop-merged,
-    build, binaries, checksums, publish, attest, github, verify.
+    """Release VERSION from main end to end: the tag, the images, the GitHub release.
+
+    It runs every step in turn: release-branch, prepare, pull-request, merged, tag, push,
+    merge-develop, push-develop, develop-pull-request, develop-merged, build, binaries,
+    checksums, publish, attest, github, verify.
 
     With release-via = "pull-request" (a protected main), the release commit is made on
     release/vX and proposed by a pull request; the run stops, successfully, "waiting for pull

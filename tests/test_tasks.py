@@ -51,3 +51,17 @@ def test_release_help_names_the_steps_it_runs_in_their_order(repo_root: Path) ->
 
     help_text = " ".join(invoke(repo_root, "--help", "release").stdout.split())
     assert f"every step in turn: {', '.join(SLICES['release'])}." in help_text
+
+
+def test_each_task_in_the_list_is_summed_up_in_a_whole_sentence(repo_root: Path) -> None:
+    """`invoke --list` shows a docstring's first line: it must not stop mid-sentence."""
+    listed = invoke(repo_root, "--list").stdout.splitlines()[2:]
+    summaries: list[str] = []
+    for line in listed:
+        if not line.strip():
+            continue
+        if line.startswith("  ") and not line.startswith("    "):
+            summaries.append(line.split("  ", 2)[-1].strip())  # a task's own line
+        else:
+            summaries[-1] += " " + line.strip()
+    assert summaries and all(s.endswith(".") for s in summaries), summaries
