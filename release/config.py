@@ -240,11 +240,33 @@ def load_config(
     return config
 
 
+# An image repository as the distribution spec names one: [HOST[:PORT]/]PATH, the path in
+# lowercase; no tag nor digest (the release adds its own tags).
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REPOSITORY = re.compile(
+    rf"(?:(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    rf"{_PATH_PART}(?:/{_PATH_PART})*"
+)
+
+
+def check_image_repository(image: str, given_as: str) -> None:
+    """Refuses, with the fix, an `image` that cannot name the release's image repository."""
+    if len(image) <= 255 and IMAGE_REPOSITORY.fullmatch(image):
+        return
+    raise ReleaseError(
+        f"{given_as} {image!r} is not an image repository",
+        "write it as HOST[:PORT]/PATH, the path in lowercase, with no tag nor digest (the "
+        "release adds its own), e.g. ghcr.io/barycenter-oidc/barycenter",
+    )
+
+
 def validate(config: ReleaseConfig, source: Callable[[str], str]) -> None:
     """Values that have the right type but cannot work. `source(key)`: the file the key's
     value was read from, where the message tells to fix it."""
     if not config.platforms:
         raise ReleaseError(f"platforms in {TABLE} is empty", 'e.g. platforms = ["linux/amd64"]')
+    check_image_repository(config.image, f"image in {source('image')}")
     for platform in config.platforms:
         if not PLATFORM.fullmatch(platform):
             raise ReleaseError(

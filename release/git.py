@@ -251,6 +251,12 @@ class GitRepo:
         try:
             output = self.output("ls-remote", "--heads", "--tags", "--", remote)
         except GitError as error:
+            if remote not in self.output("remote").split():
+                raise ReleaseError(
+                    f"this repository has no remote '{remote}'",
+                    f'add it (git remote add {remote} URL), or name yours: remote = "NAME" in '
+                    "[tool.barycenter.release] of pyproject.toml",
+                ) from None
             raise ReleaseError(
                 f"cannot read remote '{remote}' ({error.reason})",
                 f"check that '{remote}' is reachable: git ls-remote {remote}",

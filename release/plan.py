@@ -17,7 +17,7 @@ from typing import Literal
 import semver
 
 from release.bump import rules_of
-from release.config import ReleaseConfig, load_config
+from release.config import ReleaseConfig, check_image_repository, load_config
 from release.dist import release_assets
 from release.errors import ReleaseError
 from release.git import GitError, GitRepo, RemoteState
@@ -272,12 +272,14 @@ def make_plan(
             "tag-prefix applies to reading notes and changelogs",
             'remove tag-prefix (or set it to "v") to release with this tool',
         )
+    image = options.image or config.image
+    if options.image:
+        check_image_repository(options.image, "--image")
     facts = read_facts(repo, config.remote)
     remote = facts.remote
     tags = facts.tags
     tag = tag_name(version)
     revision = tag_commit(repo, remote, tag)
-    image = options.image or config.image
     message = config.release_commit_message(version)
     hotfix = f"hotfix/{version}"
     # A hotfix's tag may mark hotfix/X (an older line), whichever flow reads it later.

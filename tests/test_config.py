@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from release.config import DEFAULT_PLATFORMS, load_config
+from release.config import DEFAULT_PLATFORMS, check_image_repository, load_config
 from release.errors import ReleaseError
 
 
@@ -132,3 +132,36 @@ def test_an_unknown_value_from_an_overrides_file_names_that_file(
     monkeypatch.setenv("BARYCENTER_RELEASE_CONFIG", str(runner))
     with pytest.raises(ReleaseError, match=f"of {runner} \\(named by \\$BARYCENTER_RELEASE"):
         load_config(repo)
+
+
+@pytest.mark.parametrize(
+    ("image", "usable"),
+    [
+        ("ghcr.io/barycenter-oidc/barycenter", True),
+        ("127.0.0.1:5000/barycenter-rehearsal-1a2b3c4d", True),
+        ("localhost:5000/a/b/c", True),
+        ("[::1]:5000/barycenter", True),
+        ("barycenter", True),  # Docker Hub's library/barycenter
+        ("registry.example.org/team/bary__center.x", True),
+        ("127.0.0.1:5000/hb:tag", False),  # a tag: the release adds its own
+        ("ghcr.io/barycenter-oidc/barycenter@sha256:" + "0" * 64, False),
+        ("127.0.0.1:5000/UPPER", False),
+        ("bad image!", False),
+        ("ghcr.io/barycenter-oidc/", False),
+        ("ghcr.io//barycenter", False),
+        ("-ghcr.io/barycenter", False),
+        ("ghcr.io/" + "a" * 250, False),
+        ("", False),
+    ],
+)
+def test_the_image_is_an_image_repository(image: str, usable: bool) -> None:
+    if usable:
+        check_image_repository(image, "--image")
+        return
+    with pytest.raises(ReleaseError) as refused:
+        check_image_repository(image, "--image")
+    assert str(refused.value) == (
+        f"--image {image!r} is not an image repository: write it as HOST[:PORT]/PATH, the path "
+        "in lowercase, with no tag nor digest (the release adds its own), e.g. "
+        "ghcr.io/barycenter-oidc/barycenter"
+    )

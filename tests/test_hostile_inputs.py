@@ -93,8 +93,8 @@ NO_COMMITS = (
     "CHANGELOG.md on main and push it, then release"
 )
 NO_ORIGIN = (
-    "error: cannot read remote 'origin' ('origin' does not appear to be a git "
-    "repository): check that 'origin' is reachable: git ls-remote origin"
+    "error: this repository has no remote 'origin': add it (git remote add origin URL), or name "
+    'yours: remote = "NAME" in [tool.barycenter.release] of pyproject.toml'
 )
 
 
@@ -294,9 +294,14 @@ def test_an_index_left_locked_is_named_and_its_fix_works(
 
 
 # 14: a missing or unreachable origin gives one line with git's own reason.
-def test_a_missing_origin_is_one_line(project: Project) -> None:
+def test_a_missing_origin_is_one_line_and_its_fix_works(project: Project) -> None:
     project.git("remote", "remove", "origin")
-    assert refused(project, "release.prepare", "--version", "1.1.0") == [NO_ORIGIN]
+    assert refused(project, "release.prepare", "--version", "1.1.0", "--dry-run") == [NO_ORIGIN]
+    project.git("remote", "add", "origin", str(project.origin))
+    project.git("fetch", "-q", "origin")
+    project.git("branch", "-q", "--set-upstream-to", "origin/main", "main")
+    dry = project.invoke("release.prepare", "--version", "1.1.0", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -455,3 +460,28 @@ def test_a_repository_that_is_not_barycenters_is_refused_and_the_named_fix_works
     barycenter = make_project(tmp_path / "barycenter")
     dry = barycenter.invoke("release.prepare", "--version", "0.2.0", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "image"),
+    [("--image", "127.0.0.1:5000/hb:tag"), ("config", "127.0.0.1:5000/UPPER")],
+)
+def test_an_image_that_is_no_repository_is_refused_before_git_is_asked(
+    project: Project, where: str, image: str
+) -> None:
+    """No remote read, no step: the dry run would plan pushes to `hb:tag:v1.1.0`."""
+    project.git("remote", "set-url", "origin", "/nonexistent/origin.git")
+    if where == "config":
+        pyproject = (project.work / "pyproject.toml").read_text()
+        project.write("pyproject.toml", pyproject + f'image = "{image}"\n')
+        project.git("commit", "-qam", "chore: image")
+        args: tuple[str, ...] = ("release", "--version", "1.1.0", "--dry-run")
+        given_as = f"image in {project.work / 'pyproject.toml'}"
+    else:
+        args = ("release", "--version", "1.1.0", "--dry-run", "--image", image)
+        given_as = "--image"
+    assert refused(project, *args) == [
+        f"error: {given_as} {image!r} is not an image repository: write it as "
+        "HOST[:PORT]/PATH, the path in lowercase, with no tag nor digest (the release adds its "
+        "own), e.g. ghcr.io/barycenter-oidc/barycenter"
+    ]
