@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def write_uncompressed(source: Path, target: Path) -> None:
     """`source` rewritten as `uncompressed` at `target` (which may be `source`)."""
     try:
         rewritten = uncompressed(source.read_bytes())
-    except (ValueError, EOFError, lzma.LZMAError, gzip.BadGzipFile) as error:
+    except (ValueError, EOFError, lzma.LZMAError, gzip.BadGzipFile, zlib.error) as error:
         # A cut download, say: stack.up fetches a deleted package again.
         raise ReleaseError(
             f"{source} is not a Debian package that can be read ({error})",

@@ -55,17 +55,26 @@ def git_dir(root: Path) -> Path:
 
 def tip_commit(root: Path, target: str) -> str:
     """The commit `target` names; refused in one line where it names none (a repository with
-    no commit yet, an unborn branch checked out)."""
+    no commit yet, an unborn branch checked out), naming a branch that has commits."""
     try:
         return read(root, "rev-parse", "--verify", f"{target}^{{commit}}").decode().strip()
     except ReleaseError:
-        if not read(root, "for-each-ref", "--count=1", "refs/heads").strip():
+        names = read(
+            root, "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads", "refs/remotes"
+        ).decode()
+        if not names.strip():
             raise ReleaseError(
                 "the repository has no commit yet", "commit the project first"
             ) from None
-        raise ReleaseError(
-            f"{target} names no commit", "switch to a branch that has commits: git switch main"
-        ) from None
+        ref = names.split()[0]
+        if is_bare(root):
+            fix = f"point HEAD at a branch that has commits: git symbolic-ref HEAD {ref}"
+        else:
+            branch = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+            if ref.startswith("refs/remotes/"):
+                branch = branch.partition("/")[2]  # git switch makes it, tracking the remote
+            fix = f"switch to a branch that has commits: git switch {branch}"
+        raise ReleaseError(f"{target} names no commit", fix) from None
 
 
 def toplevel(path: Path) -> Path:
@@ -248,7 +257,7 @@ def release_range(
     releases = release_tags(root, prefix)
     this = releases.get(version) if version is not None else None
     if this is None:
-        target = tip_commit(root, target)
+        tip_commit(root, target)  # refuses a target that names no commit, in one line
     if version is not None and this is None and only_next:
         highest = find_previous(root, None, releases, target, prefix)
         if highest is not None and version <= highest:

@@ -416,28 +416,36 @@ def unreleased_commits(repo: GitRepo, main: str) -> list[str]:
 def hotfix_foreign_commits(
     repo: GitRepo, remote: RemoteState, config: ReleaseConfig, branch: str, base_tag: str
 ) -> tuple[str, ...]:
-    """The commits of `branch` that main or develop carried (their tips on the remote, which
-    the hotfix's merges reach only with its tag) and that no release holds: the next release's
-    work, which a patch must not ship. None for a branch made by `invoke hotfix` from its base
-    tag, whatever fixes it holds. What both reach is what their merge bases reach."""
+    """The commits of `branch` beyond its base tag that main or develop carried (here, or on
+    the remote, which the hotfix's merges reach only with its tag): work of later releases or
+    of none, which a patch must not ship. None for a branch made by `invoke hotfix` from its
+    base tag, whatever fixes it holds. What both reach is what their merge bases reach."""
     tip = repo.rev(f"refs/heads/{branch}")
     if tip is None or repo.tag_target(base_tag) is None:
         return ()
-    releases = [tag_name(v) for v in release_versions(repo.tags())]
-    found: dict[str, None] = {}
+    others: dict[str, None] = {}
     for name in (config.release_branch, config.develop_branch):
-        other = remote.heads.get(name) if name else None
-        if other is None or not repo.has_object(other):
+        if not name:
             continue
+        for other in (remote.heads.get(name), repo.rev(f"refs/heads/{name}")):
+            if other is not None and repo.has_object(other):
+                others[other] = None
+    found: dict[str, None] = {}
+    for other in others:
         try:
             bases = repo.output("merge-base", "--all", tip, other).split()
         except GitError:  # exit 1: no common commit at all
-            bases = []
-        if bases:
-            listed = repo.output(
-                "rev-list", "--format=%h %s", "--no-commit-header", *bases, "--not", *releases
-            )
-            found.update(dict.fromkeys(line for line in listed.splitlines() if line))
+            continue
+        listed = repo.output(
+            "rev-list",
+            "--format=%h %s",
+            "--no-commit-header",
+            *bases,
+            "--not",
+            f"refs/tags/{base_tag}",
+            "--",
+        )
+        found.update(dict.fromkeys(line for line in listed.splitlines() if line))
     return tuple(found)
 
 

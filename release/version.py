@@ -130,20 +130,21 @@ def hotfix_base(
         )
     base = latest_of_line(version, tags)
     stable = [v for v in release_versions(tags) if is_stable(v)]
+    # X.Y.0 can still be released only above every release (a line of the future).
+    line = semver.Version(version.major, version.minor, 0)
+    releasable = not stable or line > max(stable)
+    existing = [f"hotfix an existing line, such as {max(stable).bump_patch()}"] if stable else []
     if version.patch == 0:
+        ways = [f"release it with invoke release --version {line}"] if releasable else []
         raise ReleaseError(
             f"hotfix {version} is not a patch: a .0 version is a release",
-            f"release it with invoke release --version {version}"
-            + (f", or hotfix {base.bump_patch()}" if base is not None else ""),
+            ", or ".join([*ways, *existing]),
         )
     if base is None:
-        # Its .0 can still come only if it is above every release (a line of the future).
-        line = semver.Version(version.major, version.minor, 0)
-        ways = [f"release {line} first"] if not stable or line > max(stable) else []
-        ways += [f"hotfix an existing line, such as {max(stable).bump_patch()}"] if stable else []
+        ways = [f"release {line} first"] if releasable else []
         raise ReleaseError(
             f"there is no {version.major}.{version.minor} release line to hotfix",
-            ", or ".join(ways),
+            ", or ".join([*ways, *existing]),
         )
     newer = [
         v

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.baseimages import clean
-from devstack.debs import members, uncompressed, write_uncompressed
+from devstack.debs import member, members, uncompressed, write_uncompressed
 from release.errors import ReleaseError
 
 
@@ -89,3 +89,23 @@ def test_clean_leaves_no_package_and_no_partial_rewrite_in_the_tree(tmp_path: Pa
         (archives / name).write_bytes(b"x")
     clean(tmp_path)
     assert sorted(p.name for p in archives.iterdir()) == ["lock", "partial"]
+
+
+def test_a_corrupt_data_member_or_none_at_all_is_refused_in_one_line(
+    package: Path, tmp_path: Path
+) -> None:
+    parts = dict(members(package.read_bytes()))
+    data_name = next(name for name in parts if name.startswith("data.tar"))
+    data = parts[data_name]
+    corrupt = data[:20] + bytes(b ^ 0xFF for b in data[20:60]) + data[60:]
+    cases = {
+        "corrupt.deb": {**parts, data_name: corrupt},
+        "no-data.deb": {n: d for n, d in parts.items() if n != data_name},
+    }
+    for name, contents in cases.items():
+        deb = tmp_path / name
+        deb.write_bytes(b"!<arch>\n" + b"".join(member(n, d) for n, d in contents.items()))
+        with pytest.raises(ReleaseError) as refused:
+            write_uncompressed(deb, deb)
+        assert refused.value.fix == f"delete {deb}, then run invoke stack.up again"
+        assert "\n" not in str(refused.value)

@@ -83,7 +83,12 @@ def test_push_publishes_the_hotfix_branch(project: Project) -> None:
         (
             "1.3.0",
             "error: hotfix 1.3.0 is not a patch: a .0 version is a release: release it with "
-            "invoke release --version 1.3.0",
+            "invoke release --version 1.3.0, or hotfix an existing line, such as 1.2.1",
+        ),
+        (
+            "1.1.0",
+            "error: hotfix 1.1.0 is not a patch: a .0 version is a release: hotfix an existing "
+            "line, such as 1.2.1",
         ),
         ("1.2.2", "error: hotfix 1.2.2 skips patches after 1.2.0: use 1.2.1, or pass --force"),
         ("1.2.0", "error: tag v1.2.0 already exists: choose the next patch of the line"),
@@ -109,39 +114,51 @@ def test_an_existing_hotfix_branch_is_refused(project: Project) -> None:
     ]
 
 
-@pytest.mark.parametrize("made_from", ["develop", "main"])
+@pytest.mark.parametrize("made_from", ["develop", "main", "a later release"])
 def test_a_hotfix_branch_holding_the_next_releases_work_is_refused_and_the_fix_works(
     project: Project, made_from: str
 ) -> None:
-    """hotfix/X made by hand from develop (or from main carrying unreleased work) holds commits
-    of no release: taking it over, or finishing it, would ship them as a patch."""
+    """hotfix/X made by hand from develop, from main carrying unreleased work, or from main at
+    a later release holds commits that are not its line's: taking it over, or finishing it,
+    would ship them as a patch."""
     if made_from == "main":
         project.commit("feat: pushed to main, in no release yet (#50)", "src/main.txt", "m\n")
         project.push("main")
+    if made_from == "a later release":
+        project.commit("feat: released in 1.3.0 (#51)", "src/later.txt", "l\n")
+        project.push("main")
+        ok(project, "release.prepare", "--version", "1.3.0")
+        ok(project, "release.tag", "--version", "1.3.0")
+        made_from = "main"
     project.git("switch", "-q", "-c", "hotfix/1.2.1", made_from)
     fix = project.commit("fix: prevent double consumption of authorization codes (#43)")
     project.git("switch", "-q", "main")
-    foreign = (
-        "feat: pushed to main, in no release yet (#50)"
-        if made_from == "main"
-        else "docs: changelog entry for the device flow"
-    )
+    foreign = {
+        "develop": "docs: changelog entry for the device flow",
+        "main": "feat: pushed to main, in no release yet (#50)",
+    }[made_from]
+    if project.git("tag", "--list", "v1.3.0"):
+        foreign = "chore(release): v1.3.0"
+
     for args in (("hotfix", "1.2.1"), ("hotfix.finish", "--version", "1.2.1")):
         # Finishing from main's unreleased work also says that main holds it: every problem.
         ours = [line for line in refused(project, *args) if "hotfix/1.2.1 holds" in line]
-        count = 1 if made_from == "main" else 3
+        count = 2 if "1.3.0" in foreign else {"develop": 3, "main": 1}[made_from]
         assert len(ours) == 1, ours
-        assert ours[0].startswith(f"error: hotfix/1.2.1 holds {count} commit(s) of main or ")
+        assert ours[0].startswith(
+            f"error: hotfix/1.2.1 holds {count} commit(s) of main or develop that are not in "
+            "v1.2.0 ("
+        )
         assert foreign in ours[0]
         assert ours[0].endswith(
             "a hotfix branch starts at v1.2.0 and holds only fixes; git branch -m hotfix/1.2.1 "
-            "hotfix/1.2.1-unreleased, then invoke hotfix 1.2.1 and git cherry-pick the fixes "
-            "onto it"
+            "unreleased/1.2.1 (and git push origin --delete hotfix/1.2.1 if it was pushed), then "
+            "invoke hotfix 1.2.1 and git cherry-pick the fixes onto it"
         )
     if made_from == "main":
         return  # main itself then holds unreleased work: finishing says so (tested elsewhere)
     # What the line says, done.
-    project.git("branch", "-m", "hotfix/1.2.1", "hotfix/1.2.1-unreleased")
+    project.git("branch", "-m", "hotfix/1.2.1", "unreleased/1.2.1")
     ok(project, "hotfix", "1.2.1")
     project.git("cherry-pick", fix)
     ok(project, "hotfix.finish")

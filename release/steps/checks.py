@@ -151,14 +151,17 @@ def merge_in_progress(repo: GitRepo) -> list[str]:
 
 
 def hotfix_holds_only_its_line(plan: Plan) -> list[str]:
-    """hotfix/X must hold its line's release and its fixes, not the next release's work
+    """hotfix/X must hold its line's release and its fixes, not other releases' work
     (plan.hotfix_foreign): a patch that shipped it would release features as a fix."""
     if not plan.hotfix_foreign:
         return []
     branch, count = plan.hotfix_branch, len(plan.hotfix_foreign)
+    develop = plan.config.develop_branch
+    where = f"{plan.release_branch} or {develop}" if develop else plan.release_branch
     return [
-        f"{branch} holds {count} commit(s) of {plan.release_branch} or develop that are in no "
-        f"release ({plan.hotfix_foreign[0]}): a hotfix branch starts at {plan.base_tag} and "
-        f"holds only fixes; git branch -m {branch} {branch}-unreleased, then invoke hotfix "
-        f"{plan.version} and git cherry-pick the fixes onto it"
+        f"{branch} holds {count} commit(s) of {where} that are not in {plan.base_tag} "
+        f"({plan.hotfix_foreign[0]}): a hotfix branch starts at {plan.base_tag} and holds only "
+        f"fixes; git branch -m {branch} unreleased/{plan.version} (and git push {plan.remote} "
+        f"--delete {branch} if it was pushed), then invoke hotfix {plan.version} and git "
+        "cherry-pick the fixes onto it"
     ]
