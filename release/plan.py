@@ -73,7 +73,7 @@ class Plan:
     # A hotfix's: the release it patches, and hotfix/X. A release has neither.
     hotfix_base: semver.Version | None = None
     hotfix_branch: str | None = None
-    # Commits hotfix/X holds that main or develop carried and no release has (`%h %s`).
+    # Commits hotfix/X shares with main or develop that its base tag lacks (`%h %s`).
     hotfix_foreign: tuple[str, ...] = ()
     allow_empty: bool = False
     move_version_tag: bool = False
