@@ -252,14 +252,13 @@ def propose(
     the commits `release.notes` would list, since the releases main reaches."""
     from release.cargo import crate_version
     from release.git import read as git
-    from release.history import git_dir, read_commits, release_tags
+    from release.history import git_dir, read_commits, release_tags, tip_commit
     from release.notes import groups_of
 
     git_dir(root)  # refuses a shallow clone, whose history would be cut
-    if not git(root, "for-each-ref", "--count=1", "refs/heads").strip():
-        raise ReleaseError("the repository has no commit yet", "commit the project first")
     branch = f"refs/heads/{config.release_branch}"
     tip = branch if git(root, "for-each-ref", branch).strip() else "HEAD"
+    tip_commit(root, tip)  # refuses a repository with no commit yet, or an unborn HEAD
     # Every release tag, read as the notes read them: those main reaches count; all are taken.
     releases = release_tags(root, config.tag_prefix)
     merged = set(git(root, "tag", "--merged", tip).decode(errors="replace").split())

@@ -141,6 +141,8 @@ class Notes:
     tag: str | None
     previous_tag: str | None
     groups: dict[str, list[Commit]] = field(default_factory=dict)
+    # Where the range ends when `tag` is not made yet (the next release's notes: HEAD).
+    tip: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -293,7 +295,7 @@ def notes_for(root: Path, version_text: str = "", config: ReleaseConfig | None =
     found = release_range(root, version, prefix=prefix, only_next=True)
     notes = from_range(found, groups_of(config))
     if version is not None and found.release is None:
-        notes.tag = tag_name(version, prefix)
+        notes.tag, notes.tip = tag_name(version, prefix), "HEAD"
     return notes
 
 
@@ -312,14 +314,8 @@ def render(root: Path, version_text: str = "", output_format: str = "md") -> str
         return as_json(notes, config.source_url) + "\n"
     if output_format == "md":
         from release.credits import people_for
-        from release.git import succeeds
 
-        # The next release's notes are those at HEAD: its tag does not exist yet.
-        tagged = notes.tag is not None and succeeds(
-            root, "rev-parse", "--verify", "--quiet", f"refs/tags/{notes.tag}^{{commit}}"
-        )
-        tip = None if tagged else "HEAD"
-        people = people_for(root, notes, config, "notes", say=print_to_stderr, tip=tip)
+        people = people_for(root, notes, config, "notes", say=print_to_stderr, tip=notes.tip)
         return markdown(notes, config.source_url, people)
     raise ReleaseError(f"unknown format '{output_format}'", "use --format md or --format json")
 
