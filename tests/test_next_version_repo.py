@@ -241,3 +241,11 @@ def test_a_next_version_past_cargos_limit_is_refused_and_the_named_fix_works(
     notes = project.invoke("release.notes", "--version", "1.1.0")
     assert notes.returncode == 0, notes.stderr
     assert "fix: one more" in notes.stdout
+
+
+def test_bump_in_a_repository_with_no_commit_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    result = invoke(root, "release.notes", "--bump")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: the repository has no commit yet: commit the project first\n"
