@@ -304,3 +304,20 @@ def test_a_repository_with_no_commit_or_an_unborn_branch_is_refused_and_the_fix_
     )
     git(root, "switch", "-q", "main")
     assert "feat: the first" in run(module, root, *args).stdout
+
+
+def test_a_bare_repository_whose_head_names_no_branch_is_refused_and_the_fix_works(
+    tmp_path: Path,
+) -> None:
+    """A bare repository whose HEAD names master, where only main was pushed."""
+    history = History(tmp_path / "repo")
+    history.commit("feat: the first")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "master", str(bare))
+    git(history.root, "push", "-q", str(bare), "main")
+    assert refusal("release.notes", bare) == (
+        "error: HEAD names no commit: point HEAD at a branch that has commits: "
+        "git symbolic-ref HEAD refs/heads/main\n"
+    )
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/main")
+    assert "feat: the first" in notes(bare)
