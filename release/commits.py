@@ -71,13 +71,9 @@ def parse(sha: str, subject: str, body: str = "") -> Commit:
             breaking_text = match["text"].strip()
     if header is None:
         return Commit(sha, subject, None, None, bool(breaking_text), subject, body, breaking_text)
+    # Positional, from groups(): this runs once per commit of the history.
+    kind, scope, bang, description = header.groups()
+    breaking = bang is not None or bool(breaking_text)
     return Commit(
-        sha=sha,
-        subject=subject,
-        type=header["type"].lower(),
-        scope=header["scope"] or None,
-        breaking=bool(header["bang"]) or bool(breaking_text),
-        description=header["description"],
-        body=body,
-        breaking_note=breaking_text,
+        sha, subject, kind.lower(), scope or None, breaking, description, body, breaking_text
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +41,42 @@ def read(root: Path, *args: str) -> bytes:
     result = processes.run(
         ["git", "-C", str(root), *args], large_output=True, missing_fix=INSTALL_GIT
     )
+    refuse_failed_read(root, args, result)
+    return result.stdout
+
+
+def read_records(
+    root: Path, on_records: Callable[[list[str]], None], *args: str, end: str = "\x1e"
+) -> None:
+    """`read` for output made of records that each close with `end` (a `git log --format`):
+    the records, decoded, go to `on_records` as soon as git has written them, a list at a time,
+    so they are parsed while git still reads the history."""
+    closing = end.encode()
+    rest = b""
+
+    def piece(data: bytes) -> None:
+        nonlocal rest
+        data = rest + data
+        cut = data.rfind(closing)
+        rest = data[cut + 1 :]
+        if cut >= 0:
+            on_records(data[:cut].decode(errors="replace").split(end))
+
+    result = processes.run(
+        ["git", "-C", str(root), *args], large_output=True, on_output=piece, missing_fix=INSTALL_GIT
+    )
+    refuse_failed_read(root, args, result)
+    if rest.strip():
+        on_records([rest.decode(errors="replace")])
+
+
+def refuse_failed_read(root: Path, args: tuple[str, ...], result: processes.Finished) -> None:
     if not result.ok:
         message = result.err.strip().splitlines()
         raise ReleaseError(
             f"git {args[0]} failed in {root} ({message[-1] if message else result.returncode})",
             "check that it is a git repository with the refs named",
         )
-    return result.stdout
 
 
 def succeeds(root: Path, *args: str) -> bool:

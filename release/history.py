@@ -7,8 +7,8 @@ in git log's order. The full history computes that rule for every tag at once fr
 of the commit graph, so each changelog section equals its release's notes by construction.
 
 Speed matters here (the notes of a 50k-commit history): git is read with one `git log` of a
-machine-readable format per question, never commit by commit, and the full history is read by
-concurrent `git log` processes while the graph is walked in Python.
+machine-readable format per question, never commit by commit, and the full history is one
+`git log` of graph and messages, parsed while git writes it, then walked in Python.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import semver
 
 from release.commits import Commit, parse
 from release.errors import ReleaseError
-from release.git import read, succeeds
+from release.git import read, read_records, succeeds
 from release.version import TAG_PREFIX, is_stable, release_version
 
 # Subject and body in UTF-8 whatever encoding each commit was recorded in (i18n.commitEncoding).
@@ -276,53 +277,122 @@ def release_range(
 
 @dataclass
 class Graph:
-    """The commits reachable from some tips: parents before children, with parents and dates."""
+    """The commits reachable from some tips: each before its parents, with parents and dates."""
 
     order: list[str]
     parents: dict[str, list[str]]
     dates: dict[str, int]
 
 
-def read_graph(root: Path, tips: Sequence[str]) -> Graph:
-    # rev-list's --timestamp comes from the commit-graph file when there is one: no commit read.
-    output = read(root, "rev-list", "--topo-order", "--reverse", "--parents", "--timestamp", *tips)
-    order: list[str] = []
-    parents: dict[str, list[str]] = {}
-    dates: dict[str, int] = {}
-    for line in output.decode().splitlines():
-        date, sha, *rest = line.split()
-        order.append(sha)
-        parents[sha] = rest
-        dates[sha] = int(date)
-    return Graph(order, parents, dates)
+# One record per commit, merges included: the graph and the message in one read. With -z,
+# each ends in a NUL, which no message holds.
+HISTORY_FORMAT = "--format=%H%x1f%P%x1f%ct%x1f%s%x1f%b"
+
+
+@dataclass
+class Read:
+    """What one `git log` of HISTORY_FORMAT told, parsed as git wrote it."""
+
+    shown: list[str] = field(default_factory=list)  # git log's order
+    parents: dict[str, list[str]] = field(default_factory=dict)
+    dates: dict[str, int] = field(default_factory=dict)
+    commits: dict[str, Commit] = field(default_factory=dict)  # merges left out
+
+    def take(self, records: list[str]) -> None:
+        show, parents, dates, commits = self.shown.append, self.parents, self.dates, self.commits
+        for record in records:
+            sha, line, date, subject, body = record.split("\x1f", 4)
+            show(sha)
+            above = parents[sha] = line.split()
+            dates[sha] = int(date)
+            if len(above) < 2:
+                commits[sha] = parse(sha, subject, body.strip())
+
+
+def read_part(root: Path, tips: Sequence[str], *bounds: str) -> Read:
+    found = Read()
+    read_records(
+        root, found.take, "log", "-z", ENCODING, HISTORY_FORMAT, *bounds, *tips, "--", end="\0"
+    )
+    return found
+
+
+def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Commit]]:
+    """The graph of every commit reachable from `tips`, and each non-merge commit's message.
+
+    git's reading of the commits is the floor here, so two `git log`s share it, the commits
+    after and up to the tips' median date, parsed while git writes them. A clock that went
+    back can hide commits from such a split (git stops a date-bounded walk at an older
+    commit): then the history is read whole.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    stamps = sorted(map(int, read(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()))
+    if len(stamps) > 2:
+        middle = stamps[len(stamps) // 2]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            up_to = pool.submit(read_part, root, tips, f"--until={middle}")
+            after = read_part(root, tips, f"--since={middle + 1}")
+            older = up_to.result()
+        parents = {**after.parents, **older.parents}
+        order = children_first(after.shown + older.shown, parents)
+        if order is not None and all(tip in parents for tip in tips):
+            graph = Graph(order, parents, {**after.dates, **older.dates})
+            return graph, {**after.commits, **older.commits}
+    found = read_part(root, tips)
+    order = children_first(found.shown, found.parents)
+    if order is None:
+        raise ReleaseError(
+            f"git log in {root} left out parents of the commits it showed",
+            "check the repository with git fsck",
+        )
+    return Graph(order, found.parents, found.dates), found.commits
+
+
+def children_first(shown: list[str], parents: dict[str, list[str]]) -> list[str] | None:
+    """The commits in an order where each comes before all its parents: git log's order,
+    unless a clock that went back made git show a parent before a child; then the reverse of
+    a depth-first order of the graph. None when a parent was not read, or a commit twice."""
+    position = {sha: index for index, sha in enumerate(shown)}
+    # -1: a parent not read fails the test; the slow path below tells the two apart.
+    if all(position.get(p, -1) > index for index, sha in enumerate(shown) for p in parents[sha]):
+        return shown if len(position) == len(shown) else None
+    if len(position) != len(shown) or any(p not in position for p in chain(*parents.values())):
+        return None
+    order: list[str] = []  # parents first
+    done: set[str] = set()
+    for tip in shown:
+        if tip in done:
+            continue
+        done.add(tip)
+        stack = [(tip, iter(parents[tip]))]
+        while stack:
+            sha, pending = stack[-1]
+            parent = next((p for p in pending if p not in done), None)
+            if parent is None:
+                order.append(sha)
+                stack.pop()
+            else:
+                done.add(parent)
+                stack.append((parent, iter(parents[parent])))
+    return order[::-1]
 
 
 def ancestor_releases(
-    graph: Graph, releases: dict[semver.Version, Release], head: str
+    releases: dict[semver.Version, Release], head: str, reached: dict[str, int], bit: dict[str, int]
 ) -> dict[semver.Version | None, list[semver.Version]]:
     """For each release (and None: `head`), the other releases its commit descends from
-    (a release at the same commit included, as `git merge-base --is-ancestor` says).
-
-    One pass over the graph, parents first, carrying the set of releases below each commit as
-    a bitset.
-    """
+    (a release at the same commit included, as `git merge-base --is-ancestor` says), in
+    ascending order: those whose commit is reached from its commit's bit (`reached_by`)."""
     versions = sorted(releases)
-    at: dict[str, int] = {}
-    for bit, version in enumerate(versions):
-        at[releases[version].commit] = at.get(releases[version].commit, 0) | (1 << bit)
-    below: dict[str, int] = {}
-    parents = graph.parents
-    for sha in graph.order:
-        mask = at.get(sha, 0)
-        for parent in parents[sha]:
-            mask |= below[parent]
-        below[sha] = mask
-    found: dict[semver.Version | None, list[semver.Version]] = {}
-    for bit, version in enumerate(versions):
-        mask = below.get(releases[version].commit, 0) & ~(1 << bit)
-        found[version] = [v for index, v in enumerate(versions) if mask >> index & 1]
-    mask = below.get(head, 0)
-    found[None] = [v for index, v in enumerate(versions) if mask >> index & 1]
+    masks = [reached[releases[v].commit] for v in versions]
+    found: dict[semver.Version | None, list[semver.Version]] = {None: []}
+    for index, version in enumerate(versions):
+        mask = bit[releases[version].commit]
+        # By position, not by version: semver's comparisons cost, 97 releases make 9k of them.
+        found[version] = [v for i, v in enumerate(versions) if i != index and masks[i] & mask]
+    mask = bit[head]
+    found[None] = [v for i, v in enumerate(versions) if masks[i] & mask]
     return found
 
 
@@ -336,7 +406,7 @@ def reached_by(graph: Graph, starts: Sequence[str]) -> dict[str, int]:
         at[sha] = at.get(sha, 0) | (1 << bit)
     reached: dict[str, int] = {}
     parents = graph.parents
-    for sha in reversed(graph.order):
+    for sha in graph.order:
         mask = reached.get(sha, 0) | at.get(sha, 0)
         reached[sha] = mask
         for parent in parents[sha]:
@@ -363,35 +433,20 @@ def walk(graph: Graph, tip: str, excluded: int, reached: dict[str, int]) -> list
     sha: str | None = tip
     while sha is not None:
         shown.append(sha)
-        fresh = [p for p in parents[sha] if p not in seen and not reached[p] & excluded]
+        above = parents[sha]
+        if len(above) == 1 and not queue:
+            parent = above[0]  # a straight line: no need for the heap
+            if parent not in seen and not reached[parent] & excluded:
+                seen.add(parent)
+                sha = parent
+                continue
+        fresh = [p for p in above if p not in seen and not reached[p] & excluded]
         seen.update(fresh)
-        if len(fresh) == 1 and not queue:
-            sha = fresh[0]  # a straight line: no need for the heap
-            continue
         for parent in fresh:
             counter += 1
             heapq.heappush(queue, (-dates[parent], counter, parent))
         sha = heapq.heappop(queue)[2] if queue else None
     return shown
-
-
-def read_all_messages(root: Path, tips: Sequence[str], split_date: int | None) -> list[Commit]:
-    """Every non-merge commit reachable from `tips`, read by two concurrent `git log`s."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if split_date is None:
-        return read_commits(root, *tips)
-    halves = [(f"--until={split_date}",), (f"--since={split_date + 1}",)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outputs = list(
-            pool.map(
-                lambda bound: read(
-                    root, "log", "--no-merges", ENCODING, LOG_FORMAT, *bound, *tips, "--"
-                ),
-                halves,
-            )
-        )
-    return [commit for output in outputs for commit in parse_log(output)]
 
 
 CACHE_FORMAT = "ranges-v3"
@@ -483,29 +538,14 @@ def full_history(
 def read_full_history(
     root: Path, releases: dict[semver.Version, Release], head: str
 ) -> list[Range]:
-    """full_history() from git alone: concurrent reads of every commit, one graph, and for each
+    """full_history() from git alone: one read of every commit and the graph, and for each
     release the walk `git log release ^previous` would make."""
-    from concurrent.futures import ThreadPoolExecutor
-
     head_commit = tip_commit(root, head)
     tips = list(dict.fromkeys([*(r.commit for r in releases.values()), head_commit]))
-    dates = sorted(
-        int(line) for line in read(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()
-    )
-    split_date = dates[len(dates) // 2] if len(dates) > 2 else None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        messages = pool.submit(read_all_messages, root, tips, split_date)
-        graph = read_graph(root, tips)
-        commits = messages.result()
-    non_merges = sum(1 for sha in graph.order if len(graph.parents[sha]) < 2)
-    if len(commits) != non_merges:
-        # Commit dates out of order can hide commits from a date-split read: read it whole.
-        commits = read_commits(root, *tips)
-    by_sha = {commit.sha: commit for commit in commits}
-
-    ancestors = ancestor_releases(graph, releases, head_commit)
+    graph, by_sha = read_history(root, tips)
     reached = reached_by(graph, tips)
     bit = {sha: 1 << index for index, sha in enumerate(tips)}
+    ancestors = ancestor_releases(releases, head_commit, reached, bit)
     ranges: list[Range] = []
     for version in [None, *sorted(releases, reverse=True)]:
         this = releases[version] if version is not None else None
