@@ -187,12 +187,14 @@ def reproduce(repo: Path, version: str, platform: str, image: str, output_format
 
 def status_rows(plan: Plan) -> list[tuple[str, str, Status]]:
     from release import pipeline
+    from release.github import at_a_glance
     from release.steps import State, Status
 
     rows = []
     for step in pipeline.steps_of(pipeline.STATUS[plan.flow]):
         try:
-            status = step.glance(plan)
+            with at_a_glance():
+                status = step.glance(plan)
         except ReleaseError as error:
             status = Status(State.TODO, f"cannot tell: {error}")
         rows.append((step.name, step.title, status))

@@ -11,7 +11,8 @@ not fit GitHub's schema fails to parse here instead of deep inside a step.
 - 5xx answers and dropped connections are retried with exponential backoff. A 403 or 429 rate
   limit waits what GitHub asks (`Retry-After`, else `x-ratelimit-reset`, else a minute) and
   says so. All waits of one call are bounded by `RetryPolicy.max_wait`; past it the call fails
-  with a ReleaseError saying when to run again.
+  with a ReleaseError saying when to run again. Inside `at_a_glance()` (release.status, which
+  only reads) each call is tried once.
 - A retried call that is not idempotent first looks whether its effect happened: a create finds
   the release by tag, an upload removes the partial asset it may have left.
 - Every failure reaches the caller as a one-line ReleaseError; no githubkit, httpx or pydantic
@@ -20,13 +21,16 @@ not fit GitHub's schema fails to parse here instead of deep inside a step.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import email.utils
 import functools
 import hashlib
 import itertools
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +86,21 @@ def to_stderr(line: str) -> None:
 def file_digest(path: Path) -> str:
     """`sha256:HEX`, the form of a release asset's `digest`."""
     return "sha256:" + file_sha256(path)
+
+
+# Inside at_a_glance(): each call to GitHub is made once, never retried.
+GLANCING: ContextVar[bool] = ContextVar("glancing", default=False)
+
+
+@contextlib.contextmanager
+def at_a_glance() -> Iterator[None]:
+    """Calls to GitHub made inside are tried once: release.status reads, and a GitHub it cannot
+    reach is a row that says so, not half a minute of retries per row (steps that act retry)."""
+    token = GLANCING.set(True)
+    try:
+        yield
+    finally:
+        GLANCING.reset(token)
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,8 @@ class GitHubClient:
         self.api_url = api_url.rstrip("/")
         self.say = say
         self.retry = retry or RetryPolicy()
+        if GLANCING.get():
+            self.retry = dataclasses.replace(self.retry, attempts=1)
         self.sleep: Callable[[float], None] = time.sleep
         self.github = GitHub(
             TokenAuthStrategy(token),
@@ -243,7 +264,8 @@ class GitHubClient:
                 failures += 1
                 if failures >= self.retry.attempts:
                     raise ReleaseError(
-                        f"GitHub failed {what} {failures} times ({retry.reason})",
+                        f"GitHub failed {what} "
+                        f"{'once' if failures == 1 else f'{failures} times'} ({retry.reason})",
                         "GitHub may be unavailable; run again later, a rerun resumes",
                     ) from None
                 wait = (

@@ -14,6 +14,7 @@ mid-way (a hook, commit signing, a concurrent run, an unfetched develop).
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -485,3 +486,25 @@ def test_an_image_that_is_no_repository_is_refused_before_git_is_asked(
         "HOST[:PORT]/PATH, the path in lowercase, with no tag nor digest (the release adds its "
         "own), e.g. ghcr.io/barycenter-oidc/barycenter"
     ]
+
+
+def test_status_with_github_unreachable_asks_each_row_once_and_says_so(project: Project) -> None:
+    """release.status only reads: a GitHub it cannot reach is each GitHub row's answer, after
+    one attempt each (the steps that act wait and retry; a status would take half a minute)."""
+    configured(project, 'github-api-url = "http://127.0.0.1:9"')  # nothing listens there
+    token = "ghp_status-token-value"  # noqa: S105 - a made-up token, to see it never shown
+
+    result = project.invoke(
+        "release.status", "--version", "1.0.0", "--format", "json", env={"GITHUB_TOKEN": token}
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = {row["step"]: row for row in json.loads(result.stdout)["steps"]}
+    assert rows["github"]["state"] == "to do"
+    assert rows["github"]["detail"] == (
+        "cannot tell: GitHub failed listing the releases of barycenter-oidc/barycenter (page 1) "
+        "once (connection: ConnectError): "
+        "GitHub may be unavailable; run again later, a rerun resumes"
+    )
+    assert "waiting" not in result.stderr  # no retry waited out
+    assert token not in result.stdout + result.stderr
