@@ -89,7 +89,7 @@ def archives_status(plan: Plan) -> Status:
     commit = tagged_commit(plan)
     problems = [p for pl in plan.platforms if (p := archive_problem(plan, pl, commit))]
     if problems:
-        return Status.todo("; ".join(problems))
+        return Status.todo("; ".join(dict.fromkeys(problems)))  # a reason said once
     return Status.done(", ".join(plan.archive(p) for p in plan.platforms))
 
 

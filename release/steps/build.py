@@ -134,7 +134,7 @@ class BuildImages(BuildsFromTheTag):
         missing = {p: why for p in plan.platforms if (why := platform_image_state(plan, p, commit))}
         if not missing:
             return Status.done(", ".join(plan.platform_image(p) for p in plan.platforms))
-        return Status.todo("; ".join(missing.values()))
+        return Status.todo("; ".join(dict.fromkeys(missing.values())))  # a reason said once
 
     def describe(self, plan: Plan) -> list[str]:
         return [
