@@ -209,6 +209,18 @@ def test_dry_run_lists_the_git_actions_and_changes_nothing(project: Project, tas
             "would git branch -D hotfix/1.2.1",
         ):
             assert action in out, out
+        assert "--delete hotfix/1.2.1" not in out  # never pushed: nothing to delete there
+
+
+def test_dry_run_deletes_a_published_hotfix_branch_where_it_is(project: Project) -> None:
+    ok(project, "hotfix", "1.2.1", "--push")
+    project.commit("fix: refuse reused authorization codes (#43)", "src/auth.txt", "auth v2\n")
+    project.push("hotfix/1.2.1")
+
+    out = ok(project, "hotfix.finish", "--dry-run")
+
+    remote = out.index("would git push origin --delete hotfix/1.2.1")
+    assert remote < out.index("would git branch -D hotfix/1.2.1")  # the order run keeps
 
 
 def test_the_whole_hotfix_flow(project: Project) -> None:

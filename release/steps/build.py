@@ -365,11 +365,11 @@ class WriteChecksums(Step):
     title = "write SHA256SUMS over every platform's archive in dist/"
     makes = frozenset({CHECKSUMS_FILE})
 
-    def state(self, plan: Plan) -> Status:
-        return checksums_status(plan)
-
     def needs(self) -> tuple[Need, ...]:
         return (Need(ARCHIVES, archives_problems),)
+
+    def state(self, plan: Plan) -> Status:
+        return checksums_status(plan)
 
     def describe(self, plan: Plan) -> list[str]:
         if not every_platform(plan):

@@ -223,11 +223,13 @@ class DeleteHotfixBranch(OfHotfix):
         return Status.done(f"{branch} is gone")
 
     def describe(self, plan: Plan) -> list[str]:
+        # What run does, in its order, where the branch is now.
         branch = hotfix_branch(plan)
-        return [
-            f"git branch -D {branch}",
-            f"git push {plan.remote} --delete {branch} (if published)",
-        ]
+        published = branch in plan.repo.remote_state(plan.remote).heads
+        actions = [f"git push {plan.remote} --delete {branch}"] if published else []
+        if branch in plan.repo.branches():
+            actions.append(f"git branch -D {branch}")
+        return actions
 
     def run(self, plan: Plan, say: Say) -> None:
         repo = plan.repo
