@@ -7,8 +7,8 @@ in git log's order. The full history computes that rule for every tag at once fr
 of the commit graph, so each changelog section equals its release's notes by construction.
 
 Speed matters here (the notes of a 50k-commit history): git is read with one `git log` of a
-machine-readable format per question, never commit by commit, and the full history is one
-`git log` of graph and messages, parsed while git writes it, then walked in Python.
+machine-readable format per question, never commit by commit, and the full history by two
+`git log`s of graph and messages, each parsed while git writes it, then walked in Python.
 """
 
 from __future__ import annotations
@@ -290,8 +290,8 @@ HISTORY_FORMAT = "--format=%H%x1f%P%x1f%ct%x1f%s%x1f%b"
 
 
 @dataclass
-class Read:
-    """What one `git log` of HISTORY_FORMAT told, parsed as git wrote it."""
+class HistoryPart:
+    """The commits one `git log` of HISTORY_FORMAT showed, parsed as git wrote them."""
 
     shown: list[str] = field(default_factory=list)  # git log's order
     parents: dict[str, list[str]] = field(default_factory=dict)
@@ -309,8 +309,8 @@ class Read:
                 commits[sha] = parse(sha, subject, body.strip())
 
 
-def read_part(root: Path, tips: Sequence[str], *bounds: str) -> Read:
-    found = Read()
+def read_part(root: Path, tips: Sequence[str], *bounds: str) -> HistoryPart:
+    found = HistoryPart()
     read_records(
         root, found.take, "log", "-z", ENCODING, HISTORY_FORMAT, *bounds, *tips, "--", end="\0"
     )

@@ -12,7 +12,7 @@ from release import processes
 from release.git import read, read_records
 from release.history import (
     HISTORY_FORMAT,
-    Read,
+    HistoryPart,
     children_first,
     read_history,
     read_part,
@@ -96,7 +96,7 @@ def test_a_history_split_by_date_reads_as_the_whole_one(
     whole = read_part(history.root, tips)
     bounds: list[tuple[str, ...]] = []
 
-    def spied(root: Path, tips: list[str], *bound: str) -> Read:
+    def spied(root: Path, tips: list[str], *bound: str) -> HistoryPart:
         bounds.append(bound)
         return read_part(root, tips, *bound)
 
