@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,28 +46,36 @@ def read(root: Path, *args: str) -> bytes:
 
 
 def read_records(
-    root: Path, on_records: Callable[[list[str]], None], *args: str, end: str = "\x1e"
+    root: Path, on_records: Callable[[Iterator[tuple[str, ...]]], None], fields: int, *args: str
 ) -> None:
-    """`read` for output made of records that each close with `end` (a `git log --format`):
-    the records, decoded, go to `on_records` as soon as git has written them, a list at a time,
-    so they are parsed while git still reads the history."""
-    closing = end.encode()
-    rest = b""
+    """`read` for output of records of `fields` NUL-terminated fields each (`git log -z
+    --format=A%x00B%x00C`): the records, decoded, go to `on_records` as soon as git has written
+    them, a batch at a time, so they are parsed while git still reads the history."""
+    unfinished: list[bytes] = []  # bytes after the last NUL: a field still being written
+    carried: list[str] = []  # whole fields of a record still being written
 
     def piece(data: bytes) -> None:
-        nonlocal rest
-        data = rest + data
-        cut = data.rfind(closing)
-        rest = data[cut + 1 :]
-        if cut >= 0:
-            on_records(data[:cut].decode(errors="replace").split(end))
+        nonlocal carried
+        cut = data.rfind(b"\0")
+        if cut < 0:
+            unfinished.append(data)  # a long message: joined once its NUL comes, not each time
+            return
+        whole = b"".join([*unfinished, data[:cut]]) if unfinished else data[:cut]
+        unfinished[:] = [data[cut + 1 :]]
+        decoded = [*carried, *whole.decode(errors="replace").split("\0")]
+        complete = len(decoded) - len(decoded) % fields
+        carried = decoded[complete:]
+        on_records(zip(*[iter(decoded[:complete])] * fields, strict=True))
 
     result = processes.run(
         ["git", "-C", str(root), *args], large_output=True, on_output=piece, missing_fix=INSTALL_GIT
     )
     refuse_failed_read(root, args, result)
-    if rest.strip():
-        on_records([rest.decode(errors="replace")])
+    if carried or any(part.strip() for part in unfinished):
+        raise ReleaseError(
+            f"git {args[0]} in {root} ended inside a record",
+            "check the repository with git fsck, then run the same command again",
+        )
 
 
 def refuse_failed_read(root: Path, args: tuple[str, ...], result: processes.Finished) -> None:

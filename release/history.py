@@ -8,13 +8,15 @@ of the commit graph, so each changelog section equals its release's notes by con
 
 Speed matters here (the notes of a 50k-commit history): git is read with one `git log` of a
 machine-readable format per question, never commit by commit, and the full history by two
-`git log`s of graph and messages, each parsed while git writes it, then walked in Python.
+`git rev-list`s of graph, walk dates and messages, each parsed while git writes it, then
+walked in Python.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -26,9 +28,11 @@ from release.errors import ReleaseError
 from release.git import read, read_records, succeeds
 from release.version import TAG_PREFIX, is_stable, release_version
 
-# Subject and body in UTF-8 whatever encoding each commit was recorded in (i18n.commitEncoding).
-LOG_FORMAT = "--format=%H%x1f%s%x1f%b%x1e"
-ENCODING = "--encoding=UTF-8"
+# Each field ends in a NUL (with -z, the last one too), which no message holds: a subject may
+# hold any other byte. Subject and body in UTF-8 whatever encoding each commit was recorded in
+# (i18n.commitEncoding), and no signature check (log.showSignature) printed among them.
+LOG = ("log", "-z", "--encoding=UTF-8", "--no-show-signature")
+LOG_FORMAT = "--format=%H%x00%s%x00%b"
 TAG_FORMAT = (
     "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)"
     "%00%(*objecttype)%00%(*objectname)%00%(creatordate:short)"
@@ -191,19 +195,18 @@ def previous_release(
 
 
 def parse_log(output: bytes) -> list[Commit]:
-    commits = []
-    for record in output.decode(errors="replace").split("\x1e"):
-        record = record.lstrip("\n")
-        if not record:
-            continue
-        sha, subject, body = record.split("\x1f", 2)
-        commits.append(parse(sha, subject, body.strip()))
-    return commits
+    """The commits of a `git log` of LOG and LOG_FORMAT: three fields each."""
+    fields = output.decode(errors="replace").split("\0")[:-1]
+    return [parse(sha, subject, body.strip()) for sha, subject, body in in_threes(fields)]
+
+
+def in_threes(fields: list[str]) -> Iterator[tuple[str, str, str]]:
+    return zip(*[iter(fields)] * 3, strict=True)
 
 
 def read_commits(root: Path, *revisions: str) -> list[Commit]:
     """Non-merge commits of a revision range, in git log's order (newest first)."""
-    return parse_log(read(root, "log", "--no-merges", ENCODING, LOG_FORMAT, *revisions, "--"))
+    return parse_log(read(root, *LOG, "--no-merges", LOG_FORMAT, *revisions, "--"))
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
@@ -284,24 +287,37 @@ class Graph:
     dates: dict[str, int]
 
 
-# One record per commit, merges included: the graph and the message in one read. With -z,
-# each ends in a NUL, which no message holds.
-HISTORY_FORMAT = "--format=%H%x1f%P%x1f%ct%x1f%s%x1f%b"
+# One record per commit, merges included: the graph and the message in one read, by rev-list
+# because its --timestamp is the date git's walk orders by (git log's %ct can differ: a
+# committer line the formatter cannot parse, `+1700000060`, or a second one). Each record is
+# `[\n]TIMESTAMP SHA`, parents, subject, body, each field ending in a NUL.
+HISTORY = (
+    "rev-list",
+    "--timestamp",
+    "--no-commit-header",
+    "--encoding=UTF-8",
+    "--no-show-signature",
+    "--format=%H%x00%P%x00%s%x00%b%x00",
+)
+HISTORY_FIELDS = 4
 
 
 @dataclass
 class HistoryPart:
-    """The commits one `git log` of HISTORY_FORMAT showed, parsed as git wrote them."""
+    """The commits one read of HISTORY showed, parsed as git wrote them."""
 
+    stop: threading.Event = field(default_factory=threading.Event)
     shown: list[str] = field(default_factory=list)  # git log's order
     parents: dict[str, list[str]] = field(default_factory=dict)
     dates: dict[str, int] = field(default_factory=dict)
     commits: dict[str, Commit] = field(default_factory=dict)  # merges left out
 
-    def take(self, records: list[str]) -> None:
+    def take(self, records: Iterator[tuple[str, ...]]) -> None:
+        if self.stop.is_set():
+            raise ReleaseError("reading the history was stopped", "run the same command again")
         show, parents, dates, commits = self.shown.append, self.parents, self.dates, self.commits
-        for record in records:
-            sha, line, date, subject, body = record.split("\x1f", 4)
+        for stamped, line, subject, body in records:
+            date, sha = stamped.split()
             show(sha)
             above = parents[sha] = line.split()
             dates[sha] = int(date)
@@ -309,31 +325,38 @@ class HistoryPart:
                 commits[sha] = parse(sha, subject, body.strip())
 
 
-def read_part(root: Path, tips: Sequence[str], *bounds: str) -> HistoryPart:
-    found = HistoryPart()
-    read_records(
-        root, found.take, "log", "-z", ENCODING, HISTORY_FORMAT, *bounds, *tips, "--", end="\0"
-    )
+def read_part(
+    root: Path, tips: Sequence[str], *bounds: str, stop: threading.Event | None = None
+) -> HistoryPart:
+    """The commits `git rev-list BOUNDS TIPS` shows; `stop`, once set, ends the read and its
+    git."""
+    found = HistoryPart(stop or threading.Event())
+    read_records(root, found.take, HISTORY_FIELDS, *HISTORY, *bounds, *tips, "--")
     return found
 
 
 def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Commit]]:
     """The graph of every commit reachable from `tips`, and each non-merge commit's message.
 
-    git's reading of the commits is the floor here, so two `git log`s share it, the commits
-    after and up to the tips' median date, parsed while git writes them. A clock that went
-    back can hide commits from such a split (git stops a date-bounded walk at an older
-    commit): then the history is read whole.
+    git's reading of the commits is the floor here, so two reads share it, the commits after
+    and up to the tips' median date, parsed while git writes them. A clock that went back can
+    hide commits from such a split (git stops a date-bounded walk at an older commit): then
+    the history is read whole.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    stamps = sorted(map(int, read(root, "log", "--no-walk", "--format=%ct", *tips, "--").split()))
+    stamps = read(root, "rev-list", "--no-walk", "--timestamp", *tips, "--").split()[::2]
     if len(stamps) > 2:
-        middle = stamps[len(stamps) // 2]
+        middle = sorted(map(int, stamps))[len(stamps) // 2]
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            up_to = pool.submit(read_part, root, tips, f"--until={middle}")
-            after = read_part(root, tips, f"--since={middle + 1}")
-            older = up_to.result()
+            up_to = pool.submit(read_part, root, tips, f"--until={middle}", stop=stop)
+            try:
+                after = read_part(root, tips, f"--since={middle + 1}", stop=stop)
+                older = up_to.result()
+            except BaseException:
+                stop.set()  # the other read stops at its next piece, its git with it
+                raise
         parents = {**after.parents, **older.parents}
         order = children_first(after.shown + older.shown, parents)
         if order is not None and all(tip in parents for tip in tips):
@@ -343,7 +366,7 @@ def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Comm
     order = children_first(found.shown, found.parents)
     if order is None:
         raise ReleaseError(
-            f"git log in {root} left out parents of the commits it showed",
+            f"git rev-list in {root} left out parents of the commits it showed",
             "check the repository with git fsck",
         )
     return Graph(order, found.parents, found.dates), found.commits
@@ -352,30 +375,42 @@ def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Comm
 def children_first(shown: list[str], parents: dict[str, list[str]]) -> list[str] | None:
     """The commits in an order where each comes before all its parents: git log's order,
     unless a clock that went back made git show a parent before a child; then the reverse of
-    a depth-first order of the graph. None when a parent was not read, or a commit twice."""
-    position = {sha: index for index, sha in enumerate(shown)}
-    # -1: a parent not read fails the test; the slow path below tells the two apart.
-    if all(position.get(p, -1) > index for index, sha in enumerate(shown) for p in parents[sha]):
-        return shown if len(position) == len(shown) else None
-    if len(position) != len(shown) or any(p not in position for p in chain(*parents.values())):
+    a depth-first order of the graph. None when a parent was not read, or a commit twice; a
+    refusal when there is no such order (a replacement made a cycle)."""
+    # A parent not read fails the test (-1); the lines below tell the cases apart.
+    if precedes_its_parents(shown, parents):
+        return shown if len(set(shown)) == len(shown) else None
+    known = set(shown)
+    if len(known) != len(shown) or any(p not in known for p in chain(*parents.values())):
         return None
     order: list[str] = []  # parents first
-    done: set[str] = set()
+    entered: set[str] = set()
     for tip in shown:
-        if tip in done:
+        if tip in entered:
             continue
-        done.add(tip)
+        entered.add(tip)
         stack = [(tip, iter(parents[tip]))]
         while stack:
             sha, pending = stack[-1]
-            parent = next((p for p in pending if p not in done), None)
+            parent = next((p for p in pending if p not in entered), None)
             if parent is None:
                 order.append(sha)
                 stack.pop()
-            else:
-                done.add(parent)
-                stack.append((parent, iter(parents[parent])))
-    return order[::-1]
+                continue
+            entered.add(parent)
+            stack.append((parent, iter(parents[parent])))
+    if len(order) == len(shown) and precedes_its_parents(order[::-1], parents):
+        return order[::-1]
+    raise ReleaseError(
+        "the history has a cycle: a replacement (git replace, .git/info/grafts) makes a commit "
+        "its own ancestor",
+        "list them with git replace -l and delete the one that loops: git replace -d SHA",
+    )
+
+
+def precedes_its_parents(order: list[str], parents: dict[str, list[str]]) -> bool:
+    position = {sha: index for index, sha in enumerate(order)}
+    return all(position.get(p, -1) > index for index, sha in enumerate(order) for p in parents[sha])
 
 
 def ancestor_releases(

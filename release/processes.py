@@ -106,6 +106,8 @@ def run(
     (so a 50k-commit `git log` is parsed while git still reads); stdout then comes back empty.
     Raises ProcessTimeoutError, or a ReleaseError naming `missing_fix` when it cannot start.
     """
+    if on_output is not None and not (large_output and stdin is None and timeout is None):
+        raise ValueError("on_output reads a large_output with no stdin and no timeout")
     command = [str(part) for part in argv]
     shown = tuple(redact(part, secrets) for part in command)
     try:
