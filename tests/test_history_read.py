@@ -259,3 +259,14 @@ def test_signed_commits_read_alike_when_git_log_is_told_to_show_signatures(
         ["feat: signed"],
         ["chore: initial commit"],
     ]
+
+
+def test_a_read_told_to_stop_ends_with_its_git(tmp_path: Path) -> None:
+    """What the other half of a split read is told when this half fails or Ctrl-C comes."""
+    history = History(tmp_path / "repo")
+    history.commit("chore: initial commit")
+    stop = threading.Event()
+    stop.set()
+
+    with pytest.raises(ReleaseError, match="reading the history was stopped"):
+        read_part(history.root, [tip_commit(history.root, "HEAD")], stop=stop)
