@@ -124,7 +124,7 @@ def release_all(
 def status(
     c: Context, version: str = "", format: str = "table", image: str = "", repo: str = "."
 ) -> None:
-    """Show every step's state for the release of VERSION, read from git, the registry, dist/.
+    """Show every step's state for the release of VERSION: git, the registry, dist/, GitHub.
 
     Works from any clone: nothing is read from local notes of earlier runs.
     """

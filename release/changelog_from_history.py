@@ -49,14 +49,6 @@ def generated_by(ranges: Sequence[Range], url: str) -> Callable[[str], bool]:
     return test
 
 
-def regenerate(root: Path, full: bool, use_cache: bool = True) -> str:
-    """The changelog with every release tag's section: all rebuilt with `full` (hand-written
-    Unreleased entries and the sections of versions without a tag kept), else only the missing
-    ones added (hand-written sections are kept)."""
-    with collector_paused():
-        return regenerated(root, full, use_cache)
-
-
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off: a history makes hundreds of thousands of objects
@@ -71,7 +63,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def regenerated(root: Path, full: bool, use_cache: bool) -> str:
+@collector_paused()
+def regenerate(root: Path, full: bool, use_cache: bool = True) -> str:
+    """The changelog with every release tag's section: all rebuilt with `full` (hand-written
+    Unreleased entries and the sections of versions without a tag kept), else only the missing
+    ones added (hand-written sections are kept)."""
     bare = is_bare(root)
     config = load_config(
         root, missing_ok=True, committed=committed_file(root, "pyproject.toml") if bare else None

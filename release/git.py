@@ -48,9 +48,11 @@ def read(root: Path, *args: str) -> bytes:
 def read_records(
     root: Path, on_records: Callable[[Iterator[tuple[str, ...]]], None], fields: int, *args: str
 ) -> None:
-    """`read` for output of records of `fields` NUL-terminated fields each (`git log -z
-    --format=A%x00B%x00C`): the records, decoded, go to `on_records` as soon as git has written
-    them, a batch at a time, so they are parsed while git still reads the history."""
+    """`read` for output of records of `fields` NUL-terminated fields each (`git rev-list
+    --format=A%x00B%x00C%x00`): the records, decoded, go to `on_records` as soon as git has
+    written them, a batch at a time, so they are parsed while git still reads the history.
+    What git writes between records (rev-list's newline) starts the next record's first field:
+    the caller strips it."""
     unfinished: list[bytes] = []  # bytes after the last NUL: a field still being written
     carried: list[str] = []  # whole fields of a record still being written
 

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import email.utils
 import functools
-import hashlib
 import itertools
 import sys
 import time
@@ -50,7 +49,7 @@ from githubkit_schemas.latest.models import (
     WorkflowRun,
 )
 
-from release.dist import file_sha256
+from release.dist import file_sha256, sha256_of
 from release.errors import ReleaseError
 from release.github_token import token_from_environment
 
@@ -95,7 +94,7 @@ GLANCING: ContextVar[bool] = ContextVar("glancing", default=False)
 @contextlib.contextmanager
 def at_a_glance() -> Iterator[None]:
     """Calls to GitHub made inside are tried once: release.status reads, and a GitHub it cannot
-    reach is a row that says so, not half a minute of retries per row (steps that act retry)."""
+    reach is a row that says so, not 15 s of retries per row (the steps that act retry)."""
     token = GLANCING.set(True)
     try:
         yield
@@ -454,7 +453,7 @@ class GitHubClient:
         """
         name = name or path.name
         content = path.read_bytes()
-        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        digest = "sha256:" + sha256_of(content)
         url = release.upload_url.split("{", 1)[0]
 
         def send() -> ReleaseAsset:

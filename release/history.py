@@ -296,7 +296,6 @@ HISTORY = (
     "--timestamp",
     "--no-commit-header",
     "--encoding=UTF-8",
-    "--no-show-signature",
     "--format=%H%x00%P%x00%s%x00%b%x00",
 )
 HISTORY_FIELDS = 4
@@ -306,8 +305,8 @@ HISTORY_FIELDS = 4
 class HistoryPart:
     """The commits one read of HISTORY showed, parsed as git wrote them."""
 
-    stop: threading.Event = field(default_factory=threading.Event)
-    shown: list[str] = field(default_factory=list)  # git log's order
+    stop: threading.Event  # once set, the next batch ends the read, and its git with it
+    shown: list[str] = field(default_factory=list)  # git's order
     parents: dict[str, list[str]] = field(default_factory=dict)
     dates: dict[str, int] = field(default_factory=dict)
     commits: dict[str, Commit] = field(default_factory=dict)  # merges left out
@@ -343,20 +342,30 @@ def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Comm
     hide commits from such a split (git stops a date-bounded walk at an older commit): then
     the history is read whole.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     stamps = read(root, "rev-list", "--no-walk", "--timestamp", *tips, "--").split()[::2]
     if len(stamps) > 2:
         middle = sorted(map(int, stamps))[len(stamps) // 2]
+        # Either half failing, or Ctrl-C, stops the other at its next piece, its git with it.
         stop = threading.Event()
+
+        def stop_if_failed(done: Future[HistoryPart]) -> None:
+            if done.exception() is not None:
+                stop.set()
+
         with ThreadPoolExecutor(max_workers=1) as pool:
             up_to = pool.submit(read_part, root, tips, f"--until={middle}", stop=stop)
+            up_to.add_done_callback(stop_if_failed)
             try:
                 after = read_part(root, tips, f"--since={middle + 1}", stop=stop)
-                older = up_to.result()
-            except BaseException:
-                stop.set()  # the other read stops at its next piece, its git with it
+            except BaseException as failure:
+                stop.set()
+                other = up_to.exception() if up_to.done() else None
+                if isinstance(failure, ReleaseError) and other is not None:
+                    raise other from None  # what stopped this half: the other's failure
                 raise
+            older = up_to.result()
         parents = {**after.parents, **older.parents}
         order = children_first(after.shown + older.shown, parents)
         if order is not None and all(tip in parents for tip in tips):
@@ -373,7 +382,7 @@ def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Comm
 
 
 def children_first(shown: list[str], parents: dict[str, list[str]]) -> list[str] | None:
-    """The commits in an order where each comes before all its parents: git log's order,
+    """The commits in an order where each comes before all its parents: git's order,
     unless a clock that went back made git show a parent before a child; then the reverse of
     a depth-first order of the graph. None when a parent was not read, or a commit twice; a
     refusal when there is no such order (a replacement made a cycle)."""
@@ -421,7 +430,7 @@ def ancestor_releases(
     ascending order: those whose commit is reached from its commit's bit (`reached_by`)."""
     versions = sorted(releases)
     masks = [reached[releases[v].commit] for v in versions]
-    found: dict[semver.Version | None, list[semver.Version]] = {None: []}
+    found: dict[semver.Version | None, list[semver.Version]] = {}
     for index, version in enumerate(versions):
         mask = bit[releases[version].commit]
         # By position, not by version: semver's comparisons cost, 97 releases make 9k of them.

@@ -106,8 +106,10 @@ def run(
     (so a 50k-commit `git log` is parsed while git still reads); stdout then comes back empty.
     Raises ProcessTimeoutError, or a ReleaseError naming `missing_fix` when it cannot start.
     """
-    if on_output is not None and not (large_output and stdin is None and timeout is None):
-        raise ValueError("on_output reads a large_output with no stdin and no timeout")
+    bare_read = large_output and stdin is None and timeout is None
+    if on_output is not None and (not bare_read or secrets):
+        # Its pieces are handed on as they come: a secret cut across two could not be masked.
+        raise ValueError("on_output reads a large_output with no stdin, timeout or secrets")
     command = [str(part) for part in argv]
     shown = tuple(redact(part, secrets) for part in command)
     try:
@@ -125,10 +127,9 @@ def run(
         raise ReleaseError(
             f"cannot run {name} ({failure.strerror})", missing_fix or f"install {name}"
         ) from None
-    bare_read = large_output and stdin is None and timeout is None
     with process:
         try:
-            if bare_read and on_output is not None:
+            if on_output is not None:
                 widen_pipe(process.stdout)
                 while piece := process.stdout.read(PIECE):  # type: ignore[union-attr]
                     on_output(piece)

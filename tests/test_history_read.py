@@ -222,7 +222,7 @@ def test_a_history_split_by_date_reads_as_the_whole_one(
 
     graph, commits = read_history(history.root, tips)
 
-    assert sorted(b[0].split("=")[0] for b in bounds) == ["--since", "--until"]  # no whole read
+    assert sorted(b[0].split("=")[0] if b else "whole" for b in bounds) == ["--since", "--until"]
 
     assert graph.parents == whole.parents
     assert graph.dates == whole.dates
@@ -262,7 +262,6 @@ def test_signed_commits_read_alike_when_git_log_is_told_to_show_signatures(
 
 
 def test_a_read_told_to_stop_ends_with_its_git(tmp_path: Path) -> None:
-    """What the other half of a split read is told when this half fails or Ctrl-C comes."""
     history = History(tmp_path / "repo")
     history.commit("chore: initial commit")
     stop = threading.Event()
@@ -270,3 +269,37 @@ def test_a_read_told_to_stop_ends_with_its_git(tmp_path: Path) -> None:
 
     with pytest.raises(ReleaseError, match="reading the history was stopped"):
         read_part(history.root, [tip_commit(history.root, "HEAD")], stop=stop)
+
+
+def split_history(root: Path) -> list[str]:
+    history = History(root)
+    for minor in range(1, 5):
+        history.commit(f"feat: {minor}")
+        history.tag(f"1.{minor}.0")
+    return [r.commit for r in release_tags(root).values()]
+
+
+@pytest.mark.parametrize("failing", ["--since", "--until"])
+def test_when_one_half_of_a_split_read_fails_the_other_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Its error is what the user reads, not the other half's 'stopped'."""
+    tips = split_history(tmp_path / "repo")
+    told: dict[str, bool] = {}
+
+    def half(
+        root: Path, tips: list[str], *bound: str, stop: threading.Event | None = None
+    ) -> HistoryPart:
+        assert stop is not None
+        which = bound[0].split("=")[0]
+        if which == failing:
+            raise ReleaseError(f"git rev-list {which} failed", "see git's words")
+        told[which] = stop.wait(timeout=30)  # a read going on until it is told to stop
+        raise ReleaseError("reading the history was stopped", "run the same command again")
+
+    monkeypatch.setattr(release.history, "read_part", half)
+
+    with pytest.raises(ReleaseError, match=f"git rev-list {failing} failed"):
+        read_history(tmp_path / "repo", tips)
+
+    assert told == {({"--since", "--until"} - {failing}).pop(): True}

@@ -490,7 +490,7 @@ def test_an_image_that_is_no_repository_is_refused_before_git_is_asked(
 
 def test_status_with_github_unreachable_asks_each_row_once_and_says_so(project: Project) -> None:
     """release.status only reads: a GitHub it cannot reach is each GitHub row's answer, after
-    one attempt each (the steps that act wait and retry; a status would take half a minute)."""
+    one attempt each (the steps that act wait and retry: 15 s a row)."""
     configured(project, 'github-api-url = "http://127.0.0.1:9"')  # nothing listens there
     token = "ghp_status-token-value"  # noqa: S105 - a made-up token, to see it never shown
 

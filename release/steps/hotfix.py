@@ -215,30 +215,31 @@ class DeleteHotfixBranch(OfHotfix):
             return Status.skip("--keep-branch")
         if plan.tag_branch != plan.release_branch:
             return Status.skip("the tag is on the hotfix branch, which stays as the line's home")
-        branch = hotfix_branch(plan)
-        here = branch in plan.repo.branches()
-        there = branch in plan.repo.remote_state(plan.remote).heads
+        here, there = self.where_it_is(plan)
         if here or there:
             return Status.todo()
-        return Status.done(f"{branch} is gone")
+        return Status.done(f"{hotfix_branch(plan)} is gone")
+
+    def where_it_is(self, plan: Plan) -> tuple[bool, bool]:
+        """Whether hotfix/X is a branch here, and on the remote."""
+        branch = hotfix_branch(plan)
+        return branch in plan.repo.branches(), branch in plan.repo.remote_state(plan.remote).heads
 
     def describe(self, plan: Plan) -> list[str]:
-        # What run does, in its order, where the branch is now.
         branch = hotfix_branch(plan)
-        published = branch in plan.repo.remote_state(plan.remote).heads
-        actions = [f"git push {plan.remote} --delete {branch}"] if published else []
-        if branch in plan.repo.branches():
-            actions.append(f"git branch -D {branch}")
-        return actions
+        here, there = self.where_it_is(plan)
+        actions = [f"git push {plan.remote} --delete {branch}"] if there else []
+        return actions + ([f"git branch -D {branch}"] if here else [])
 
     def run(self, plan: Plan, say: Say) -> None:
         repo = plan.repo
         branch = hotfix_branch(plan)
+        here, there = self.where_it_is(plan)
         # The remote branch first: while the local one exists, hotfix.finish still knows which
         # hotfix it finishes, so an interrupted run is finished by the same command.
-        if branch in repo.remote_state(plan.remote).heads:
+        if there:
             repo.call("push", "--", plan.remote, f":refs/heads/{branch}")
         if repo.current_branch() == branch:
             repo.switch(plan.release_branch)
-        if branch in repo.branches():
+        if here:
             repo.call("branch", "-D", "--", branch)
