@@ -103,7 +103,7 @@ def run(
     `large_output` reads stdout in one read rather than communicate()'s select loop (megabytes
     of `git log` come back faster); its stderr must then be small, and no timeout applies.
     `on_output`, with `large_output`, is given stdout piece by piece as the program writes it
-    (so a 50k-commit `git log` is parsed while git still reads); stdout then comes back empty.
+    (a 50k-commit `git rev-list` is parsed while git still reads); stdout then comes back empty.
     Raises ProcessTimeoutError, or a ReleaseError naming `missing_fix` when it cannot start.
     """
     bare_read = large_output and stdin is None and timeout is None
