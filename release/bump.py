@@ -26,7 +26,7 @@ import semver
 from release.commits import Commit
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
-from release.version import core, is_stable, tag_name
+from release.version import above_cargos_limit, core, is_stable, tag_name
 
 Level = Literal["major", "minor", "patch"]
 LEVELS: tuple[Level, ...] = ("major", "minor", "patch")
@@ -281,7 +281,7 @@ def propose(
     proposal = next_release(
         list(reached), since_stable, since_latest, manifest, pre, final, rules_of(config), taken
     )
-    if max(proposal.version.major, proposal.version.minor, proposal.version.patch) >= 2**64:
+    if above_cargos_limit(proposal.version):
         raise ReleaseError(
             f"the next release would be {proposal.version}, which has a number above "
             "18446744073709551615 (Cargo's limit)",

@@ -31,8 +31,7 @@ def parse_version(text: str) -> semver.Version:
             f"version {text!r} is not SemVer 2.0.0",
             "use MAJOR.MINOR.PATCH with an optional -pre-release, e.g. 1.2.0 or 1.2.0-rc.1",
         ) from None
-    too_large = [part for part in (version.major, version.minor, version.patch) if part >= 2**64]
-    if too_large:
+    if above_cargos_limit(version):
         raise ReleaseError(
             f"version {text!r} has a number above 18446744073709551615",
             "Cargo requires each of MAJOR.MINOR.PATCH to fit in 64 bits: use a smaller one",
@@ -43,6 +42,11 @@ def parse_version(text: str) -> semver.Version:
             "drop the +part: image tags cannot hold '+'",
         )
     return version
+
+
+def above_cargos_limit(version: semver.Version) -> bool:
+    """Whether MAJOR, MINOR or PATCH is past 18446744073709551615: Cargo holds each in 64 bits."""
+    return max(version.major, version.minor, version.patch) >= 2**64
 
 
 def tag_name(version: semver.Version, prefix: str = TAG_PREFIX) -> str:
