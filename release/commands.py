@@ -312,10 +312,15 @@ def terminated(signum: int, frame: object) -> None:
 
 def quiet_interrupts_in_cleanup(previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
     """Ctrl-C landing in an object's clean-up (a finished run's clients, as its plan is freed)
-    interrupts nothing: Python would print it as a traceback, so it is dropped."""
+    interrupts nothing: Python would print it as a traceback, so it is dropped. So is the
+    OSError Python reports for a Ctrl-C that came just as the run ended and Ctrl-C became
+    ignored ("Signal 2 ignored due to race condition"): the run had finished."""
 
     def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        kind, value = unraisable.exc_type, unraisable.exc_value
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            return
+        if isinstance(value, OSError) and str(value).startswith(f"Signal {signal.SIGINT:d} "):
             return
         previous(unraisable)
 
@@ -331,10 +336,19 @@ def run(action: Callable[[], T]) -> T:
     previous_hook = sys.unraisablehook
     quiet_interrupts_in_cleanup(previous_hook)
     try:
-        result = action()
-        # Done: a Ctrl-C now has nothing left to stop, and must not turn success into a trace.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return result
+        try:
+            return action()
+        finally:
+            # Done, failed or stopped, the run has ended: a Ctrl-C now has nothing left to
+            # stop. Pressed again while the error is said or Python exits, it would turn the
+            # status and the one line into a traceback, a silent status 1 (invoke's own
+            # catch), or a death by SIGINT once Python has reset its handlers. First thing
+            # here, before any call that could raise a Ctrl-C already received (so not
+            # contextlib.suppress, whose Python code would run first).
+            try:  # noqa: SIM105
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread, which alone sets handlers
+                pass
     except InterruptionError as error:
         raise Exit(f"error: {error}", code=error.code) from None
     except ReleaseError as error:

@@ -32,7 +32,6 @@ the uninterrupted run's.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -279,11 +278,9 @@ def test_interrupted_then_rerun_converges(
     stopped = run_interrupted(project, *args, on_line=point if kind == "line" else None)
 
     assert "Traceback" not in stopped.stdout + stopped.stderr
-    if stopped.returncode == -signal.SIGINT:
-        # Killed while exiting, after its last step: nothing was left to do or to say.
-        assert stopped.stderr == ""
-        assert stopped.stdout.rstrip().splitlines()[-1].startswith(f"  {STEPS[task][-1]}: done")
-    elif stopped.returncode != 0:
+    # Never killed by the signal itself: once the run has ended, while Python exits, a
+    # Ctrl-C is ignored (it has nothing left to stop).
+    if stopped.returncode != 0:
         lines = stopped.stderr.strip().splitlines()
         assert stopped.returncode in (1, 130), stopped.stderr
         assert lines and all(line.startswith("error: ") for line in lines), stopped.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +17,19 @@ from invoke.exceptions import Exit
 from release import commands
 from release.dist import write_atomically
 from release.errors import ReleaseError
+from tests.gitrepos import REPO_ROOT
 
 
-@pytest.fixture
-def default_sigterm() -> Iterator[None]:
-    previous = signal.getsignal(signal.SIGTERM)
+@pytest.fixture(autouse=True)
+def signals_as_they_were() -> Iterator[None]:
+    """commands.run sets SIGTERM's handler, and ignores Ctrl-C once it has ended: in this
+    process (pytest's), both go back afterwards."""
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def stopped_by(signum: int) -> None:
@@ -33,7 +38,6 @@ def stopped_by(signum: int) -> None:
     raise AssertionError("the signal did not stop the run")
 
 
-@pytest.mark.usefixtures("default_sigterm")
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_status(signum: int, status: int) -> None:
     with pytest.raises(Exit) as stopped:
@@ -42,6 +46,56 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_status(signum: int, sta
     message = str(stopped.value.message)
     assert message.startswith("error: interrupted") and "\n" not in message
     assert "run the same command again" in message
+
+
+# What the task's process does with a run's end (invoke prints Exit's message and exits with
+# its code), with a second Ctrl-C landing while it exits: an impatient maintainer, or a
+# terminal and a CI runner both signalling.
+AGAIN_WHILE_EXITING = """
+import os, signal, sys
+from invoke.exceptions import Exit
+from release import commands
+
+def {action}
+try:
+    commands.run(action)
+except Exit as stopped:
+    os.kill(os.getpid(), signal.SIGINT)
+    print(stopped.message, file=sys.stderr)
+    sys.exit(stopped.code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "said"),
+    [
+        (
+            "action(): raise KeyboardInterrupt",
+            130,
+            "error: interrupted: run the same command again; it continues where it stopped",
+        ),
+        (
+            "action(): raise commands.ReleaseError('no tag', 'tag it')",
+            1,
+            "error: no tag: tag it",
+        ),
+    ],
+    ids=["interrupted", "failed"],
+)
+def test_ctrl_c_again_while_exiting_keeps_the_status_and_the_one_line(
+    action: str, status: int, said: str
+) -> None:
+    exited = subprocess.run(
+        [sys.executable, "-c", AGAIN_WHILE_EXITING.format(action=action)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        # As a terminal starts it: a shell's background job (CI) would start with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+    assert (exited.returncode, exited.stderr.splitlines()) == (status, [said])
 
 
 def test_a_full_disk_is_one_line_naming_it(tmp_path: Path) -> None:
