@@ -112,6 +112,9 @@ def run(
         raise ValueError("on_output reads a large_output with no stdin, timeout or secrets")
     command = [str(part) for part in argv]
     shown = tuple(redact(part, secrets) for part in command)
+    # A bare read reads stdout to its end first: were stderr a pipe too, a program writing more
+    # than a pipe holds there (a warning per broken ref) would wait for us, and we for it.
+    errors = unnamed_file() if bare_read else None
     try:
         process = subprocess.Popen(
             command,
@@ -119,27 +122,29 @@ def run(
             env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.PIPE if errors is None else errors,
             start_new_session=own_group,
         )
     except OSError as failure:
+        if errors is not None:
+            errors.close()
         name = Path(command[0]).name if command else "the program"
         raise ReleaseError(
             f"cannot run {name} ({failure.strerror})", missing_fix or f"install {name}"
         ) from None
-    with process:
+    with process, errors or contextlib.nullcontext():
         try:
             if on_output is not None:
                 widen_pipe(process.stdout)
                 while piece := process.stdout.read(PIECE):  # type: ignore[union-attr]
                     on_output(piece)
                 stdout = b""
-                stderr = process.stderr.read()  # type: ignore[union-attr]
                 process.wait()
+                stderr = written(errors)
             elif bare_read:
                 stdout = process.stdout.read()  # type: ignore[union-attr]
-                stderr = process.stderr.read()  # type: ignore[union-attr]
                 process.wait()
+                stderr = written(errors)
             else:
                 stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -161,6 +166,24 @@ def run(
     return Finished(
         shown, process.returncode, redact_bytes(stdout, secrets), redact_bytes(stderr, secrets)
     )
+
+
+def unnamed_file() -> IO[bytes]:
+    """A file with no name, gone once closed: in memory on Linux, else a temporary file
+    (imported only there: tempfile costs start-up)."""
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("stderr", os.MFD_CLOEXEC), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
+def written(file: IO[bytes] | None) -> bytes:
+    """What a program wrote into `file`, from its start."""
+    if file is None:
+        return b""
+    file.seek(0)
+    return file.read()
 
 
 def widen_pipe(pipe: IO[bytes] | None) -> None:

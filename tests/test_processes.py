@@ -1,5 +1,6 @@
 """Stopping a run while a program of ours runs: git, in our process group, is let clean up (its
-`index.lock`, its ref locks) before it is killed, or a rerun finds the repository locked."""
+`index.lock`, its ref locks) before it is killed, or a rerun finds the repository locked. And
+reading a large output whole, whatever the program says on stderr meanwhile."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.gitrepos import REPO_ROOT
 
@@ -91,3 +94,30 @@ def test_a_second_ctrl_c_stops_waiting_for_the_cleanup(tmp_path: Path) -> None:
 
     assert runner.returncode == 130, stderr
     assert not done.exists()
+
+
+# Reads a program's large output as git's history reads do (to its end, then stderr): here a
+# program that first says more on stderr than a pipe holds (64 KiB), then its output.
+LARGE_READ = """
+from release import processes
+pieces = []
+finished = processes.run(
+    ["sh", "-c", "head -c 300000 /dev/zero | tr '\\\\0' w >&2; echo out"],
+    large_output=True,
+    on_output=pieces.append if {streamed} else None,
+)
+print((finished.stdout or b"".join(pieces)).decode().strip(), len(finished.stderr))
+"""
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_a_large_read_ends_however_much_the_program_says_on_stderr(streamed: bool) -> None:
+    read = subprocess.run(
+        [sys.executable, "-c", LARGE_READ.format(streamed=streamed)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a pipe each way deadlocks: it would never end
+        cwd=REPO_ROOT,
+    )
+
+    assert read.stdout.split() == ["out", "300000"], read.stderr
