@@ -313,14 +313,15 @@ def terminated(signum: int, frame: object) -> None:
 def quiet_interrupts_in_cleanup(previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
     """Ctrl-C landing in an object's clean-up (a finished run's clients, as its plan is freed)
     interrupts nothing: Python would print it as a traceback, so it is dropped. So is the
-    OSError Python reports for a Ctrl-C that came just as the run ended and Ctrl-C became
-    ignored ("Signal 2 ignored due to race condition"): the run had finished."""
+    OSError Python reports for a Ctrl-C or SIGTERM that came just as the run ended and its
+    handler was reset ("Signal 2 ignored due to race condition"): the run had finished."""
+    late = tuple(f"Signal {signum:d} " for signum in (signal.SIGINT, signal.SIGTERM))
 
     def hook(unraisable: sys.UnraisableHookArgs) -> None:
         kind, value = unraisable.exc_type, unraisable.exc_value
         if kind is not None and issubclass(kind, KeyboardInterrupt):
             return
-        if isinstance(value, OSError) and str(value).startswith(f"Signal {signal.SIGINT:d} "):
+        if isinstance(value, OSError) and str(value).startswith(late):
             return
         previous(unraisable)
 
@@ -345,8 +346,11 @@ def run(action: Callable[[], T]) -> T:
             # catch), or a death by SIGINT once Python has reset its handlers. First thing
             # here, before any call that could raise a Ctrl-C already received (so not
             # contextlib.suppress, whose Python code would run first).
-            try:  # noqa: SIM105
+            # SIGTERM (a CI runner's cancel) does again what it does by default: it ends the
+            # process, with its own status and no traceback.
+            try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
             except ValueError:  # not the main thread, which alone sets handlers
                 pass
     except InterruptionError as error:

@@ -49,9 +49,9 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_status(signum: int, sta
 
 
 # What the task's process does with a run's end (invoke prints Exit's message and exits with
-# its code), with a second Ctrl-C landing while it exits: an impatient maintainer, or a
-# terminal and a CI runner both signalling.
-AGAIN_WHILE_EXITING = """
+# its code), with a signal landing while it exits: a second Ctrl-C from an impatient
+# maintainer, or a CI runner's cancel as the run ends.
+SIGNALLED_WHILE_EXITING = """
 import os, signal, sys
 from invoke.exceptions import Exit
 from release import commands
@@ -59,34 +59,24 @@ from release import commands
 def {action}
 try:
     commands.run(action)
+    message, code = None, 0
 except Exit as stopped:
-    os.kill(os.getpid(), signal.SIGINT)
-    print(stopped.message, file=sys.stderr)
-    sys.exit(stopped.code)
+    message, code = stopped.message, stopped.code
+os.kill(os.getpid(), signal.{signal})
+if message:
+    print(message, file=sys.stderr)
+sys.exit(code)
 """
+DONE = "action(): pass"
+STOPPED = "action(): raise KeyboardInterrupt"
+FAILED = "action(): raise commands.ReleaseError('no tag', 'tag it')"
+STOPPED_LINE = "error: interrupted: run the same command again; it continues where it stopped"
 
 
-@pytest.mark.parametrize(
-    ("action", "status", "said"),
-    [
-        (
-            "action(): raise KeyboardInterrupt",
-            130,
-            "error: interrupted: run the same command again; it continues where it stopped",
-        ),
-        (
-            "action(): raise commands.ReleaseError('no tag', 'tag it')",
-            1,
-            "error: no tag: tag it",
-        ),
-    ],
-    ids=["interrupted", "failed"],
-)
-def test_ctrl_c_again_while_exiting_keeps_the_status_and_the_one_line(
-    action: str, status: int, said: str
-) -> None:
+def exiting(action: str, signal_name: str) -> tuple[int, list[str]]:
+    script = SIGNALLED_WHILE_EXITING.format(action=action, signal=signal_name)
     exited = subprocess.run(
-        [sys.executable, "-c", AGAIN_WHILE_EXITING.format(action=action)],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,8 +84,25 @@ def test_ctrl_c_again_while_exiting_keeps_the_status_and_the_one_line(
         # As a terminal starts it: a shell's background job (CI) would start with SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    return exited.returncode, exited.stderr.splitlines()
 
-    assert (exited.returncode, exited.stderr.splitlines()) == (status, [said])
+
+@pytest.mark.parametrize(
+    ("action", "status", "said"),
+    [(DONE, 0, []), (STOPPED, 130, [STOPPED_LINE]), (FAILED, 1, ["error: no tag: tag it"])],
+    ids=["done", "stopped", "failed"],
+)
+def test_ctrl_c_while_exiting_keeps_the_status_and_the_one_line(
+    action: str, status: int, said: list[str]
+) -> None:
+    assert exiting(action, "SIGINT") == (status, said)
+
+
+@pytest.mark.parametrize("action", [DONE, FAILED], ids=["done", "failed"])
+def test_sigterm_while_exiting_ends_the_process_as_sigterm_does_with_no_traceback(
+    action: str,
+) -> None:
+    assert exiting(action, "SIGTERM") == (-signal.SIGTERM, [])
 
 
 def test_a_full_disk_is_one_line_naming_it(tmp_path: Path) -> None:
