@@ -101,7 +101,7 @@ def run(
 
     `own_group` runs it in a session of its own, stopped as a group on timeout or interrupt.
     `large_output` reads stdout in one read rather than communicate()'s select loop (megabytes
-    of `git log` come back faster); its stderr must then be small, and no timeout applies.
+    of `git log` come back faster); no timeout applies then.
     `on_output`, with `large_output`, is given stdout piece by piece as the program writes it
     (a 50k-commit `git rev-list` is parsed while git still reads); stdout then comes back empty.
     Raises ProcessTimeoutError, or a ReleaseError naming `missing_fix` when it cannot start.
@@ -112,9 +112,12 @@ def run(
         raise ValueError("on_output reads a large_output with no stdin, timeout or secrets")
     command = [str(part) for part in argv]
     shown = tuple(redact(part, secrets) for part in command)
-    # A bare read reads stdout to its end first: were stderr a pipe too, a program writing more
-    # than a pipe holds there (a warning per broken ref) would wait for us, and we for it.
-    errors = unnamed_file() if bare_read else None
+    # stderr goes to a file, not a pipe. A pipe would be read to its end, and a program's
+    # own child may keep it open long after the program ended: a hook's background job, ssh's
+    # ControlPersist master. And a bare read reads stdout whole first: a program saying more
+    # than a pipe holds on stderr meanwhile (a warning per broken ref) would wait for us, and
+    # we for it.
+    errors = unnamed_file()
     try:
         process = subprocess.Popen(
             command,
@@ -122,17 +125,16 @@ def run(
             env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE if errors is None else errors,
+            stderr=errors,
             start_new_session=own_group,
         )
     except OSError as failure:
-        if errors is not None:
-            errors.close()
+        errors.close()
         name = Path(command[0]).name if command else "the program"
         raise ReleaseError(
             f"cannot run {name} ({failure.strerror})", missing_fix or f"install {name}"
         ) from None
-    with process, errors or contextlib.nullcontext():
+    with process, errors:
         try:
             if on_output is not None:
                 widen_pipe(process.stdout)
@@ -146,7 +148,8 @@ def run(
                 process.wait()
                 stderr = written(errors)
             else:
-                stdout, stderr = process.communicate(stdin, timeout=timeout)
+                stdout = process.communicate(stdin, timeout=timeout)[0]
+                stderr = written(errors)
         except subprocess.TimeoutExpired:
             stop(process, own_group)
             raise ProcessTimeoutError(shown, timeout or 0) from None
@@ -178,10 +181,8 @@ def unnamed_file() -> IO[bytes]:
     return tempfile.TemporaryFile()
 
 
-def written(file: IO[bytes] | None) -> bytes:
+def written(file: IO[bytes]) -> bytes:
     """What a program wrote into `file`, from its start."""
-    if file is None:
-        return b""
     file.seek(0)
     return file.read()
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepos import REPO_ROOT
+from tests.gitrepos import REPO_ROOT, configure_identity, git
+from tests.halfdone import hook
 
 # A program that, like git, needs a moment after SIGINT to remove what it holds. `ready` says
 # its trap is set and that the runner waits on it: it reads the runner's input first, which
@@ -121,3 +122,34 @@ def test_a_large_read_ends_however_much_the_program_says_on_stderr(streamed: boo
     )
 
     assert read.stdout.split() == ["out", "300000"], read.stderr
+
+
+# A commit through the git adapter, in a repository whose post-commit hook leaves a job
+# running that holds git's stderr (as ssh's ControlPersist master does, or a hook's daemon).
+HOOKED_COMMIT = """
+from pathlib import Path
+from release.git import GitRepo
+GitRepo(Path({repo!r})).call("commit", "--allow-empty", "-q", "-m", "feat: hooked")
+"""
+
+
+def test_a_program_is_done_when_it_ends_though_its_child_keeps_stderr(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    configure_identity(repo)
+    job = tmp_path / "job.pid"
+    hook(repo, "post-commit", f"sleep 300 >/dev/null & echo $! > {job}")
+    try:
+        committed = subprocess.run(
+            [sys.executable, "-c", HOOKED_COMMIT.format(repo=str(repo))],
+            capture_output=True,
+            text=True,
+            timeout=60,  # waiting for stderr's end would take the job's 300 s
+            cwd=REPO_ROOT,
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            os.kill(int(job.read_text()), signal.SIGKILL)
+
+    assert committed.returncode == 0, committed.stderr
+    assert git(repo, "log", "-1", "--format=%s") == "feat: hooked"
