@@ -16,10 +16,16 @@ from release import processes
 from release.errors import ReleaseError
 
 INSTALL_GIT = "install git"
+# Seconds `git ls-remote` may take: a remote (or a proxy) that accepts the connection and never
+# answers would otherwise hold every plan, status and dry run for good. No hook runs there.
+REMOTE_READ_TIMEOUT = 120.0
 
 
 def run_git(
-    root: Path, args: tuple[str, ...], env: dict[str, str] | None = None
+    root: Path,
+    args: tuple[str, ...],
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> processes.Finished:
     """`git ARGS` in `root`, in the C locale (its messages are matched), in our process group:
     Ctrl-C reaches git and its hooks as it reaches us."""
@@ -27,6 +33,7 @@ def run_git(
         ["git", *args],
         cwd=root,
         env={**os.environ, "LC_ALL": "C", **(env or {})},
+        timeout=timeout,
         missing_fix=INSTALL_GIT,
     )
 
@@ -169,9 +176,16 @@ class GitRepo:
         self.git_dir = Path(git_dir)
         self.root = Path(self.output("rev-parse", "--show-toplevel"))
 
-    def output(self, *args: str, strip: bool = True, env: dict[str, str] | None = None) -> str:
-        """What `git ARGS` prints; raises GitError, with git's own reason, when it fails."""
-        result = run_git(self.root, args, env)
+    def output(
+        self,
+        *args: str,
+        strip: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """What `git ARGS` prints; raises GitError, with git's own reason, when it fails, and
+        ProcessTimeoutError when it takes longer than `timeout` seconds."""
+        result = run_git(self.root, args, env, timeout)
         # Decoded as text mode would: invalid bytes replaced, line ends made "\n".
         stdout = newlines(result.out)
         if not result.ok:
@@ -289,7 +303,14 @@ class GitRepo:
 
     def remote_state(self, remote: str) -> RemoteState:
         try:
-            output = self.output("ls-remote", "--heads", "--tags", "--", remote)
+            output = self.output(
+                "ls-remote", "--heads", "--tags", "--", remote, timeout=REMOTE_READ_TIMEOUT
+            )
+        except processes.ProcessTimeoutError:
+            raise ReleaseError(
+                f"remote '{remote}' did not answer git ls-remote within {REMOTE_READ_TIMEOUT:g} s",
+                f"check that '{remote}' is reachable: git ls-remote {remote}",
+            ) from None
         except GitError as error:
             if remote not in self.output("remote").split():
                 raise ReleaseError(

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import release.git
+from release.errors import ReleaseError
+from release.git import GitRepo
 from tests.gitrepos import Project, git, make_project, refused
 from tests.halfdone import Templates, hotfix_line, hotfix_ready, ok, released
 
@@ -314,6 +318,26 @@ def test_an_unreachable_origin_is_one_line(project: Project, tmp_path: Path, dry
         f"error: cannot read remote 'origin' ('{tmp_path}/gone.git' does not appear "
         "to be a git repository): check that 'origin' is reachable: git ls-remote origin"
     ]
+
+
+def test_an_origin_that_never_answers_is_one_line_after_a_bounded_wait(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote that accepts the connection and then says nothing (a stalled server or proxy)
+    ends the read after REMOTE_READ_TIMEOUT, shortened here, rather than never."""
+    monkeypatch.setattr(release.git, "REMOTE_READ_TIMEOUT", 1.0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never answers
+        port = silent.getsockname()[1]
+        project.git("remote", "set-url", "origin", f"git://127.0.0.1:{port}/barycenter.git")
+        with pytest.raises(ReleaseError) as refused_read:
+            GitRepo(project.work).remote_state("origin")
+
+    assert str(refused_read.value) == (
+        "remote 'origin' did not answer git ls-remote within 1 s: check that 'origin' is "
+        "reachable: git ls-remote origin"
+    )
+    project.git("remote", "set-url", "origin", str(project.origin))
+    assert "main" in GitRepo(project.work).remote_state("origin").heads
 
 
 # 4: a hotfix below a newer patch of its line.
