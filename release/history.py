@@ -359,13 +359,13 @@ def read_history(root: Path, tips: Sequence[str]) -> tuple[Graph, dict[str, Comm
             up_to.add_done_callback(stop_if_failed)
             try:
                 after = read_part(root, tips, f"--since={middle + 1}", stop=stop)
+                older = up_to.result()  # a Ctrl-C or SIGTERM while waiting stops it too
             except BaseException as failure:
                 stop.set()
                 other = up_to.exception() if up_to.done() else None
                 if isinstance(failure, ReleaseError) and other is not None:
                     raise other from None  # what stopped this half: the other's failure
                 raise
-            older = up_to.result()
         parents = {**after.parents, **older.parents}
         order = children_first(after.shown + older.shown, parents)
         if order is not None and all(tip in parents for tip in tips):

@@ -3,6 +3,7 @@ by date where that loses nothing, and put in an order where each commit precedes
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -303,3 +304,33 @@ def test_when_one_half_of_a_split_read_fails_the_other_is_stopped(
         read_history(tmp_path / "repo", tips)
 
     assert told == {({"--since", "--until"} - {failing}).pop(): True}
+
+
+def test_ctrl_c_while_waiting_for_the_other_half_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our half read, the other still reading: Ctrl-C then stops it too, rather than letting it
+    read its whole half before the run can end."""
+    tips = split_history(tmp_path / "repo")
+    told: dict[str, bool] = {}
+    read_for_real = release.history.read_part
+
+    def half(
+        root: Path, tips: list[str], *bound: str, stop: threading.Event | None = None
+    ) -> HistoryPart:
+        assert stop is not None
+        if bound[0].startswith("--since"):
+            return read_for_real(root, tips, *bound, stop=stop)
+        told["--until"] = stop.wait(timeout=30)  # a long read, until it is told to stop
+        raise ReleaseError("reading the history was stopped", "run the same command again")
+
+    monkeypatch.setattr(release.history, "read_part", half)
+    ctrl_c = threading.Timer(
+        0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
+    )
+    ctrl_c.start()
+
+    with pytest.raises(KeyboardInterrupt):
+        read_history(tmp_path / "repo", tips)
+
+    assert told == {"--until": True}
