@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.exceptions import Exit
 
@@ -328,11 +328,20 @@ def quiet_interrupts_in_cleanup(previous: Callable[[sys.UnraisableHookArgs], obj
     sys.unraisablehook = hook
 
 
+# What Ctrl-C did before a run ended and had it ignored: the next run in this process gets it
+# back (invoke runs every task named on its command line in one process).
+ctrl_c_before_the_end: dict[str, Any] = {}
+
+
 def run(action: Callable[[], T]) -> T:
     """Run a task body: a ReleaseError becomes its lines on stderr and exit status 1; any other
     exception one line with a hint, unless --debug asks for the traceback. Ctrl-C and SIGTERM
     (how CI runners cancel a job) stop it alike: one line, status 130 or 143."""
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        if "handler" in ctrl_c_before_the_end:
+            signal.signal(signal.SIGINT, ctrl_c_before_the_end.pop("handler"))
+        ctrl_c = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGTERM, terminated)
     previous_hook = sys.unraisablehook
     quiet_interrupts_in_cleanup(previous_hook)
@@ -344,15 +353,13 @@ def run(action: Callable[[], T]) -> T:
             # stop. Pressed again while the error is said or Python exits, it would turn the
             # status and the one line into a traceback, a silent status 1 (invoke's own
             # catch), or a death by SIGINT once Python has reset its handlers. First thing
-            # here, before any call that could raise a Ctrl-C already received (so not
-            # contextlib.suppress, whose Python code would run first).
+            # here, before any call that could raise a Ctrl-C already received.
             # SIGTERM (a CI runner's cancel) does again what it does by default: it ends the
             # process, with its own status and no traceback.
-            try:
+            if main:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            except ValueError:  # not the main thread, which alone sets handlers
-                pass
+                ctrl_c_before_the_end["handler"] = ctrl_c
     except InterruptionError as error:
         raise Exit(f"error: {error}", code=error.code) from None
     except ReleaseError as error:

@@ -105,6 +105,16 @@ def test_sigterm_while_exiting_ends_the_process_as_sigterm_does_with_no_tracebac
     assert exiting(action, "SIGTERM") == (-signal.SIGTERM, [])
 
 
+def test_ctrl_c_stops_the_next_run_in_the_same_process_again() -> None:
+    """invoke runs every task named on its command line in one process: a run's end has Ctrl-C
+    ignored while the process exits, and the next run gets it back."""
+    commands.run(lambda: None)
+
+    with pytest.raises(Exit) as stopped:
+        commands.run(lambda: stopped_by(signal.SIGINT))
+    assert stopped.value.code == 130
+
+
 def test_a_full_disk_is_one_line_naming_it(tmp_path: Path) -> None:
     def fill() -> None:
         raise OSError(28, "No space left on device", str(tmp_path / "dist" / "x.tar.gz"))
