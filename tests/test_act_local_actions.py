@@ -18,6 +18,7 @@ from devstack.act_run import (
     step_output,
     summary,
 )
+from devstack.rehearsal import act_crash
 from release.errors import ReleaseError
 from tests.test_workflows import RELEASE
 
@@ -133,3 +134,29 @@ def test_a_steps_output_is_read_back_from_acts_log(tmp_path: Path) -> None:
         "[release/Verify the published release ]   ✅  Success - Main Verify\n"
     )
     assert step_output(log, "Verify", "Verify") == ["release v1.2.0", "│ tag │ ok │"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "crash"),
+    [
+        (["[release/Build linux/amd64-1] ⭐ Run Set up job"], None),
+        # A job's own output saying "fatal error" is the workflow's, not act's crash.
+        (["[release/Build linux/amd64-1]   | fatal error: no such file"], None),
+        (
+            [
+                "[release/Build linux/arm64-2] LocalRepositoryCache matched …",
+                "fatal error: concurrent map read and map write",
+                "",
+                "goroutine 545 [running]:",
+            ],
+            "fatal error: concurrent map read and map write",
+        ),
+    ],
+    ids=["green", "a job's words", "act crashed"],
+)
+def test_the_rehearsal_tells_act_crashing_from_the_workflow_failing(
+    tmp_path: Path, lines: list[str], crash: str | None
+) -> None:
+    log = tmp_path / "act.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert act_crash(log) == crash
