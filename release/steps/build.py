@@ -231,7 +231,14 @@ def build_platforms(
     interrupted: list[str] = []
     with display, ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
         futures = {pool.submit(one, p): p for p in todo}
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except KeyboardInterrupt:
+            # A terminal's Ctrl-C reached the builds through our process group; a SIGTERM to
+            # us alone (a CI runner's cancel) did not, and the pool would wait out whole
+            # builds: they are told as Ctrl-C tells them, and end before we do.
+            processes.interrupt_children("buildx")
+            raise
         if pending and any(f.exception() for f in done):
             for future in pending:
                 interrupted.append(futures[future])

@@ -3,13 +3,17 @@ that fails while the other builds."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from python_on_whales import DockerClient
 
 from release import commands, registry
 from release.plan import ReleaseOptions
-from tests.gitrepos import git
+from tests.gitrepos import REPO_ROOT, git
 from tests.stack.test_build_publish import checkout_of
 from tests.test_image_tags import EXPECTED, SEQUENCE
 
@@ -148,3 +152,55 @@ def test_a_failing_platform_stops_the_other_and_names_the_step(
     assert "dist/v1.7.0/logs/build-linux-arm64.log" in lines[0]
     assert registry.manifest(f"{checkout.image}:v1.7.0-amd64") is None
     assert registry.manifest(f"{checkout.image}:v1.7.0-arm64") is None
+
+
+ENDLESS = """\
+FROM debian:bookworm-slim AS builder
+RUN echo building; sleep infinity
+FROM builder AS runtime
+"""
+
+
+def test_sigterm_to_the_release_alone_stops_its_builds_and_it_ends_at_once(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """A CI runner's cancel may signal our process only: the builds, which python-on-whales
+    runs as our children, are told to stop, and the release ends (builds that never end would
+    keep it waiting for good)."""
+    checkout = checkout_of(repo_root, tmp_path)
+    (checkout.root / "Dockerfile.endless").write_text(ENDLESS)
+    pyproject = checkout.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'dockerfile = "Dockerfile"', 'dockerfile = "Dockerfile.endless"'
+        )
+    )
+    git(checkout.root, "add", ".")
+    git(checkout.root, "commit", "-qm", "test: a Dockerfile whose build never ends")
+    checkout.tag_release("1.8.0")
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "release.build"]
+    argv += ["--version", "1.8.0", "--image", checkout.image, "--repo", str(checkout.root)]
+    building = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(600, building.kill)  # its output never naming the step
+    watchdog.start()
+    try:
+        assert building.stdout is not None
+        for line in building.stdout:
+            if "sleep infinity" in line:  # a platform's endless step has started
+                break
+        building.send_signal(signal.SIGTERM)  # to our pid alone, not to its group
+        _, stderr = building.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+        if building.poll() is None:
+            building.kill()
+            building.wait()
+            # Builds it left running, had it not stopped them (only this test builds it).
+            subprocess.run(["pkill", "-INT", "-f", "Dockerfile.endless"], check=False)
+
+    assert building.returncode == 143, stderr
+    assert stderr.strip().splitlines() == [
+        "error: interrupted during build: run the same command again: it continues where it stopped"
+    ]
+    running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [line for line in running.splitlines() if "Dockerfile.endless" in line]
