@@ -14,7 +14,7 @@ from python_on_whales import DockerClient
 from release import commands, registry
 from release.plan import ReleaseOptions
 from tests.gitrepos import REPO_ROOT, git
-from tests.stack.test_build_publish import checkout_of
+from tests.stack.test_build_publish import Checkout, checkout_of
 from tests.test_image_tags import EXPECTED, SEQUENCE
 
 TINY = """\
@@ -124,20 +124,26 @@ FROM builder AS runtime
 """
 
 
+def released_with(
+    repo_root: Path, base: Path, dockerfile: str, text: str, version: str
+) -> Checkout:
+    """A checkout building `dockerfile` (holding `text`), released as `version`."""
+    checkout = checkout_of(repo_root, base)
+    (checkout.root / dockerfile).write_text(text)
+    pyproject = checkout.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('dockerfile = "Dockerfile"', f'dockerfile = "{dockerfile}"')
+    )
+    git(checkout.root, "add", ".")
+    git(checkout.root, "commit", "-qm", f"test: build {dockerfile}")
+    checkout.tag_release(version)
+    return checkout
+
+
 def test_a_failing_platform_stops_the_other_and_names_the_step(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    checkout = checkout_of(repo_root, tmp_path)
-    (checkout.root / "Dockerfile.failing").write_text(FAILING)
-    pyproject = checkout.root / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            'dockerfile = "Dockerfile"', 'dockerfile = "Dockerfile.failing"'
-        )
-    )
-    git(checkout.root, "add", ".")
-    git(checkout.root, "commit", "-qm", "test: a Dockerfile that fails on arm64")
-    checkout.tag_release("1.7.0")
+    checkout = released_with(repo_root, tmp_path, "Dockerfile.failing", FAILING, "1.7.0")
 
     result = checkout.invoke("release.build", "--version", "1.7.0", "--image", checkout.image)
 
@@ -167,17 +173,7 @@ def test_sigterm_to_the_release_alone_stops_its_builds_and_it_ends_at_once(
     """A CI runner's cancel may signal our process only: the builds, which python-on-whales
     runs as our children, are told to stop, and the release ends (builds that never end would
     keep it waiting for good)."""
-    checkout = checkout_of(repo_root, tmp_path)
-    (checkout.root / "Dockerfile.endless").write_text(ENDLESS)
-    pyproject = checkout.root / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            'dockerfile = "Dockerfile"', 'dockerfile = "Dockerfile.endless"'
-        )
-    )
-    git(checkout.root, "add", ".")
-    git(checkout.root, "commit", "-qm", "test: a Dockerfile whose build never ends")
-    checkout.tag_release("1.8.0")
+    checkout = released_with(repo_root, tmp_path, "Dockerfile.endless", ENDLESS, "1.8.0")
     argv = [sys.executable, "-m", "invoke", "-r", str(REPO_ROOT), "release.build"]
     argv += ["--version", "1.8.0", "--image", checkout.image, "--repo", str(checkout.root)]
     building = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
