@@ -26,7 +26,7 @@ import semver
 from release.commits import Commit
 from release.config import ReleaseConfig
 from release.errors import ReleaseError
-from release.version import above_cargos_limit, core, is_stable, tag_name
+from release.version import CARGOS_LIMIT, above_cargos_limit, core, is_stable, tag_name
 
 Level = Literal["major", "minor", "patch"]
 LEVELS: tuple[Level, ...] = ("major", "minor", "patch")
@@ -284,7 +284,7 @@ def propose(
     if above_cargos_limit(proposal.version):
         raise ReleaseError(
             f"the next release would be {proposal.version}, which has a number above "
-            "18446744073709551615 (Cargo's limit)",
+            f"{CARGOS_LIMIT} (Cargo's limit)",
             "pass the version to release yourself: --version X.Y.Z",
         )
     return proposal

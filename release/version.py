@@ -33,7 +33,7 @@ def parse_version(text: str) -> semver.Version:
         ) from None
     if above_cargos_limit(version):
         raise ReleaseError(
-            f"version {text!r} has a number above 18446744073709551615",
+            f"version {text!r} has a number above {CARGOS_LIMIT}",
             "Cargo requires each of MAJOR.MINOR.PATCH to fit in 64 bits: use a smaller one",
         )
     if version.build:
@@ -44,9 +44,13 @@ def parse_version(text: str) -> semver.Version:
     return version
 
 
+# The largest MAJOR, MINOR or PATCH Cargo takes: it holds each in 64 bits.
+CARGOS_LIMIT = 2**64 - 1
+
+
 def above_cargos_limit(version: semver.Version) -> bool:
-    """Whether MAJOR, MINOR or PATCH is past 18446744073709551615: Cargo holds each in 64 bits."""
-    return max(version.major, version.minor, version.patch) >= 2**64
+    """Whether MAJOR, MINOR or PATCH is past CARGOS_LIMIT."""
+    return max(version.major, version.minor, version.patch) > CARGOS_LIMIT
 
 
 def tag_name(version: semver.Version, prefix: str = TAG_PREFIX) -> str:
